@@ -1,0 +1,134 @@
+//! Builds the detection component (the `winrm-detect` crate for `wasm32-wasip2`) so that
+//! `cargo run` and `cargo test` need no manual step, and bundles the fixtures into the
+//! runner. Like wasmtime's test-programs artifacts, the inner cargo gets its own target
+//! directory under OUT_DIR: sharing the outer one would wait forever on its lock.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir
+        .parent()
+        .expect("host-test sits in the workspace")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+
+    for watched in [
+        "plugin/src",
+        "plugin/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "fixtures",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    ensure_target();
+    let component = build_component(&root, &out_dir);
+    println!(
+        "cargo:rustc-env=WINRM_DETECT_COMPONENT={}",
+        component.display()
+    );
+    bundle_fixtures(&root, &out_dir);
+}
+
+fn rustup_available() -> bool {
+    Command::new("rustup")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The guest target must be installed; with RUSTUP_AUTO_INSTALL=0 nothing adds it for us.
+fn ensure_target() {
+    let installed = Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .is_some_and(|dir| dir.is_dir());
+    if installed {
+        return;
+    }
+    if rustup_available() {
+        let status = Command::new("rustup")
+            .args(["target", "add", TARGET])
+            .status();
+        if status.is_ok_and(|s| s.success()) {
+            return;
+        }
+    }
+    panic!(
+        "the Rust target {TARGET} is not installed and could not be added.\n\
+         Fix: rustup target add {TARGET} wasm32-wasip1"
+    );
+}
+
+fn build_component(root: &Path, out_dir: &Path) -> PathBuf {
+    let target_dir = out_dir.join("guest");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "winrm-detect",
+            "--target",
+            TARGET,
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS");
+    let status = cmd.status().expect("run cargo for the guest");
+    assert!(
+        status.success(),
+        "building the winrm-detect component failed"
+    );
+    let wasm = target_dir
+        .join(TARGET)
+        .join("release")
+        .join("winrm_detect.wasm");
+    assert!(wasm.is_file(), "no component at {}", wasm.display());
+    wasm
+}
+
+/// `fixtures/events/*` become `FIXTURES: &[(&str, &[u8])]`, scanned when the runner is
+/// started with no file and a terminal on stdin.
+fn bundle_fixtures(root: &Path, out_dir: &Path) {
+    let dir = root.join("fixtures").join("events");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut code = String::from("pub const FIXTURES: &[(&str, &[u8])] = &[\n");
+    for f in files {
+        let name = f
+            .strip_prefix(root)
+            .expect("under root")
+            .display()
+            .to_string();
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    fs::write(out_dir.join("fixtures.rs"), code).expect("write fixtures.rs");
+}

@@ -1,0 +1,105 @@
+//! Who examines the events: the component through wasmtime, or the same library called
+//! natively. Both answer a batch with one outcome per event, in order.
+//!
+//! The component backend survives its guest: when a call traps, it makes a fresh instance,
+//! replays the batch one event at a time to find the culprit, reports that event as failed
+//! and goes on, so one pathological event never costs the others.
+
+use anyhow::Result;
+use winrm_detect::{Annotation, ErrorKind, ScanError};
+
+use crate::component::{ComponentDetector, Runtime};
+
+pub type Outcome = std::result::Result<Vec<Annotation>, ScanError>;
+
+pub trait Backend {
+    fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome>;
+}
+
+/// The library, called directly.
+pub struct Native(pub winrm_detect::Detector);
+
+impl Backend for Native {
+    fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome> {
+        events.iter().map(|e| self.0.scan(e)).collect()
+    }
+}
+
+/// The component, one instance reused for every call.
+pub struct Wasm {
+    runtime: Runtime,
+    config: String,
+    detector: ComponentDetector,
+    /// Calls that trapped since this backend was made.
+    pub traps: u64,
+    /// Largest linear memory seen in any instance, in bytes.
+    peak_memory: usize,
+    /// One call per event instead of batches (for measuring the difference).
+    pub per_event: bool,
+}
+
+impl Wasm {
+    /// Instantiates the component with `config`. The inner error is the detector refusing
+    /// the configuration.
+    pub fn new(runtime: &Runtime, config: &str) -> Result<std::result::Result<Wasm, ScanError>> {
+        Ok(runtime.detector(config)?.map(|detector| Wasm {
+            runtime: runtime.clone(),
+            config: config.to_string(),
+            detector,
+            traps: 0,
+            peak_memory: 0,
+            per_event: false,
+        }))
+    }
+
+    /// Replaces a trapped instance. Should that fail, the old one stays and the next call
+    /// traps and tries again: events are reported failed, never lost, and the host lives.
+    fn renew(&mut self) -> std::result::Result<(), String> {
+        self.peak_memory = self.peak_memory.max(self.detector.peak_memory_bytes());
+        match self.runtime.detector(&self.config) {
+            Ok(Ok(d)) => {
+                self.detector = d;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!(
+                "the component refused its configuration on renewal: {e}"
+            )),
+            Err(e) => Err(format!("cannot instantiate the component again: {e:#}")),
+        }
+    }
+
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory.max(self.detector.peak_memory_bytes())
+    }
+
+    fn scan_one(&mut self, event: &[u8]) -> Outcome {
+        match self.detector.scan(event) {
+            Ok(outcome) => outcome,
+            Err(trap) => {
+                self.traps += 1;
+                let message = match self.renew() {
+                    Ok(()) => format!("{trap:#}; a fresh instance took over"),
+                    Err(why) => format!("{trap:#}; {why}"),
+                };
+                Err(ScanError::new(ErrorKind::Internal, message))
+            }
+        }
+    }
+}
+
+impl Backend for Wasm {
+    fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome> {
+        if self.per_event || events.len() == 1 {
+            return events.iter().map(|e| self.scan_one(e)).collect();
+        }
+        match self.detector.scan_batch(events) {
+            Ok(outcomes) => outcomes,
+            Err(_) => {
+                // Replay one by one on a fresh instance to find the event that trapped.
+                self.traps += 1;
+                let _ = self.renew();
+                events.iter().map(|e| self.scan_one(e)).collect()
+            }
+        }
+    }
+}

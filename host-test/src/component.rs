@@ -1,0 +1,248 @@
+//! Loading and calling the detection component with wasmtime's component model. One
+//! [`Runtime`] compiles the component once; each worker then owns one [`ComponentDetector`]
+//! (a store, an instance and a detector resource) and reuses it for every event, since
+//! instantiating costs tens of microseconds and a call well under one.
+//!
+//! The guest gets a WASI context that grants nothing: no files, no environment, no network,
+//! no clock beyond what WASI always provides, and a capped linear memory.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, ScanError};
+
+wasmtime::component::bindgen!({
+    world: "detector-component",
+    path: "../wit",
+});
+
+use exports::winrm_detect::detector::detection as wit;
+
+/// The component the build script made, carried inside the runner so that it works from
+/// wherever it is installed.
+pub const COMPONENT: &[u8] = include_bytes!(env!("WINRM_DETECT_COMPONENT"));
+
+/// The guest's linear memory may not grow past this.
+pub const MEMORY_LIMIT: usize = 64 << 20;
+
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryLimiter,
+}
+
+/// Caps the guest's linear memory and remembers the largest size it reached.
+struct MemoryLimiter {
+    limit: usize,
+    peak: usize,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            return Ok(false);
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A compiled component, ready to instantiate.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    component: Component,
+    linker: Linker<State>,
+}
+
+impl Runtime {
+    /// Compiles the component built with this crate.
+    pub fn load_default() -> Result<Runtime> {
+        Runtime::from_bytes(COMPONENT)
+    }
+
+    pub fn load(path: &Path) -> Result<Runtime> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading the component {}", path.display()))?;
+        Runtime::from_bytes(&bytes)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Runtime> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
+        let component =
+            Component::new(&engine, bytes).map_err(|e| anyhow!("compiling the component: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e}"))?;
+        Ok(Runtime {
+            engine,
+            component,
+            linker,
+        })
+    }
+
+    /// A detector made from `config` (JSON). The outer error is the host's (the component
+    /// failed to instantiate); the inner one is the detector refusing the configuration.
+    pub fn detector(
+        &self,
+        config: &str,
+    ) -> Result<std::result::Result<ComponentDetector, ScanError>> {
+        let state = State {
+            wasi: WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            memory: MemoryLimiter {
+                limit: MEMORY_LIMIT,
+                peak: 0,
+            },
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        let bindings = DetectorComponent::instantiate(&mut store, &self.component, &self.linker)
+            .map_err(|e| anyhow!("instantiating the component: {e}"))?;
+        let created = bindings
+            .winrm_detect_detector_detection()
+            .detector()
+            .call_create(&mut store, config)
+            .map_err(|e| anyhow!("calling create: {e}"))?;
+        Ok(match created {
+            Ok(handle) => Ok(ComponentDetector {
+                store,
+                bindings,
+                handle,
+            }),
+            Err(e) => Err(scan_error(e)),
+        })
+    }
+}
+
+/// One instance of the component and the detector resource it made.
+pub struct ComponentDetector {
+    store: Store<State>,
+    bindings: DetectorComponent,
+    handle: ResourceAny,
+}
+
+impl ComponentDetector {
+    /// Scans one event. `Err` means the guest trapped: this instance must not be used again.
+    pub fn scan(
+        &mut self,
+        event: &[u8],
+    ) -> Result<std::result::Result<Vec<Annotation>, ScanError>> {
+        let out = self
+            .bindings
+            .winrm_detect_detector_detection()
+            .detector()
+            .call_scan(&mut self.store, self.handle, event)
+            .map_err(|e| anyhow!("the component trapped: {e}"))?;
+        Ok(out
+            .map(|list| list.into_iter().map(annotation).collect())
+            .map_err(scan_error))
+    }
+
+    /// Scans many events in one call. `Err` means the guest trapped.
+    pub fn scan_batch(
+        &mut self,
+        events: &[Vec<u8>],
+    ) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
+        let out = self
+            .bindings
+            .winrm_detect_detector_detection()
+            .detector()
+            .call_scan_batch(&mut self.store, self.handle, events)
+            .map_err(|e| anyhow!("the component trapped: {e}"))?;
+        Ok(out
+            .into_iter()
+            .map(|o| match o {
+                wit::Outcome::Annotations(list) => Ok(list.into_iter().map(annotation).collect()),
+                wit::Outcome::Failed(e) => Err(scan_error(e)),
+            })
+            .collect())
+    }
+
+    /// The largest the guest's linear memory has been, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.store.data().memory.peak
+    }
+}
+
+fn scan_error(e: wit::Error) -> ScanError {
+    let kind = match e.kind {
+        wit::ErrorKind::Empty => ErrorKind::Empty,
+        wit::ErrorKind::InvalidUtf8 => ErrorKind::InvalidUtf8,
+        wit::ErrorKind::TooLarge => ErrorKind::TooLarge,
+        wit::ErrorKind::TooDeep => ErrorKind::TooDeep,
+        wit::ErrorKind::BrokenJson => ErrorKind::BrokenJson,
+        wit::ErrorKind::BrokenXml => ErrorKind::BrokenXml,
+        wit::ErrorKind::UnknownShape => ErrorKind::UnknownShape,
+        wit::ErrorKind::BadConfig => ErrorKind::BadConfig,
+        wit::ErrorKind::Internal => ErrorKind::Internal,
+    };
+    ScanError::new(kind, e.message)
+}
+
+fn annotation(a: wit::Annotation) -> Annotation {
+    Annotation {
+        rule_id: a.rule_id,
+        rule_name: a.rule_name,
+        rule_version: a.rule_version,
+        matcher: match a.matcher {
+            wit::Matcher::Parity => Matcher::Parity,
+            wit::Matcher::Extended => Matcher::Extended,
+        },
+        macro_profile: a.macro_profile,
+        mitre_technique_ids: a.mitre_technique_ids,
+        mitre_tactics: a.mitre_tactics,
+        kill_chain_phases: a.kill_chain_phases,
+        risk_object: a.risk_object,
+        risk_object_type: a.risk_object_type,
+        risk_score: a.risk_score,
+        message: a.message,
+        fields: a.fields.into_iter().map(|f| (f.name, f.value)).collect(),
+        remote_targets: a
+            .remote_targets
+            .into_iter()
+            .map(|t| RemoteTarget {
+                host: t.host,
+                loopback: t.loopback,
+            })
+            .collect(),
+        evidence: a
+            .evidence
+            .into_iter()
+            .map(|e| Evidence {
+                kind: e.kind,
+                text: e.text,
+                layer: e.layer,
+                offset: e.offset,
+            })
+            .collect(),
+        techniques: a.techniques,
+    }
+}

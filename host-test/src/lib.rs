@@ -1,0 +1,17 @@
+//! The host side of winrm-detect: wasmtime loading the detection component, the scanning
+//! loop the `winrm-detect` runner and the tests share, and the runner's output formats.
+//!
+//! Everything an operator sees goes through the component ([`backend::Wasm`]); the native
+//! library ([`backend::Native`]) is here to prove the two agree and to measure the cost of
+//! the boundary.
+
+pub mod backend;
+pub mod component;
+pub mod input;
+pub mod output;
+pub mod scan;
+
+/// Our own fixtures, compiled into the runner (see build.rs).
+pub mod fixtures {
+    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+}

@@ -1,0 +1,346 @@
+//! `winrm-detect`: runs the detection component over files of events or a stream, for
+//! operators trying it on their own logs and for pipelines (a Vector `exec` source, a
+//! Fluent Bit `exec` input). Every event goes through the component, never a native copy.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use host_test::backend::Wasm;
+use host_test::component::Runtime;
+use host_test::output::{self, Summary};
+use host_test::scan::{self, Totals};
+use host_test::{fixtures, input};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "winrm-detect",
+    version,
+    about = "Splunk ESCU 'Remote Process Instantiation via WinRM and PowerShell' as a WebAssembly component, run over your logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan events (one per line; .gz read transparently). With no file and a terminal on
+    /// stdin, scans the bundled fixtures.
+    Scan(ScanArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Parity,
+    Extended,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// One JSON line per matching event: {"source","line","annotations"}.
+    Matches,
+    /// Every event back as JSON with its annotations under "winrm_detect".
+    All,
+    /// The Splunk result table: count, firstTime, lastTime by the BY fields.
+    Summary,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SummaryFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// Overrides the configuration's mode.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    #[arg(long, value_enum, default_value = "matches")]
+    emit: Emit,
+    /// How --emit summary prints its table.
+    #[arg(long, value_enum, default_value = "table")]
+    summary_format: SummaryFormat,
+    /// The detector's configuration (JSON; see the README).
+    #[arg(long)]
+    config: Option<String>,
+    /// One call per event instead of batches across the component boundary.
+    #[arg(long)]
+    per_event: bool,
+    /// Files of events; `-` is standard input.
+    files: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan_command(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("winrm-detect: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The configuration text handed to the component: the file's, with `--mode` applied.
+fn config_text(args: &ScanArgs) -> Result<String> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the configuration {path}"))?;
+            serde_json::from_str::<Value>(&text)
+                .with_context(|| format!("the configuration {path} is not JSON"))?
+        }
+        None => Value::Object(Default::default()),
+    };
+    if let Some(mode) = args.mode {
+        let Value::Object(map) = &mut config else {
+            anyhow::bail!("the configuration must be a JSON object")
+        };
+        let mode = match mode {
+            ModeArg::Parity => "parity",
+            ModeArg::Extended => "extended",
+        };
+        map.insert("mode".into(), Value::String(mode.into()));
+    }
+    Ok(config.to_string())
+}
+
+fn scan_command(args: ScanArgs) -> Result<ExitCode> {
+    let config = config_text(&args)?;
+    let rule_version = serde_json::from_str::<Value>(&config)
+        .ok()
+        .and_then(|v| v.get("rule_version").and_then(Value::as_u64))
+        .unwrap_or(12) as u32;
+    let runtime = Runtime::load_default()?;
+    let mut backend = match Wasm::new(&runtime, &config)? {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("winrm-detect: {}", e.message);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    backend.per_event = args.per_event;
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut summary = Summary::new(rule_version);
+    let mut totals = Totals::default();
+    let mut unreadable = false;
+    let mut write_failed: Option<io::Error> = None;
+    let emit = args.emit;
+    let mut on_record = |record: scan::Record<'_>| {
+        if let Some(line) = output::error_line(&record) {
+            eprintln!("{line}");
+        }
+        let line = match emit {
+            Emit::Matches => output::match_line(&record),
+            Emit::All => Some(output::all_line(&record)),
+            Emit::Summary => {
+                for a in record.outcome.iter().flatten() {
+                    summary.add(a);
+                }
+                None
+            }
+        };
+        if let Some(line) = line
+            && write_failed.is_none()
+            && let Err(e) = writeln!(out, "{line}")
+        {
+            write_failed = Some(e);
+        }
+    };
+
+    if args.files.is_empty() && io::stdin().is_terminal() {
+        eprintln!(
+            "winrm-detect: no file given and stdin is a terminal: scanning the bundled fixtures"
+        );
+        for (name, bytes) in fixtures::FIXTURES {
+            let mut reader = input::sniff(io::BufReader::new(*bytes))?;
+            totals.add(scan::scan_lines(
+                &mut backend,
+                name,
+                &mut reader,
+                &mut on_record,
+            )?);
+        }
+    } else {
+        let files = if args.files.is_empty() {
+            vec!["-".to_string()]
+        } else {
+            args.files.clone()
+        };
+        for file in &files {
+            let mut reader = match input::open(file) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{file}: error: cannot read: {e}");
+                    unreadable = true;
+                    continue;
+                }
+            };
+            match scan::scan_lines(&mut backend, file, &mut reader, &mut on_record) {
+                Ok(t) => totals.add(t),
+                Err(e) => {
+                    eprintln!("{file}: error: reading stopped: {e}");
+                    unreadable = true;
+                }
+            }
+        }
+    }
+    drop(on_record);
+    if emit == Emit::Summary {
+        print_summary(&mut out, &summary, args.summary_format)?;
+    }
+    if let Some(e) = write_failed {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(e).context("writing the output");
+        }
+    } else {
+        out.flush().or_else(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+    }
+    if backend.traps > 0 {
+        eprintln!(
+            "winrm-detect: the component trapped {} time(s); each time a fresh instance took over",
+            backend.traps
+        );
+    }
+    eprintln!(
+        "events={} matched={} errors={}",
+        totals.events, totals.matched, totals.errors
+    );
+    Ok(if unreadable {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) -> Result<()> {
+    let rows = summary.rows();
+    match format {
+        SummaryFormat::Json => {
+            for row in &rows {
+                writeln!(out, "{}", Value::Object(row.clone()))?;
+            }
+        }
+        SummaryFormat::Csv => {
+            let Some(first) = rows.first() else {
+                return Ok(());
+            };
+            let header: Vec<&String> = first.keys().collect();
+            writeln!(
+                out,
+                "{}",
+                header
+                    .iter()
+                    .map(|h| csv_cell(h))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )?;
+            for row in &rows {
+                let cells: Vec<String> = row.values().map(|v| csv_cell(&plain(v))).collect();
+                writeln!(out, "{}", cells.join(","))?;
+            }
+        }
+        SummaryFormat::Table => {
+            const SHOWN: [&str; 10] = [
+                "count",
+                "firstTime",
+                "lastTime",
+                "matcher",
+                "dest",
+                "user",
+                "parent_process_name",
+                "process_name",
+                "process_id",
+                "process",
+            ];
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    SHOWN
+                        .iter()
+                        .map(|k| {
+                            let v = plain(row.get(*k).unwrap_or(&Value::Null))
+                                .replace(['\n', '\r'], "⏎");
+                            if v.chars().count() > 60 {
+                                format!("{}…", v.chars().take(59).collect::<String>())
+                            } else {
+                                v
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let widths: Vec<usize> = SHOWN
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    cells
+                        .iter()
+                        .map(|r| r[i].chars().count())
+                        .chain([h.len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |vals: &[String]| -> String {
+                vals.iter()
+                    .zip(&widths)
+                    .map(|(v, w)| format!("{v:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            writeln!(out, "{}", line(&SHOWN.map(String::from)))?;
+            for r in &cells {
+                writeln!(out, "{}", line(r))?;
+            }
+            if rows.is_empty() {
+                writeln!(out, "(no matches)")?;
+            }
+            let counts = |m: &std::collections::BTreeMap<String, u64>| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            writeln!(out, "\nper matcher: {}", counts(&summary.per_matcher))?;
+            if !summary.per_technique.is_empty() {
+                writeln!(out, "per technique: {}", counts(&summary.per_technique))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,243 @@
+//! What a match says: the Splunk result row (CIM fields with the data model's defaults), the
+//! rule's risk and ATT&CK metadata, the evidence, and the remote targets the command names.
+//! The JSON rendering here is the runner's documented output contract.
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::config::{Config, Mode};
+use crate::event::{ProcessFields, basename};
+
+pub const RULE_ID: &str = "ba24cda8-4716-11ec-8009-3e22fbd008af";
+pub const RULE_NAME: &str = "Remote Process Instantiation via WinRM and PowerShell";
+/// The extended matcher's own identity, so that SIEM counts of the Splunk rule stay
+/// comparable: UUIDv5 of the name `winrm-detect/extended` in the namespace of the ESCU id.
+pub const EXTENDED_RULE_ID: &str = "bd89c675-4f02-5c20-b28e-f4ec9dfdc707";
+pub const EXTENDED_RULE_NAME: &str = "Remote Process Instantiation via WinRM and PowerShell (winrm-detect extended: aliases, prefixes, encoded commands)";
+pub const EXTENDED_RULE_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Matcher {
+    Parity,
+    Extended,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RemoteTarget {
+    pub host: String,
+    pub loopback: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub kind: String,
+    pub text: String,
+    pub layer: String,
+    pub offset: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Annotation {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub rule_version: u32,
+    pub matcher: Matcher,
+    pub macro_profile: String,
+    pub mitre_technique_ids: Vec<String>,
+    pub mitre_tactics: Vec<String>,
+    pub kill_chain_phases: Vec<String>,
+    pub risk_object: String,
+    pub risk_object_type: String,
+    pub risk_score: u32,
+    pub message: String,
+    #[serde(serialize_with = "fields_as_object")]
+    pub fields: Vec<(String, Option<String>)>,
+    pub remote_targets: Vec<RemoteTarget>,
+    pub evidence: Vec<Evidence>,
+    pub techniques: Vec<String>,
+}
+
+fn fields_as_object<S: serde::Serializer>(
+    fields: &[(String, Option<String>)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(fields.len()))?;
+    for (k, v) in fields {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+impl Annotation {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+}
+
+/// The CIM row after the data model's calculated fields: `unknown` for missing `dest`,
+/// `user`, `process`, `original_file_name`, `parent_process`; names fall back to the first
+/// token of the command line (see [`first_token_fallback`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CimRow {
+    pub fields: ProcessFields,
+    pub dest: String,
+    pub user: String,
+    pub process: String,
+    pub process_name: String,
+    pub original_file_name: String,
+    pub parent_process: String,
+    pub parent_process_name: String,
+}
+
+const UNKNOWN: &str = "unknown";
+
+impl CimRow {
+    pub fn new(fields: ProcessFields) -> CimRow {
+        let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| UNKNOWN.to_string());
+        let name = |name: &Option<String>, command: &Option<String>| {
+            name.clone()
+                .or_else(|| command.as_deref().and_then(first_token_fallback))
+                .unwrap_or_else(|| UNKNOWN.to_string())
+        };
+        CimRow {
+            dest: or_unknown(&fields.dest),
+            user: or_unknown(&fields.user),
+            process: or_unknown(&fields.process),
+            process_name: name(&fields.process_name, &fields.process),
+            original_file_name: or_unknown(&fields.original_file_name),
+            parent_process: or_unknown(&fields.parent_process),
+            parent_process_name: name(&fields.parent_process_name, &fields.parent_process),
+            fields,
+        }
+    }
+
+    /// The result row of version 12 (and the fields version 1 reported), in a fixed order.
+    fn result_fields(&self) -> Vec<(String, Option<String>)> {
+        let f = &self.fields;
+        let exec = |p: &Option<String>| p.as_deref().map(|p| basename(p).to_string());
+        let known = |s: &str| Some(s.to_string());
+        [
+            ("_time", f.time.clone()),
+            ("dest", known(&self.dest)),
+            ("user", known(&self.user)),
+            ("parent_process_name", known(&self.parent_process_name)),
+            ("process_name", known(&self.process_name)),
+            ("process", known(&self.process)),
+            ("process_id", f.process_id.clone()),
+            ("parent_process_id", f.parent_process_id.clone()),
+            ("action", f.action.clone()),
+            ("original_file_name", known(&self.original_file_name)),
+            ("parent_process", known(&self.parent_process)),
+            ("parent_process_exec", exec(&f.parent_process_path)),
+            ("parent_process_guid", f.parent_process_guid.clone()),
+            ("parent_process_path", f.parent_process_path.clone()),
+            ("process_exec", exec(&f.process_path)),
+            ("process_guid", f.process_guid.clone()),
+            ("process_hash", f.process_hash.clone()),
+            ("process_integrity_level", f.process_integrity_level.clone()),
+            ("process_path", f.process_path.clone()),
+            ("user_id", f.user_id.clone()),
+            ("vendor_product", f.vendor_product.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// The data model's `replace(process, "^\s*([^\s]+).*", "\1")`, to the letter: PCRE's `.`
+/// stops at a line feed, so whatever follows the first line feed after the token survives.
+pub fn first_token_fallback(command: &str) -> Option<String> {
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c');
+    let rest = command.trim_start_matches(is_space);
+    if rest.is_empty() {
+        return None;
+    }
+    let token_end = rest.find(is_space).unwrap_or(rest.len());
+    let mut out = rest[..token_end].to_string();
+    if let Some(lf) = rest[token_end..].find('\n') {
+        out.push_str(&rest[token_end + lf..]);
+    }
+    Some(out)
+}
+
+/// Everything of an annotation but what the matcher found.
+pub struct Found {
+    pub matcher: Matcher,
+    pub remote_targets: Vec<RemoteTarget>,
+    pub evidence: Vec<Evidence>,
+    pub techniques: Vec<String>,
+}
+
+pub fn build(config: &Config, row: &CimRow, found: Found) -> Annotation {
+    let version_one = config.rule_version == 1;
+    let (rule_id, rule_name, rule_version) = match found.matcher {
+        Matcher::Parity => (RULE_ID, RULE_NAME, config.rule_version),
+        Matcher::Extended => (EXTENDED_RULE_ID, EXTENDED_RULE_NAME, EXTENDED_RULE_VERSION),
+    };
+    let mut techniques = vec!["T1021.006".to_string()];
+    if version_one {
+        techniques.insert(0, "T1021".to_string());
+    }
+    debug_assert!(found.matcher == Matcher::Parity || config.mode == Mode::Extended);
+    Annotation {
+        rule_id: rule_id.into(),
+        rule_name: rule_name.into(),
+        rule_version,
+        matcher: found.matcher,
+        macro_profile: config.macro_profile.as_str().into(),
+        mitre_technique_ids: techniques,
+        mitre_tactics: vec!["Lateral Movement".into()],
+        kill_chain_phases: vec!["Lateral Movement".into()],
+        risk_object: row.dest.clone(),
+        risk_object_type: "system".into(),
+        risk_score: config.effective_risk_score(),
+        message: format!(
+            "A process was started on a remote endpoint from {} by abusing WinRM using PowerShell.exe",
+            row.dest
+        ),
+        fields: row.result_fields(),
+        remote_targets: found.remote_targets,
+        evidence: found.evidence,
+        techniques: found.techniques,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_is_pcre_replace_to_the_letter() {
+        assert_eq!(
+            first_token_fallback("  powershell.exe -c x").as_deref(),
+            Some("powershell.exe")
+        );
+        assert_eq!(
+            first_token_fallback("\"powershell.exe\" & {x}").as_deref(),
+            Some("\"powershell.exe\"")
+        );
+        assert_eq!(
+            first_token_fallback("powershell.exe -c x\nmore").as_deref(),
+            Some("powershell.exe\nmore")
+        );
+        assert_eq!(first_token_fallback(" \n "), None);
+    }
+
+    #[test]
+    fn missing_fields_become_unknown() {
+        let row = CimRow::new(ProcessFields {
+            process: Some("pwsh.exe -c 1".into()),
+            ..Default::default()
+        });
+        assert_eq!(row.dest, "unknown");
+        assert_eq!(row.user, "unknown");
+        assert_eq!(row.process_name, "pwsh.exe");
+        assert_eq!(row.parent_process_name, "unknown");
+        assert_eq!(row.original_file_name, "unknown");
+    }
+}

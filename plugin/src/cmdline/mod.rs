@@ -1,0 +1,759 @@
+//! Command-line analysis: reads a PowerShell process's command line the way PowerShell
+//! would, and finds every remote execution over WinRM it starts: `Invoke-Command` (or `icm`)
+//! with a computer name, a connection URI or a session made by `New-PSSession` (`nsn`) in
+//! the same command, however the names are abbreviated, aliased, escaped, splatted or
+//! base64-encoded. It reports the targets, the evasions used and where each piece stands.
+//!
+//! What it cannot see, by construction: script files (`-File`, a bare pwsh argument),
+//! standard input, commands typed into an open session, and names built at run time
+//! (`& ('Invoke'+'-Command')`, `iex $x`).
+
+mod cmdlets;
+mod host;
+mod lexer;
+
+use std::collections::HashMap;
+
+use cmdlets::{Cmdlet, Parameter, Resolution, Via};
+use lexer::{Group, Kind, Token};
+
+use crate::annotation::Evidence;
+
+/// An evasion of the literal Splunk rule, as the annotation names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Technique {
+    Alias,
+    ParameterAlias,
+    ParameterPrefix,
+    Positional,
+    Splat,
+    Session,
+    ConnectionUri,
+    EncodedCommand,
+    Backtick,
+    UnicodeDash,
+    Quoting,
+}
+
+impl Technique {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Technique::Alias => "alias",
+            Technique::ParameterAlias => "parameter-alias",
+            Technique::ParameterPrefix => "parameter-prefix",
+            Technique::Positional => "positional",
+            Technique::Splat => "splat",
+            Technique::Session => "session",
+            Technique::ConnectionUri => "connection-uri",
+            Technique::EncodedCommand => "encoded-command",
+            Technique::Backtick => "backtick",
+            Technique::UnicodeDash => "unicode-dash",
+            Technique::Quoting => "quoting",
+        }
+    }
+}
+
+/// Bounds on the work one command line may cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of script text examined per layer; the rest is not read.
+    pub max_script_bytes: usize,
+    /// Bytes of `-EncodedCommand` payload decoded.
+    pub max_encoded_bytes: usize,
+    /// Layers of `powershell -EncodedCommand` inside decoded text.
+    pub max_decode_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_script_bytes: 64 * 1024,
+            max_encoded_bytes: 64 * 1024,
+            max_decode_depth: 4,
+        }
+    }
+}
+
+/// One remote execution the command starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// The computers named, as written (variables as `$name`).
+    pub targets: Vec<String>,
+    pub techniques: Vec<Technique>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    pub invocations: Vec<Invocation>,
+    /// What the host runs that cannot be looked into (`-File`, standard input).
+    pub opaque: Vec<&'static str>,
+}
+
+/// Analyses a PowerShell process's command line.
+pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
+    let mut a = Analyser {
+        limits: *limits,
+        out: Analysis::default(),
+    };
+    let line = truncate(command_line, limits.max_script_bytes);
+    a.host_line(
+        line,
+        &Layer {
+            name: "process".into(),
+            base: 0,
+        },
+        0,
+        &[],
+    );
+    a.out
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Where a piece of script text stands: the layer's name and the text's offset in it.
+#[derive(Clone, Debug)]
+struct Layer {
+    name: String,
+    base: usize,
+}
+
+struct Analyser {
+    limits: Limits,
+    out: Analysis,
+}
+
+#[derive(Debug)]
+enum Node {
+    Tok(usize),
+    Group {
+        kind: Group,
+        open: usize,
+        end: usize,
+        children: Vec<Node>,
+    },
+}
+
+/// Deeper groups than this are read as flat tokens: no real command needs them, and it
+/// bounds recursion on hostile input.
+const MAX_GROUP_DEPTH: usize = 64;
+
+fn build_tree(tokens: &[Token], text_len: usize) -> Vec<Node> {
+    let mut stack: Vec<(Group, usize, Vec<Node>)> = Vec::new();
+    let mut top: Vec<Node> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        match t.kind {
+            Kind::Open(g) if stack.len() < MAX_GROUP_DEPTH => stack.push((g, i, Vec::new())),
+            Kind::Close if !stack.is_empty() => {
+                let (kind, open, children) = stack.pop().expect("not empty");
+                let node = Node::Group {
+                    kind,
+                    open,
+                    end: t.end,
+                    children,
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.2.push(node),
+                    None => top.push(node),
+                }
+            }
+            _ => match stack.last_mut() {
+                Some(parent) => parent.2.push(Node::Tok(i)),
+                None => top.push(Node::Tok(i)),
+            },
+        }
+    }
+    // Unclosed groups run to the end of the text.
+    while let Some((kind, open, children)) = stack.pop() {
+        let node = Node::Group {
+            kind,
+            open,
+            end: text_len,
+            children,
+        };
+        match stack.last_mut() {
+            Some(parent) => parent.2.push(node),
+            None => top.push(node),
+        }
+    }
+    top
+}
+
+/// One script's text and tokens, and what its variables hold so far.
+struct Script<'t> {
+    text: &'t str,
+    tokens: Vec<Token>,
+    layer: Layer,
+    depth: u32,
+    inherited: Vec<Technique>,
+    /// `$s = New-PSSession …`: the session's targets.
+    sessions: HashMap<String, Vec<String>>,
+    /// `$p = @{…}`: the hashtable's entries, for splatting.
+    hashes: HashMap<String, Vec<HashEntry>>,
+}
+
+/// `Key = value[, value…]` in a hashtable literal, values as written.
+#[derive(Clone)]
+struct HashEntry {
+    key_tok: usize,
+    values: Vec<String>,
+}
+
+/// A parameter's values: nodes of this command, or texts from a splatted hashtable.
+enum Values<'n> {
+    Nodes(Vec<&'n Node>),
+    Texts(Vec<String>),
+}
+
+/// A parameter bound by name, with its values.
+struct Named<'n> {
+    param: &'static Parameter,
+    via: Via,
+    token: usize,
+    values: Values<'n>,
+    /// Reached through this splat token's hashtable.
+    splat: Option<usize>,
+}
+
+impl Analyser {
+    fn host_line(&mut self, line: &str, layer: &Layer, depth: u32, inherited: &[Technique]) {
+        let args = host::split_args(line);
+        let Some(program) = args.first() else { return };
+        let exe = program
+            .text
+            .trim_matches('"')
+            .rsplit(['\\', '/'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let kind = if exe == "pwsh" || exe == "pwsh.exe" {
+            host::Host::Pwsh
+        } else {
+            host::Host::WindowsPowerShell
+        };
+        match host::payload(line, &args, kind) {
+            host::Payload::Command { text, verbatim_at } => {
+                let layer = match verbatim_at {
+                    Some(at) => Layer {
+                        name: layer.name.clone(),
+                        base: layer.base + at,
+                    },
+                    None => Layer {
+                        name: format!("{}/command", layer.name),
+                        base: 0,
+                    },
+                };
+                self.script(&text, layer, depth, inherited.to_vec());
+            }
+            host::Payload::Encoded {
+                base64,
+                unicode_dash,
+                ..
+            } => {
+                if depth >= self.limits.max_decode_depth {
+                    self.out
+                        .opaque
+                        .push("encoded command nested deeper than the decoding limit");
+                    return;
+                }
+                match host::decode_encoded(&base64, self.limits.max_encoded_bytes) {
+                    Some(decoded) => {
+                        let mut techniques = inherited.to_vec();
+                        techniques.push(Technique::EncodedCommand);
+                        if unicode_dash {
+                            techniques.push(Technique::UnicodeDash);
+                        }
+                        let layer = Layer { name: format!("{}/encoded-command", layer.name), base: 0 };
+                        let decoded = truncate(&decoded, self.limits.max_script_bytes).to_string();
+                        self.script(&decoded, layer, depth + 1, techniques);
+                    }
+                    None => self.out.opaque.push("an -EncodedCommand that is not base64 of UTF-16LE text, or over the size limit"),
+                }
+            }
+            host::Payload::Opaque(what) => self.out.opaque.push(what),
+            host::Payload::Nothing => {}
+        }
+    }
+
+    fn script(&mut self, text: &str, layer: Layer, depth: u32, inherited: Vec<Technique>) {
+        let tokens = lexer::tokenize(text);
+        let tree = build_tree(&tokens, text.len());
+        let mut script = Script {
+            text,
+            tokens,
+            layer,
+            depth,
+            inherited,
+            sessions: HashMap::new(),
+            hashes: HashMap::new(),
+        };
+        self.block(&mut script, &tree);
+    }
+
+    /// Statements and pipeline elements of a block, each read as a command.
+    fn block(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
+        let mut last_session = None;
+        let mut start = 0;
+        for i in 0..=nodes.len() {
+            let boundary = match nodes.get(i) {
+                None => true,
+                Some(Node::Tok(t)) => matches!(s.tokens[*t].kind, Kind::Separator | Kind::Pipe),
+                Some(_) => false,
+            };
+            if boundary {
+                if start < i {
+                    last_session = self.element(s, &nodes[start..i]);
+                }
+                start = i + 1;
+            }
+        }
+        last_session
+    }
+
+    /// One pipeline element: an assignment, a command, or an expression. Returns the
+    /// targets of the WinRM session it makes, if it is a `New-PSSession`.
+    fn element(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
+        if let [Node::Tok(v), Node::Tok(eq), rhs @ ..] = nodes
+            && s.tokens[*v].kind == Kind::Var
+            && s.tokens[*eq].kind == Kind::Assign
+        {
+            let name = s.tokens[*v].value.to_ascii_lowercase();
+            if let [
+                Node::Group {
+                    kind: Group::Hash,
+                    children,
+                    ..
+                },
+            ] = rhs
+            {
+                let entries = hash_entries(s, children);
+                s.hashes.insert(name.clone(), entries);
+            }
+            let made = self.element(s, rhs);
+            if let Some(targets) = &made {
+                s.sessions.insert(name, targets.clone());
+            }
+            return made;
+        }
+        // Skip the call operator: `& 'Invoke-Command' …`, `. icm …`.
+        let (called, rest) = match nodes {
+            [Node::Tok(c), rest @ ..] if s.tokens[*c].kind == Kind::Call => (true, rest),
+            _ => (false, nodes),
+        };
+        let made = match rest.first() {
+            Some(Node::Tok(n)) if matches!(s.tokens[*n].kind, Kind::Word | Kind::Str) => {
+                let name_tok = *n;
+                let name = s.tokens[name_tok].value.clone();
+                if let Some((cmdlet, alias)) = Cmdlet::from_name(&name) {
+                    let quoted = s.tokens[name_tok].quoted
+                        || (called && s.tokens[name_tok].kind == Kind::Str);
+                    self.cmdlet(s, cmdlet, alias, quoted, name_tok, &rest[1..])
+                } else {
+                    if is_powershell_host(&name) {
+                        self.nested_host(s, rest);
+                    }
+                    None
+                }
+            }
+            // `(New-PSSession …)`, `$(…)`: the value of the group's last command.
+            Some(Node::Group {
+                kind: Group::Paren | Group::Subexpr,
+                children,
+                ..
+            }) if rest.len() == 1 => {
+                return self.block(s, children);
+            }
+            _ => None,
+        };
+        // Commands nested in arguments: script blocks, subexpressions, hashtable values.
+        for node in rest {
+            if let Node::Group { children, .. } = node {
+                self.block(s, children);
+            }
+        }
+        made
+    }
+
+    /// `powershell -enc …` inside a script: read its arguments as a host command line.
+    fn nested_host(&mut self, s: &mut Script<'_>, nodes: &[Node]) {
+        let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
+            return;
+        };
+        let start = node_start(s, first);
+        let end = node_end(s, last);
+        let line = s.text[start..end].to_string();
+        let layer = Layer {
+            name: s.layer.name.clone(),
+            base: s.layer.base + start,
+        };
+        let inherited = s.inherited.clone();
+        self.host_line(&line, &layer, s.depth, &inherited);
+    }
+
+    fn cmdlet(
+        &mut self,
+        s: &mut Script<'_>,
+        cmdlet: Cmdlet,
+        alias: bool,
+        quoted: bool,
+        name_tok: usize,
+        args: &[Node],
+    ) -> Option<Vec<String>> {
+        let (named, positional) = bind(s, cmdlet, args)?;
+        let is = |p: &Named<'_>, n: &str| p.param.name == n;
+        // Not WinRM: Hyper-V direct, containers, SSH.
+        const OTHER_TRANSPORTS: [&str; 6] = [
+            "VMName",
+            "VMId",
+            "ContainerId",
+            "HostName",
+            "SSHConnection",
+            "SSHTransport",
+        ];
+        if named
+            .iter()
+            .any(|p| OTHER_TRANSPORTS.contains(&p.param.name))
+        {
+            return None;
+        }
+        let mut techniques = s.inherited.clone();
+        if alias {
+            techniques.push(Technique::Alias);
+        }
+        if s.tokens[name_tok].backtick {
+            techniques.push(Technique::Backtick);
+        }
+        if quoted {
+            techniques.push(Technique::Quoting);
+        }
+        let mut evidence = vec![self.evidence(s, "command", name_tok)];
+        let targets;
+        let target_param = named
+            .iter()
+            .find(|p| is(p, "ComputerName") || is(p, "ConnectionUri") || is(p, "Session"));
+        if let Some(p) = target_param {
+            match p.via {
+                Via::Alias => techniques.push(Technique::ParameterAlias),
+                Via::Prefix => techniques.push(Technique::ParameterPrefix),
+                Via::Name => {}
+            }
+            let tok = &s.tokens[p.token];
+            if tok.backtick {
+                techniques.push(Technique::Backtick);
+            }
+            if tok.unicode_dash {
+                techniques.push(Technique::UnicodeDash);
+            }
+            if let Some(splat) = p.splat {
+                techniques.push(Technique::Splat);
+                evidence.push(self.evidence(s, "splat", splat));
+            }
+            evidence.push(self.evidence(
+                s,
+                if p.splat.is_some() {
+                    "key"
+                } else {
+                    "parameter"
+                },
+                p.token,
+            ));
+            let texts: Vec<String> = match &p.values {
+                Values::Nodes(nodes) => nodes.iter().map(|v| value_text(s, v)).collect(),
+                Values::Texts(texts) => texts.clone(),
+            };
+            if is(p, "ConnectionUri") {
+                techniques.push(Technique::ConnectionUri);
+                targets = texts.iter().map(|t| uri_host(t)).collect();
+            } else if is(p, "Session") {
+                techniques.push(Technique::Session);
+                targets = match &p.values {
+                    Values::Nodes(nodes) => self.session_targets(s, nodes)?,
+                    Values::Texts(texts) => texts
+                        .iter()
+                        .map(|t| {
+                            s.sessions
+                                .get(&t.strip_prefix('$')?.to_ascii_lowercase())
+                                .cloned()
+                        })
+                        .collect::<Option<Vec<_>>>()?
+                        .concat(),
+                };
+            } else {
+                targets = texts;
+            }
+        } else {
+            let scripted = named
+                .iter()
+                .any(|p| is(p, "ScriptBlock") || is(p, "FilePath"));
+            let first = positional.first().map(|list| list[0]);
+            let first_is_block = matches!(
+                first,
+                Some(Node::Group {
+                    kind: Group::Block,
+                    ..
+                })
+            );
+            let positional_target = match cmdlet {
+                Cmdlet::InvokeCommand => (scripted || positional.len() >= 2) && !first_is_block,
+                Cmdlet::NewPSSession => !first_is_block,
+            };
+            match first {
+                Some(node) if positional_target => {
+                    techniques.push(Technique::Positional);
+                    evidence.push(self.evidence_node(s, "target", node));
+                    let values = &positional[0];
+                    let known_session = match node {
+                        Node::Tok(t) if s.tokens[*t].kind == Kind::Var => s
+                            .sessions
+                            .get(&s.tokens[*t].value.to_ascii_lowercase())
+                            .cloned(),
+                        _ => None,
+                    };
+                    targets = match known_session {
+                        Some(t) => {
+                            techniques.push(Technique::Session);
+                            t
+                        }
+                        None => values.iter().map(|v| value_text(s, v)).collect(),
+                    };
+                }
+                // New-PSSession with no computer opens a WinRM session to localhost.
+                None if cmdlet == Cmdlet::NewPSSession => targets = vec!["localhost".into()],
+                _ => return None,
+            }
+        }
+        if targets.is_empty() {
+            return None;
+        }
+        if cmdlet == Cmdlet::NewPSSession {
+            return Some(targets);
+        }
+        techniques.sort();
+        techniques.dedup();
+        self.out.invocations.push(Invocation {
+            targets,
+            techniques,
+            evidence,
+        });
+        None
+    }
+
+    /// The targets of `-Session $s` or `-Session (New-PSSession …)` made in this command.
+    fn session_targets(&mut self, s: &mut Script<'_>, values: &[&Node]) -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        for v in values {
+            match v {
+                Node::Tok(t) if s.tokens[*t].kind == Kind::Var => {
+                    all.extend(
+                        s.sessions
+                            .get(&s.tokens[*t].value.to_ascii_lowercase())?
+                            .iter()
+                            .cloned(),
+                    );
+                }
+                Node::Group {
+                    kind: Group::Paren | Group::Subexpr,
+                    children,
+                    ..
+                } => {
+                    all.extend(self.block(s, children)?);
+                }
+                _ => return None,
+            }
+        }
+        (!all.is_empty()).then_some(all)
+    }
+
+    fn evidence(&self, s: &Script<'_>, kind: &str, tok: usize) -> Evidence {
+        let t = &s.tokens[tok];
+        Evidence {
+            kind: kind.into(),
+            text: s.text[t.start..t.end].to_string(),
+            layer: s.layer.name.clone(),
+            offset: u32::try_from(s.layer.base + t.start).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn evidence_node(&self, s: &Script<'_>, kind: &str, node: &Node) -> Evidence {
+        let (start, end) = (node_start(s, node), node_end(s, node));
+        Evidence {
+            kind: kind.into(),
+            text: s.text[start..end].to_string(),
+            layer: s.layer.name.clone(),
+            offset: u32::try_from(s.layer.base + start).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+fn is_powershell_host(name: &str) -> bool {
+    let base = name
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    matches!(
+        base.as_str(),
+        "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe"
+    )
+}
+
+fn node_start(s: &Script<'_>, node: &Node) -> usize {
+    match node {
+        Node::Tok(t) => s.tokens[*t].start,
+        Node::Group { open, .. } => s.tokens[*open].start,
+    }
+}
+
+fn node_end(s: &Script<'_>, node: &Node) -> usize {
+    match node {
+        Node::Tok(t) => s.tokens[*t].end,
+        Node::Group { end, .. } => *end,
+    }
+}
+
+/// A value as written: a word or string's meaning, `$name` for a variable, the source
+/// text of anything else.
+fn value_text(s: &Script<'_>, node: &Node) -> String {
+    match node {
+        Node::Tok(t) => {
+            let tok = &s.tokens[*t];
+            match tok.kind {
+                Kind::Var => format!("${}", tok.value),
+                Kind::Word | Kind::Str => tok.value.clone(),
+                _ => s.text[tok.start..tok.end].to_string(),
+            }
+        }
+        group => s.text[node_start(s, group)..node_end(s, group)].to_string(),
+    }
+}
+
+/// The host part of a WinRM URL (`http://FS02:5985/wsman` gives `FS02`).
+fn uri_host(uri: &str) -> String {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    if let Some(v6) = rest.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6).to_string();
+    }
+    rest.split([':', '/', '?'])
+        .next()
+        .unwrap_or(rest)
+        .to_string()
+}
+
+/// Binds a cmdlet's arguments: named parameters (with their values, comma lists taken
+/// whole), splatted hashtables, and the positional rest (each a comma list). `None` when
+/// PowerShell would refuse the command (an ambiguous parameter name).
+fn bind<'n>(
+    s: &Script<'_>,
+    cmdlet: Cmdlet,
+    args: &'n [Node],
+) -> Option<(Vec<Named<'n>>, Vec<Vec<&'n Node>>)> {
+    let mut named = Vec::new();
+    let mut positional = Vec::new();
+    let mut i = 0;
+    let is_tok = |node: &Node, f: &dyn Fn(Kind) -> bool| matches!(node, Node::Tok(t) if f(s.tokens[*t].kind));
+    // A value and the comma-joined values after it.
+    let take_list = |i: &mut usize| -> Vec<&'n Node> {
+        let mut values = Vec::new();
+        while let Some(node) = args.get(*i) {
+            if is_tok(node, &|k| matches!(k, Kind::Param { .. } | Kind::Comma)) {
+                break;
+            }
+            values.push(node);
+            *i += 1;
+            match args.get(*i) {
+                Some(n) if is_tok(n, &|k| k == Kind::Comma) => *i += 1,
+                _ => break,
+            }
+        }
+        values
+    };
+    while i < args.len() {
+        match &args[i] {
+            Node::Tok(t) if matches!(s.tokens[*t].kind, Kind::Param { .. }) => {
+                let tok = &s.tokens[*t];
+                let colon = matches!(tok.kind, Kind::Param { colon: true });
+                i += 1;
+                match cmdlets::resolve(cmdlet, &tok.value) {
+                    Resolution::Ambiguous => return None,
+                    Resolution::Unknown => {}
+                    Resolution::Bound(param, via) => {
+                        let values = if colon || !param.switch {
+                            take_list(&mut i)
+                        } else {
+                            Vec::new()
+                        };
+                        named.push(Named {
+                            param,
+                            via,
+                            token: *t,
+                            values: Values::Nodes(values),
+                            splat: None,
+                        });
+                    }
+                }
+            }
+            Node::Tok(t) if s.tokens[*t].kind == Kind::Splat => {
+                i += 1;
+                let Some(entries) = s.hashes.get(&s.tokens[*t].value.to_ascii_lowercase()) else {
+                    continue;
+                };
+                for entry in entries {
+                    match cmdlets::resolve(cmdlet, &s.tokens[entry.key_tok].value) {
+                        Resolution::Ambiguous => return None,
+                        Resolution::Unknown => {}
+                        Resolution::Bound(param, via) => named.push(Named {
+                            param,
+                            via,
+                            token: entry.key_tok,
+                            values: Values::Texts(entry.values.clone()),
+                            splat: Some(*t),
+                        }),
+                    }
+                }
+            }
+            _ => {
+                let list = take_list(&mut i);
+                if list.is_empty() {
+                    i += 1;
+                } else {
+                    positional.push(list);
+                }
+            }
+        }
+    }
+    Some((named, positional))
+}
+
+/// The `Key = value` entries of a hashtable literal's contents.
+fn hash_entries(s: &Script<'_>, children: &[Node]) -> Vec<HashEntry> {
+    let mut entries = Vec::new();
+    for statement in
+        children.split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator))
+    {
+        if let [Node::Tok(key), Node::Tok(eq), values @ ..] = statement
+            && matches!(s.tokens[*key].kind, Kind::Word | Kind::Str)
+            && s.tokens[*eq].kind == Kind::Assign
+        {
+            let values = values
+                .iter()
+                .filter(|n| !matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Comma))
+                .map(|n| value_text(s, n))
+                .collect();
+            entries.push(HashEntry {
+                key_tok: *key,
+                values,
+            });
+        }
+    }
+    entries
+}

@@ -1,0 +1,231 @@
+//! The detector's configuration: the JSON text a host passes when it creates a detector.
+//!
+//! It stands in for the Splunk rule's `_filter` macro (allowlists for known administration)
+//! and chooses the mode, the `process_powershell` macro profile and the rule version whose
+//! risk metadata the annotations carry. A bad key or value is refused with a message that
+//! names it (`serde_path_to_error` gives the path); nothing silently falls back.
+
+use serde::Deserialize;
+
+use crate::error::{ErrorKind, ScanError};
+use crate::event::Format;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The Splunk rule to the letter.
+    #[default]
+    Parity,
+    /// Parity, plus what PowerShell would run that the literal rule misses.
+    Extended,
+}
+
+/// Which `process_powershell` macro is applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum MacroProfile {
+    /// The macro as of 2026-05-13: powershell.exe, pwsh.exe, powershell_ise.exe.
+    #[default]
+    #[serde(rename = "escu-2026")]
+    Escu2026,
+    /// The macro of 2021-2024, which also named sqlps.exe and sqltoolsps.exe.
+    #[serde(rename = "escu-2021")]
+    Escu2021,
+}
+
+impl MacroProfile {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MacroProfile::Escu2026 => "escu-2026",
+            MacroProfile::Escu2021 => "escu-2021",
+        }
+    }
+}
+
+/// The `_filter` macro: matches on any of these are suppressed (and counted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allowlist {
+    /// CIM `user` values, compared without case.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// CIM `dest` values, compared without case.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// CIM `parent_process_name` values, compared without case.
+    #[serde(default)]
+    pub parent_process_names: Vec<String>,
+    /// Splunk-style wildcard patterns (`*` is any run of characters) over the whole
+    /// command line, compared without case, as a `search process="..."` filter would.
+    #[serde(default)]
+    pub command_line_patterns: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub macro_profile: MacroProfile,
+    /// Whose risk metadata the annotation carries: 12 (the current rule) or 1 (as first
+    /// published, with T1021 beside T1021.006 and a risk score of 45).
+    #[serde(default = "default_rule_version")]
+    pub rule_version: u32,
+    /// Overrides the version's risk score (45 for versions 1-6, 50 for version 12).
+    #[serde(default)]
+    pub risk_score: Option<u32>,
+    /// Forces one event shape instead of recognising it from each event.
+    #[serde(default)]
+    pub format: Format,
+    /// Whether matches whose every remote target is the host itself are reported.
+    #[serde(default = "default_true")]
+    pub report_loopback: bool,
+    #[serde(default)]
+    pub allowlist: Allowlist,
+}
+
+fn default_rule_version() -> u32 {
+    12
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::default(),
+            macro_profile: MacroProfile::default(),
+            rule_version: default_rule_version(),
+            risk_score: None,
+            format: Format::default(),
+            report_loopback: true,
+            allowlist: Allowlist::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and checks a configuration. Empty text means the defaults.
+    pub fn from_json(text: &str) -> Result<Config, ScanError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if path == "." {
+                format!("configuration: {inner}")
+            } else {
+                format!("configuration key `{path}`: {inner}")
+            };
+            ScanError::new(ErrorKind::BadConfig, message)
+        })?;
+        de.end()
+            .map_err(|e| ScanError::new(ErrorKind::BadConfig, format!("configuration: {e}")))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ScanError> {
+        let bad = |key: &str, why: String| {
+            Err(ScanError::new(
+                ErrorKind::BadConfig,
+                format!("configuration key `{key}`: {why}"),
+            ))
+        };
+        if !matches!(self.rule_version, 1 | 12) {
+            return bad(
+                "rule_version",
+                format!(
+                    "{} is not a published version we carry (1 or 12)",
+                    self.rule_version
+                ),
+            );
+        }
+        if let Some(score) = self.risk_score
+            && score > 100
+        {
+            return bad("risk_score", format!("{score} is outside 0..=100"));
+        }
+        let lists = [
+            ("allowlist.users", &self.allowlist.users),
+            ("allowlist.hosts", &self.allowlist.hosts),
+            (
+                "allowlist.parent_process_names",
+                &self.allowlist.parent_process_names,
+            ),
+            (
+                "allowlist.command_line_patterns",
+                &self.allowlist.command_line_patterns,
+            ),
+        ];
+        for (key, list) in lists {
+            if let Some(i) = list.iter().position(|v| v.trim().is_empty()) {
+                return bad(
+                    &format!("{key}[{i}]"),
+                    "an empty entry would match nothing or everything".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The risk score annotations carry.
+    pub fn effective_risk_score(&self) -> u32 {
+        self.risk_score
+            .unwrap_or(if self.rule_version <= 6 { 45 } else { 50 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_json("{}").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.effective_risk_score(), 50);
+        assert_eq!(Config::from_json("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_json(r#"{"mdoe":"extended"}"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadConfig);
+        assert!(e.message.contains("mdoe"), "{}", e.message);
+        let e = Config::from_json(r#"{"allowlist":{"user":["x"]}}"#).unwrap_err();
+        assert!(e.message.contains("allowlist.user"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let e = Config::from_json(r#"{"mode":"fast"}"#).unwrap_err();
+        assert!(
+            e.message.contains("`mode`") && e.message.contains("fast"),
+            "{}",
+            e.message
+        );
+        let e = Config::from_json(r#"{"rule_version":7}"#).unwrap_err();
+        assert!(e.message.contains("rule_version"), "{}", e.message);
+        let e = Config::from_json(r#"{"risk_score":101}"#).unwrap_err();
+        assert!(e.message.contains("risk_score"), "{}", e.message);
+        let e = Config::from_json(r#"{"allowlist":{"hosts":[""]}}"#).unwrap_err();
+        assert!(e.message.contains("allowlist.hosts[0]"), "{}", e.message);
+        let e = Config::from_json(r#"{"macro_profile":"escu-2020"}"#).unwrap_err();
+        assert!(e.message.contains("macro_profile"), "{}", e.message);
+        let e = Config::from_json(r#"{} x"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadConfig);
+    }
+
+    #[test]
+    fn version_one_scores_45() {
+        let c = Config::from_json(r#"{"rule_version":1}"#).unwrap();
+        assert_eq!(c.effective_risk_score(), 45);
+        let c = Config::from_json(r#"{"rule_version":1,"risk_score":70}"#).unwrap();
+        assert_eq!(c.effective_risk_score(), 70);
+    }
+}

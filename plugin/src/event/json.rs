@@ -1,0 +1,504 @@
+//! JSON shapes: EVTX JSON (`evtx` crate / evtx_dump), the xmltodict layout, Winlogbeat
+//! (raw and 6.x), ECS, NXLog / Security-Datasets flat JSON, Fluent Bit winevtlog records,
+//! OCSF Process Activity and Splunk CIM records. Each is recognised from its own keys.
+
+use serde_json::{Map, Value};
+
+use super::windows::WinEvent;
+use super::{Format, Kind, ProcessEvent, ProcessFields, basename, cim, normalise_time, present};
+use crate::error::{ErrorKind, ScanError};
+
+pub(super) fn parse(text: &str, forced: Option<Format>) -> Result<ProcessEvent, ScanError> {
+    // serde_json refuses nesting deeper than 128 levels before it can exhaust the stack.
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            ScanError::new(ErrorKind::TooDeep, format!("JSON nested too deeply: {e}"))
+        } else {
+            ScanError::new(ErrorKind::BrokenJson, e.to_string())
+        }
+    })?;
+    let Value::Object(root) = value else {
+        return Err(ScanError::new(
+            ErrorKind::UnknownShape,
+            "a JSON event must be an object",
+        ));
+    };
+    let format = match forced {
+        Some(f) => f,
+        None => recognise(&root).ok_or_else(|| {
+            ScanError::new(
+                ErrorKind::UnknownShape,
+                "JSON object of no known event shape (no Event, winlog, event_data, EventID, StringInserts, class_uid, process or CIM keys)",
+            )
+        })?,
+    };
+    match format {
+        Format::EvtxJson | Format::Xmltodict => evtx_like(&root, format),
+        Format::Winlogbeat => winlogbeat(&root),
+        Format::Winlogbeat6 => winlogbeat6(&root),
+        Format::Ecs => Ok(ecs(&root)),
+        Format::Nxlog => Ok(nxlog(&root)),
+        Format::FluentBit => fluent_bit(&root),
+        Format::Ocsf => Ok(ocsf(&root)),
+        Format::Cim => Ok(cim::from_record(&root)),
+        Format::Auto | Format::WindowsXml => unreachable!("handled by event::parse"),
+    }
+}
+
+fn recognise(root: &Map<String, Value>) -> Option<Format> {
+    if let Some(Value::Object(event)) = root.get("Event") {
+        let xmltodict = event
+            .get("System")
+            .and_then(|s| s.get("Provider"))
+            .is_some_and(|p| p.get("@Name").is_some())
+            || event
+                .get("EventData")
+                .and_then(|d| d.get("Data"))
+                .is_some_and(|d| {
+                    d.get("@Name").is_some()
+                        || d.as_array()
+                            .is_some_and(|a| a.iter().any(|x| x.get("@Name").is_some()))
+                });
+        return Some(if xmltodict {
+            Format::Xmltodict
+        } else {
+            Format::EvtxJson
+        });
+    }
+    if root.contains_key("class_uid") {
+        return Some(Format::Ocsf);
+    }
+    if matches!(root.get("process"), Some(Value::Object(_)))
+        || root.contains_key("process.command_line")
+    {
+        return Some(Format::Ecs);
+    }
+    if matches!(root.get("winlog"), Some(Value::Object(_))) {
+        return Some(Format::Winlogbeat);
+    }
+    if matches!(root.get("event_data"), Some(Value::Object(_))) {
+        return Some(Format::Winlogbeat6);
+    }
+    if matches!(root.get("StringInserts"), Some(Value::Array(_))) {
+        return Some(Format::FluentBit);
+    }
+    if root.contains_key("EventID") {
+        return Some(Format::Nxlog);
+    }
+    if cim::looks_like_cim(root) {
+        return Some(Format::Cim);
+    }
+    None
+}
+
+/// A scalar as text: strings as they are, numbers and booleans printed, anything else absent.
+pub(super) fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Follows `path` through nested objects, or finds it as one dotted key (`process.pid`)
+/// as flattened ECS writes it.
+pub(super) fn at<'v>(root: &'v Map<String, Value>, path: &[&str]) -> Option<&'v Value> {
+    let nested = path.iter().try_fold(None::<&Value>, |cur, key| {
+        let map = match cur {
+            None => root,
+            Some(Value::Object(m)) => m,
+            Some(_) => return None,
+        };
+        map.get(*key).map(Some)
+    });
+    match nested {
+        Some(Some(v)) => Some(v),
+        _ => root.get(&path.join(".")),
+    }
+}
+
+pub(super) fn at_text(root: &Map<String, Value>, path: &[&str]) -> Option<String> {
+    at(root, path)
+        .and_then(text)
+        .filter(|s| present(s).is_some())
+}
+
+/// An XML element rendered as JSON: a scalar, or `{"#text": …}` beside its attributes.
+fn element_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(m) => m.get("#text").and_then(text),
+        other => text(other),
+    }
+}
+
+/// An attribute: `{"#attributes": {"Name": …}}` (evtx) or `{"@Name": …}` (xmltodict).
+fn attribute(v: Option<&Value>, name: &str) -> Option<String> {
+    let v = v?;
+    v.get("#attributes")
+        .and_then(|a| a.get(name))
+        .or_else(|| v.get(format!("@{name}").as_str()))
+        .and_then(text)
+}
+
+fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<ProcessEvent, ScanError> {
+    let event = root
+        .get("Event")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ScanError::new(ErrorKind::UnknownShape, "no \"Event\" object"))?;
+    let system = event.get("System");
+    let sys = |key: &str| system.and_then(|s| s.get(key));
+    let decode = |s: String| {
+        if format == Format::Xmltodict {
+            decode_entities(&s)
+        } else {
+            s
+        }
+    };
+    let mut win = WinEvent {
+        version: sys("Version")
+            .and_then(element_text)
+            .and_then(|v| v.trim().parse().ok()),
+        channel: sys("Channel").and_then(element_text),
+        provider: attribute(sys("Provider"), "Name"),
+        computer: sys("Computer").and_then(element_text).map(decode),
+        time: attribute(sys("TimeCreated"), "SystemTime"),
+        ..WinEvent::default()
+    };
+    if let Some(id) = sys("EventID").and_then(element_text) {
+        win.set_event_id(&id);
+    }
+    match event.get("EventData") {
+        // xmltodict: {"Data": [{"@Name": …, "#text": …}, …]} (a lone item is not a list).
+        Some(Value::Object(data)) if data.contains_key("Data") && format == Format::Xmltodict => {
+            let items: &[Value] = match &data["Data"] {
+                Value::Array(a) => a,
+                one => std::slice::from_ref(one),
+            };
+            for item in items {
+                if let (Some(name), Some(value)) = (
+                    item.get("@Name").and_then(text),
+                    item.get("#text").and_then(text),
+                ) && WinEvent::wants(&name)
+                {
+                    win.set_data(&name, decode(value));
+                }
+            }
+        }
+        Some(Value::Object(data)) => {
+            for (name, value) in data {
+                if WinEvent::wants(name)
+                    && let Some(v) = text(value)
+                {
+                    win.set_data(name, decode(v));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(win.into_process_event(format))
+}
+
+/// xmltodict exports leave XML entities encoded (`&amp;` in command lines); decode the five
+/// predefined ones and character references, once, as an XML reader would have.
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    quick_xml::escape::unescape(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| s.to_string())
+}
+
+fn data_from_map(win: &mut WinEvent, data: &Map<String, Value>) {
+    for (name, value) in data {
+        if WinEvent::wants(name)
+            && let Some(v) = text(value)
+        {
+            win.set_data(name, v);
+        }
+    }
+}
+
+/// Winlogbeat 7+ without ingest pipelines: `winlog.*`, the endpoint in `winlog.computer_name`.
+fn winlogbeat(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
+    let mut win = WinEvent {
+        channel: at_text(root, &["winlog", "channel"]),
+        provider: at_text(root, &["winlog", "provider_name"]),
+        computer: at_text(root, &["winlog", "computer_name"])
+            .or_else(|| at_text(root, &["host", "name"])),
+        time: at_text(root, &["@timestamp"]),
+        version: at_text(root, &["winlog", "version"]).and_then(|v| v.parse().ok()),
+        ..WinEvent::default()
+    };
+    if let Some(id) =
+        at_text(root, &["winlog", "event_id"]).or_else(|| at_text(root, &["event", "code"]))
+    {
+        win.set_event_id(&id);
+    }
+    if let Some(Value::Object(data)) = at(root, &["winlog", "event_data"]) {
+        data_from_map(&mut win, data);
+    }
+    Ok(win.into_process_event(Format::Winlogbeat))
+}
+
+/// Winlogbeat 6: `event_data.*`, the endpoint in `computer_name` (`host.name` and
+/// `beat.hostname` name the collector).
+fn winlogbeat6(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
+    let mut win = WinEvent {
+        channel: at_text(root, &["log_name"]),
+        provider: at_text(root, &["source_name"]),
+        computer: at_text(root, &["computer_name"]),
+        time: at_text(root, &["@timestamp"]),
+        version: at_text(root, &["version"]).and_then(|v| v.parse().ok()),
+        ..WinEvent::default()
+    };
+    if let Some(id) = at_text(root, &["event_id"]) {
+        win.set_event_id(&id);
+    }
+    if let Some(Value::Object(data)) = root.get("event_data") {
+        data_from_map(&mut win, data);
+    }
+    Ok(win.into_process_event(Format::Winlogbeat6))
+}
+
+/// NXLog / Security-Datasets: flat keys; `Hostname` is the endpoint, `host` the collector.
+fn nxlog(root: &Map<String, Value>) -> ProcessEvent {
+    let mut win = WinEvent {
+        channel: at_text(root, &["Channel"]),
+        provider: at_text(root, &["SourceName"]).or_else(|| at_text(root, &["ProviderName"])),
+        computer: at_text(root, &["Hostname"]),
+        time: at_text(root, &["@timestamp"]).or_else(|| at_text(root, &["EventTime"])),
+        version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
+        ..WinEvent::default()
+    };
+    if let Some(id) = at_text(root, &["EventID"]) {
+        win.set_event_id(&id);
+    }
+    data_from_map(&mut win, root);
+    win.into_process_event(Format::Nxlog)
+}
+
+/// Fluent Bit's winevtlog input: the event data is the positional `StringInserts` array.
+fn fluent_bit(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
+    let mut win = WinEvent {
+        channel: at_text(root, &["Channel"]),
+        provider: at_text(root, &["ProviderName"]),
+        computer: at_text(root, &["Computer"]),
+        time: at_text(root, &["TimeCreated"]).or_else(|| at_text(root, &["TimeGenerated"])),
+        version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
+        ..WinEvent::default()
+    };
+    if let Some(id) = at_text(root, &["EventID"]) {
+        win.set_event_id(&id);
+    }
+    if let Some(Value::Array(inserts)) = root.get("StringInserts") {
+        win.set_inserts(inserts.iter().map(Value::as_str));
+    }
+    Ok(win.into_process_event(Format::FluentBit))
+}
+
+fn contains_text(v: Option<&Value>, wanted: &str) -> bool {
+    match v {
+        Some(Value::String(s)) => s.eq_ignore_ascii_case(wanted),
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(wanted))),
+        _ => false,
+    }
+}
+
+/// `SHA256=…,MD5=…` as Sysmon writes `Hashes`, from a map of algorithm to digest.
+fn hashes_from_map(v: Option<&Value>) -> Option<String> {
+    let map = v?.as_object()?;
+    let parts: Vec<String> = map
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_ascii_uppercase(), v.as_str()?)))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// ECS after the Elastic pipelines (Winlogbeat 7+, Elastic Agent).
+fn ecs(root: &Map<String, Value>) -> ProcessEvent {
+    let t = |path: &[&str]| at_text(root, path);
+    let is_start = contains_text(at(root, &["event", "category"]), "process")
+        && contains_text(at(root, &["event", "type"]), "start");
+    let kind = if is_start {
+        Kind::ProcessCreation
+    } else {
+        Kind::Other(format!(
+            "ECS event.category {} event.type {}",
+            at(root, &["event", "category"]).map_or("-".into(), Value::to_string),
+            at(root, &["event", "type"]).map_or("-".into(), Value::to_string)
+        ))
+    };
+    let executable = t(&["process", "executable"]);
+    let channel = t(&["winlog", "channel"])
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let fields = ProcessFields {
+        time: t(&["@timestamp"]).map(|s| normalise_time(&s)),
+        action: None,
+        dest: t(&["winlog", "computer_name"]).or_else(|| t(&["host", "name"])),
+        user: t(&["user", "name"]),
+        user_id: t(&["user", "id"]),
+        process: t(&["process", "command_line"]),
+        process_name: t(&["process", "name"])
+            .or_else(|| executable.as_deref().map(|p| basename(p).to_string())),
+        process_id: t(&["process", "pid"]),
+        process_guid: t(&["process", "entity_id"]),
+        process_hash: hashes_from_map(at(root, &["process", "hash"])),
+        process_integrity_level: t(&["winlog", "event_data", "IntegrityLevel"])
+            .map(|s| s.to_lowercase()),
+        original_file_name: t(&["process", "pe", "original_file_name"]),
+        parent_process: t(&["process", "parent", "command_line"]),
+        parent_process_name: t(&["process", "parent", "name"]),
+        parent_process_path: t(&["process", "parent", "executable"]),
+        parent_process_id: t(&["process", "parent", "pid"]),
+        parent_process_guid: t(&["process", "parent", "entity_id"]),
+        process_path: executable,
+        vendor_product: if channel.contains("sysmon") {
+            Some("Microsoft Sysmon".into())
+        } else if channel == "security" {
+            Some("Microsoft Windows".into())
+        } else {
+            None
+        },
+    };
+    ProcessEvent {
+        format: Format::Ecs,
+        kind,
+        fields,
+    }
+}
+
+/// OCSF Process Activity (class 1007); only activity 1 (Launch) is a process creation.
+fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
+    let t = |path: &[&str]| at_text(root, path);
+    let class = t(&["class_uid"]);
+    let activity = t(&["activity_id"]);
+    let kind = if class.as_deref() == Some("1007") && activity.as_deref() == Some("1") {
+        Kind::ProcessCreation
+    } else {
+        Kind::Other(format!(
+            "OCSF class_uid {} activity_id {}",
+            class.as_deref().unwrap_or("-"),
+            activity.as_deref().unwrap_or("-")
+        ))
+    };
+    let path = t(&["process", "file", "path"]);
+    let hash = at(root, &["process", "file", "hashes"])
+        .and_then(Value::as_array)
+        .and_then(|list| {
+            let parts: Vec<String> = list
+                .iter()
+                .filter_map(|h| {
+                    let algo = h.get("algorithm").and_then(Value::as_str)?;
+                    Some(format!(
+                        "{}={}",
+                        algo.to_ascii_uppercase(),
+                        h.get("value")?.as_str()?
+                    ))
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(","))
+        });
+    let vendor_product = match (
+        t(&["metadata", "product", "vendor_name"]),
+        t(&["metadata", "product", "name"]),
+    ) {
+        (Some(v), Some(p)) => Some(format!("{v} {p}")),
+        (v, p) => v.or(p),
+    };
+    let fields = ProcessFields {
+        time: t(&["time"]).map(|s| normalise_time(&s)),
+        action: None,
+        dest: t(&["device", "hostname"]),
+        user: t(&["actor", "user", "name"]).or_else(|| t(&["process", "user", "name"])),
+        user_id: t(&["actor", "user", "uid"]).or_else(|| t(&["process", "user", "uid"])),
+        process: t(&["process", "cmd_line"]),
+        process_name: t(&["process", "name"])
+            .or_else(|| path.as_deref().map(|p| basename(p).to_string())),
+        process_id: t(&["process", "pid"]),
+        process_guid: t(&["process", "uid"]),
+        process_hash: hash,
+        process_integrity_level: t(&["process", "integrity"]).map(|s| s.to_lowercase()),
+        original_file_name: t(&["process", "file", "internal_name"]),
+        parent_process: t(&["process", "parent_process", "cmd_line"]),
+        parent_process_name: t(&["process", "parent_process", "name"])
+            .or_else(|| t(&["actor", "process", "name"])),
+        parent_process_path: t(&["process", "parent_process", "file", "path"]),
+        parent_process_id: t(&["process", "parent_process", "pid"]),
+        parent_process_guid: t(&["process", "parent_process", "uid"]),
+        process_path: path,
+        vendor_product,
+    };
+    ProcessEvent {
+        format: Format::Ocsf,
+        kind,
+        fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_each_shape() {
+        let cases = [
+            (
+                r#"{"Event":{"System":{"EventID":1},"EventData":{}}}"#,
+                Format::EvtxJson,
+            ),
+            (
+                r#"{"Event":{"System":{"Provider":{"@Name":"x"}},"EventData":{"Data":[]}}}"#,
+                Format::Xmltodict,
+            ),
+            (r#"{"winlog":{"event_id":1}}"#, Format::Winlogbeat),
+            (
+                r#"{"event_data":{},"computer_name":"x"}"#,
+                Format::Winlogbeat6,
+            ),
+            (r#"{"process":{"pid":1},"event":{}}"#, Format::Ecs),
+            (r#"{"EventID":1,"Channel":"x"}"#, Format::Nxlog),
+            (r#"{"EventID":1,"StringInserts":[]}"#, Format::FluentBit),
+            (r#"{"class_uid":1007}"#, Format::Ocsf),
+            (r#"{"Processes.process_name":"x"}"#, Format::Cim),
+            (r#"{"process_name":"x","dest":"y"}"#, Format::Cim),
+        ];
+        for (text, want) in cases {
+            let Value::Object(m) = serde_json::from_str(text).unwrap() else {
+                panic!()
+            };
+            assert_eq!(recognise(&m), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        assert_eq!(parse("{", None).unwrap_err().kind, ErrorKind::BrokenJson);
+        assert_eq!(
+            parse(r#"{"a":1}"#, None).unwrap_err().kind,
+            ErrorKind::UnknownShape
+        );
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(parse(&deep, None).unwrap_err().kind, ErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn dotted_keys_are_followed() {
+        let Value::Object(m) = serde_json::from_str(r#"{"process.pid":7,"a":{"b":"c"}}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(at_text(&m, &["process", "pid"]).as_deref(), Some("7"));
+        assert_eq!(at_text(&m, &["a", "b"]).as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn xmltodict_entities_are_decoded() {
+        assert_eq!(decode_entities("a &amp; b&#10;c"), "a & b\nc");
+        assert_eq!(decode_entities("no entities"), "no entities");
+    }
+}

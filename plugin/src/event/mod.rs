@@ -1,0 +1,238 @@
+//! Event shapes: recognising what a shipper sent and normalising it into the CIM
+//! `Endpoint.Processes` fields the Splunk rule reads.
+//!
+//! Windows-native shapes (event XML, EVTX JSON, xmltodict, Winlogbeat, NXLog, Fluent Bit's
+//! winevtlog) all carry Sysmon/Security event data under Windows' own names; they fill a
+//! [`windows::WinEvent`] and share one mapping to CIM, so that the Sysmon and 4688 rules of
+//! the Splunk add-ons live in one place. ECS, OCSF and CIM records map directly.
+
+mod cim;
+mod json;
+mod windows;
+mod xml;
+
+use serde::Deserialize;
+
+use crate::error::{ErrorKind, ScanError};
+
+/// The shapes the detector reads. `Auto` recognises each event from its own content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    #[default]
+    Auto,
+    WindowsXml,
+    EvtxJson,
+    Xmltodict,
+    Winlogbeat,
+    Winlogbeat6,
+    Ecs,
+    Nxlog,
+    Ocsf,
+    Cim,
+    FluentBit,
+}
+
+impl Format {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::WindowsXml => "windows-xml",
+            Format::EvtxJson => "evtx-json",
+            Format::Xmltodict => "xmltodict",
+            Format::Winlogbeat => "winlogbeat",
+            Format::Winlogbeat6 => "winlogbeat6",
+            Format::Ecs => "ecs",
+            Format::Nxlog => "nxlog",
+            Format::Ocsf => "ocsf",
+            Format::Cim => "cim",
+            Format::FluentBit => "fluent-bit",
+        }
+    }
+}
+
+/// Whether the event is one the rule can fire on at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    ProcessCreation,
+    /// Anything else (process termination, script-block logs...), described for humans.
+    Other(String),
+}
+
+/// The CIM `Endpoint.Processes` fields, as extracted (before the data model's defaults).
+/// `None` means the event does not carry the field; `-` and empty values are `None` too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessFields {
+    pub time: Option<String>,
+    pub action: Option<String>,
+    pub dest: Option<String>,
+    pub user: Option<String>,
+    pub user_id: Option<String>,
+    pub process: Option<String>,
+    pub process_name: Option<String>,
+    pub process_path: Option<String>,
+    pub process_id: Option<String>,
+    pub process_guid: Option<String>,
+    pub process_hash: Option<String>,
+    pub process_integrity_level: Option<String>,
+    pub original_file_name: Option<String>,
+    pub parent_process: Option<String>,
+    pub parent_process_name: Option<String>,
+    pub parent_process_path: Option<String>,
+    pub parent_process_id: Option<String>,
+    pub parent_process_guid: Option<String>,
+    pub vendor_product: Option<String>,
+}
+
+/// One recognised event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessEvent {
+    pub format: Format,
+    pub kind: Kind,
+    pub fields: ProcessFields,
+}
+
+/// Recognises and normalises one event. `text` is one whole event (one line of a log).
+pub fn parse(text: &str, format: Format) -> Result<ProcessEvent, ScanError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
+    match (text.as_bytes().first(), format) {
+        (None, _) => Err(ScanError::new(ErrorKind::Empty, "empty event")),
+        (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text),
+        (Some(b'{'), Format::Auto) => json::parse(text, None),
+        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f)),
+        (Some(_), Format::Auto) => Err(ScanError::new(
+            ErrorKind::UnknownShape,
+            "not an event: expected a JSON object or Windows event XML",
+        )),
+        (Some(_), f) => Err(ScanError::new(
+            ErrorKind::UnknownShape,
+            format!(
+                "the configuration forces format {} but this event is not of that kind",
+                f.as_str()
+            ),
+        )),
+    }
+}
+
+/// A value as the Splunk add-ons treat it: `-` and empty mean absent.
+pub(crate) fn present(value: &str) -> Option<&str> {
+    let v = value.trim();
+    (!v.is_empty() && v != "-").then_some(value)
+}
+
+/// The file name of a Windows (or POSIX) path.
+pub(crate) fn basename(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
+}
+
+/// Turns the timestamp spellings of the various shapes into ISO 8601 UTC where that is
+/// unambiguous (`2024-10-21 11:31:56.6587087` becomes `2024-10-21T11:31:56.6587087Z`,
+/// epoch milliseconds become a date); anything else is kept as given.
+pub(crate) fn normalise_time(raw: &str) -> String {
+    let t = raw.trim();
+    let b = t.as_bytes();
+    let date_like = b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b' ' || b[10] == b'T')
+        && b[13] == b':'
+        && b[16] == b':';
+    if date_like {
+        let mut out = String::with_capacity(t.len() + 1);
+        out.push_str(&t[..10]);
+        out.push('T');
+        out.push_str(&t[11..]);
+        let tail = t.get(19..).unwrap_or("");
+        let has_zone = tail.contains(['Z', 'z', '+', '-']);
+        if !has_zone {
+            out.push('Z');
+        }
+        return out;
+    }
+    if !t.is_empty() && t.len() <= 16 && t.bytes().all(|c| c.is_ascii_digit()) {
+        if let Ok(n) = t.parse::<i64>() {
+            // OCSF `time` is epoch milliseconds; ten digits or fewer are seconds.
+            let (secs, millis) = if t.len() > 11 {
+                (n / 1000, n % 1000)
+            } else {
+                (n, 0)
+            };
+            return format_epoch(secs, millis);
+        }
+    }
+    t.to_string()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` from a Unix time (Howard Hinnant's civil-from-days).
+fn format_epoch(secs: i64, millis: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            normalise_time("2024-10-21T11:31:57.615954Z"),
+            "2024-10-21T11:31:57.615954Z"
+        );
+        assert_eq!(
+            normalise_time("2024-10-21 11:31:56.6587087"),
+            "2024-10-21T11:31:56.6587087Z"
+        );
+        assert_eq!(
+            normalise_time("2020-10-27T20:00:14.32+02:00"),
+            "2020-10-27T20:00:14.32+02:00"
+        );
+        assert_eq!(normalise_time("1729510317615"), "2024-10-21T11:31:57.615Z");
+        assert_eq!(normalise_time("0"), "1970-01-01T00:00:00.000Z");
+        assert_eq!(normalise_time("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn paths_and_placeholders() {
+        assert_eq!(
+            basename(r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"),
+            "powershell.exe"
+        );
+        assert_eq!(basename("powershell.exe"), "powershell.exe");
+        assert_eq!(present("-"), None);
+        assert_eq!(present("  "), None);
+        assert_eq!(present("x"), Some("x"));
+    }
+
+    #[test]
+    fn shapeless_input_is_refused() {
+        assert_eq!(parse("", Format::Auto).unwrap_err().kind, ErrorKind::Empty);
+        assert_eq!(
+            parse("\u{feff}  ", Format::Auto).unwrap_err().kind,
+            ErrorKind::Empty
+        );
+        assert_eq!(
+            parse("hello", Format::Auto).unwrap_err().kind,
+            ErrorKind::UnknownShape
+        );
+        assert_eq!(
+            parse("{}", Format::WindowsXml).unwrap_err().kind,
+            ErrorKind::UnknownShape
+        );
+    }
+}

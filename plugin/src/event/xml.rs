@@ -1,0 +1,223 @@
+//! Windows event XML, one `<Event>` per line, as `XmlWinEventLog`, wevtutil and the `evtx`
+//! crate render it: single or double quotes, any namespace prefix, entities and character
+//! references decoded. Read with quick-xml as a stream, keeping only what the mapping needs.
+//! A DOCTYPE or a custom entity is refused: nothing is ever expanded.
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use super::windows::WinEvent;
+use super::{Format, ProcessEvent};
+use crate::error::{ErrorKind, ScanError};
+
+/// Deeper than any real event (Event/EventData/Data is three levels).
+const MAX_DEPTH: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    EventId,
+    Version,
+    Channel,
+    Computer,
+    Data,
+}
+
+pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
+    let broken = |why: String| ScanError::new(ErrorKind::BrokenXml, why);
+    let mut reader = Reader::from_str(text);
+    let mut event = WinEvent::default();
+    // Local names of the open elements; `Event` must be the root.
+    let mut stack: Vec<Vec<u8>> = Vec::with_capacity(4);
+    let mut capture: Option<(Capture, Option<String>)> = None;
+    let mut value = String::new();
+    let mut saw_root = false;
+
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| broken(format!("at byte {}: {e}", reader.error_position())))?;
+        match ev {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                let is_empty = matches!(ev, Event::Empty(_));
+                let name = start.local_name().as_ref().to_vec();
+                if stack.is_empty() {
+                    if saw_root {
+                        return Err(broken("more than one root element".into()));
+                    }
+                    if name != b"Event" {
+                        return Err(ScanError::new(
+                            ErrorKind::UnknownShape,
+                            format!(
+                                "XML root is <{}>, not a Windows <Event>",
+                                String::from_utf8_lossy(&name)
+                            ),
+                        ));
+                    }
+                    saw_root = true;
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(ScanError::new(
+                        ErrorKind::TooDeep,
+                        format!("XML nested deeper than {MAX_DEPTH} elements"),
+                    ));
+                }
+                let parent = stack.last().map(Vec::as_slice);
+                let wanted = match (parent, name.as_slice()) {
+                    (Some(b"System"), b"EventID") => Some((Capture::EventId, None)),
+                    (Some(b"System"), b"Version") => Some((Capture::Version, None)),
+                    (Some(b"System"), b"Channel") => Some((Capture::Channel, None)),
+                    (Some(b"System"), b"Computer") => Some((Capture::Computer, None)),
+                    (Some(b"System"), b"Provider") => {
+                        event.provider = attribute(start, b"Name")?;
+                        None
+                    }
+                    (Some(b"System"), b"TimeCreated") => {
+                        event.time = attribute(start, b"SystemTime")?;
+                        None
+                    }
+                    (Some(b"EventData"), b"Data") => match attribute(start, b"Name")? {
+                        Some(n) if WinEvent::wants(&n) => Some((Capture::Data, Some(n))),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if is_empty {
+                    // `<Data Name="X"/>` is an empty value: the same as absent.
+                    continue;
+                }
+                stack.push(name);
+                if wanted.is_some() {
+                    value.clear();
+                    capture = wanted;
+                }
+            }
+            Event::End(_) => {
+                stack.pop();
+                if let Some((what, name)) = capture.take() {
+                    match what {
+                        Capture::EventId => event.set_event_id(&value),
+                        Capture::Version => event.version = value.trim().parse().ok(),
+                        Capture::Channel => event.channel = Some(value.clone()),
+                        Capture::Computer => event.computer = Some(value.clone()),
+                        Capture::Data => {
+                            event.set_data(name.as_deref().unwrap_or_default(), value.as_str())
+                        }
+                    }
+                }
+            }
+            Event::Text(t) => {
+                if capture.is_some() {
+                    value.push_str(&t.decode().map_err(|e| broken(e.to_string()))?);
+                } else if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err(broken("text outside the <Event> element".into()));
+                }
+            }
+            Event::CData(t) => {
+                if capture.is_some() {
+                    value.push_str(&t.decode().map_err(|e| broken(e.to_string()))?);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let ch = match r.resolve_char_ref().map_err(|e| broken(e.to_string()))? {
+                    Some(c) => c,
+                    None => {
+                        let name = r.decode().map_err(|e| broken(e.to_string()))?;
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(s) => s.chars().next().unwrap_or_default(),
+                            None => {
+                                return Err(broken(format!(
+                                    "undefined entity &{name}; (custom entities are never expanded)"
+                                )));
+                            }
+                        }
+                    }
+                };
+                if capture.is_some() {
+                    value.push(ch);
+                }
+            }
+            Event::DocType(_) => {
+                return Err(broken(
+                    "a DOCTYPE is not allowed in an event (no entity expansion)".into(),
+                ));
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !saw_root {
+        return Err(broken("no <Event> element".into()));
+    }
+    if !stack.is_empty() {
+        return Err(broken("the <Event> element is not closed".into()));
+    }
+    Ok(event.into_process_event(Format::WindowsXml))
+}
+
+fn attribute(start: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, ScanError> {
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
+        if attr.key.local_name().as_ref() == key {
+            let v = attr
+                .unescape_value()
+                .map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
+            return Ok(Some(v.into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Kind;
+
+    const SYSMON: &str = r#"<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID><Version>5</Version><TimeCreated SystemTime='2026-03-02T10:00:00.000Z'/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>WS01.corp.example</Computer></System><EventData><Data Name='Image'>C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe</Data><Data Name='CommandLine'>powershell &amp; {Invoke-Command&#10;-ComputerName FS02}</Data><Data Name='User'>CORP\alice</Data><Data Name='OriginalFileName'>PowerShell.EXE</Data></EventData></Event>"#;
+
+    #[test]
+    fn reads_single_quoted_sysmon_with_entities() {
+        let p = parse(SYSMON).unwrap();
+        assert_eq!(p.kind, Kind::ProcessCreation);
+        assert_eq!(p.fields.dest.as_deref(), Some("WS01.corp.example"));
+        assert_eq!(p.fields.user.as_deref(), Some("alice"));
+        assert_eq!(
+            p.fields.process.as_deref(),
+            Some("powershell & {Invoke-Command\n-ComputerName FS02}")
+        );
+        assert_eq!(p.fields.process_name.as_deref(), Some("powershell.exe"));
+        assert_eq!(p.fields.time.as_deref(), Some("2026-03-02T10:00:00.000Z"));
+    }
+
+    #[test]
+    fn namespace_prefixes_are_ignored() {
+        let x = SYSMON
+            .replace("<Event xmlns='", "<e:Event xmlns:e='")
+            .replace("</Event>", "</e:Event>");
+        assert_eq!(parse(&x).unwrap().fields.user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_event() {
+        assert_eq!(parse("<Foo/>").unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(
+            parse("<Event><System>").unwrap_err().kind,
+            ErrorKind::BrokenXml
+        );
+        assert_eq!(
+            parse("<Event></Evnt>").unwrap_err().kind,
+            ErrorKind::BrokenXml
+        );
+        let bomb = r#"<!DOCTYPE Event [<!ENTITY a "aaaa">]><Event>&a;</Event>"#;
+        assert_eq!(parse(bomb).unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(
+            parse("<Event>&a;</Event>").unwrap_err().kind,
+            ErrorKind::BrokenXml
+        );
+        assert_eq!(
+            parse("<Event/><Event/>").unwrap_err().kind,
+            ErrorKind::BrokenXml
+        );
+        let deep = format!("<Event>{}{}</Event>", "<a>".repeat(100), "</a>".repeat(100));
+        assert_eq!(parse(&deep).unwrap_err().kind, ErrorKind::TooDeep);
+    }
+}

@@ -1,0 +1,28 @@
+//! winrm-detect: Splunk ESCU's "Remote Process Instantiation via WinRM and PowerShell"
+//! (`ba24cda8-4716-11ec-8009-3e22fbd008af`, T1021.006) for log shippers.
+//!
+//! This crate is the whole detection in plain Rust, so that its tests run natively and every
+//! host (the wasip2 component, the Fluent Bit module, the runner's native comparison) shares
+//! one implementation. The WebAssembly exports live in [`exports`] and are compiled only for
+//! `wasm32-wasip2`.
+//!
+//! The flow of one event: [`prefilter`] rejects what cannot match from the raw bytes;
+//! [`event`] recognises the shape and normalises it into CIM process fields; [`rule`] applies
+//! the parity test (and, in extended mode, [`cmdline`]'s reading of the command line);
+//! [`annotation`] says what matched.
+
+pub mod annotation;
+pub mod cmdline;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod prefilter;
+pub mod rule;
+
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
+mod exports;
+
+pub use annotation::{Annotation, Evidence, Matcher, RemoteTarget};
+pub use config::{Config, MacroProfile, Mode};
+pub use error::{ErrorKind, ScanError};
+pub use rule::Detector;

@@ -1,0 +1,318 @@
+//! The rule: parity mode is the Splunk search to the letter; extended mode adds what
+//! PowerShell would run that the two substring tests miss. Then the `_filter` macro
+//! (allowlists) and the loopback option. [`Detector`] is the one entry point every host uses.
+
+use std::cell::{Cell, RefCell};
+
+use crate::annotation::{self, Annotation, CimRow, Evidence, Found, Matcher, RemoteTarget};
+use crate::cmdline::{self, Analysis, Technique};
+use crate::config::{Config, MacroProfile, Mode};
+use crate::error::{ErrorKind, ScanError};
+use crate::event::{self, Kind, ProcessEvent};
+use crate::prefilter::Prefilter;
+
+/// Counters since the detector was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub events: u64,
+    pub matched: u64,
+    /// Matches the allowlists or the loopback option suppressed.
+    pub suppressed: u64,
+    pub errors: u64,
+}
+
+pub struct Detector {
+    config: Config,
+    prefilter: Prefilter,
+    cmdline_limits: cmdline::Limits,
+    stats: Cell<Stats>,
+    scratch: RefCell<Vec<u8>>,
+    /// Allowlisted command-line patterns, lower-cased once.
+    patterns: Vec<String>,
+}
+
+const PROCESS_NAMES_2026: [&str; 3] = ["powershell.exe", "pwsh.exe", "powershell_ise.exe"];
+const PROCESS_NAMES_2021: [&str; 5] = [
+    "powershell.exe",
+    "pwsh.exe",
+    "powershell_ise.exe",
+    "sqlps.exe",
+    "sqltoolsps.exe",
+];
+const ORIGINAL_FILE_NAMES: [&str; 3] = ["PowerShell.EXE", "pwsh.dll", "powershell_ise.EXE"];
+
+/// The `process_powershell` macro: whole-value equality without case, no wildcards.
+pub fn is_powershell(row: &CimRow, profile: MacroProfile) -> bool {
+    let names: &[&str] = match profile {
+        MacroProfile::Escu2026 => &PROCESS_NAMES_2026,
+        MacroProfile::Escu2021 => &PROCESS_NAMES_2021,
+    };
+    names
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(&row.process_name))
+        || ORIGINAL_FILE_NAMES
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(&row.original_file_name))
+}
+
+/// ASCII case-insensitive substring search, as Splunk compares `*term*` wildcards.
+fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let lower = haystack.to_ascii_lowercase();
+    memchr::memmem::find(lower.as_bytes(), needle.as_bytes())
+}
+
+/// `Processes.process="*Invoke-Command*" AND Processes.process="*-ComputerName*"`, with
+/// where each term first stands.
+pub fn parity_terms(process: &str) -> Option<Vec<Evidence>> {
+    let mut evidence = Vec::with_capacity(2);
+    for term in ["invoke-command", "-computername"] {
+        let at = find_ignore_case(process, term)?;
+        evidence.push(Evidence {
+            kind: term.into(),
+            text: process[at..at + term.len()].into(),
+            layer: "process".into(),
+            offset: u32::try_from(at).unwrap_or(u32::MAX),
+        });
+    }
+    Some(evidence)
+}
+
+/// Splunk-style wildcard match (`*` is any run), both sides already lower-cased.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Whether `target` names the machine itself.
+pub fn is_loopback(target: &str, dest: &str) -> bool {
+    let t = target.trim().trim_matches(['\'', '"']).to_ascii_lowercase();
+    let short = |s: &str| s.split('.').next().unwrap_or(s).to_string();
+    let dest = dest.to_ascii_lowercase();
+    matches!(
+        t.as_str(),
+        "localhost"
+            | "."
+            | "::1"
+            | "[::1]"
+            | "$env:computername"
+            | "${env:computername}"
+            | "localhost.localdomain"
+    ) || t.starts_with("127.")
+        || (dest != "unknown" && !dest.is_empty() && (t == dest || short(&t) == short(&dest)))
+}
+
+impl Detector {
+    pub fn new(config: Config) -> Detector {
+        Detector {
+            prefilter: Prefilter::new(config.mode, config.macro_profile),
+            cmdline_limits: cmdline::Limits::default(),
+            patterns: config
+                .allowlist
+                .command_line_patterns
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect(),
+            config,
+            stats: Cell::new(Stats::default()),
+            scratch: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn from_json(config: &str) -> Result<Detector, ScanError> {
+        Config::from_json(config).map(Detector::new)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.get()
+    }
+
+    /// Examines one event given as raw bytes (one line of a log).
+    pub fn scan(&self, event: &[u8]) -> Result<Vec<Annotation>, ScanError> {
+        self.count(self.scan_inner(event, true))
+    }
+
+    /// The same verdict without the fast reject, for proving the reject changes nothing.
+    pub fn scan_without_prefilter(&self, event: &[u8]) -> Result<Vec<Annotation>, ScanError> {
+        self.count(self.scan_inner(event, false))
+    }
+
+    fn count(
+        &self,
+        result: Result<Vec<Annotation>, ScanError>,
+    ) -> Result<Vec<Annotation>, ScanError> {
+        let mut s = self.stats.get();
+        s.events += 1;
+        match &result {
+            Ok(a) if !a.is_empty() => s.matched += 1,
+            Ok(_) => {}
+            Err(_) => s.errors += 1,
+        }
+        self.stats.set(s);
+        result
+    }
+
+    fn scan_inner(&self, event: &[u8], prefilter: bool) -> Result<Vec<Annotation>, ScanError> {
+        let text = std::str::from_utf8(event).map_err(|e| {
+            ScanError::new(
+                ErrorKind::InvalidUtf8,
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
+        let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
+        let framed = matches!(
+            (trimmed.as_bytes().first(), trimmed.as_bytes().last()),
+            (Some(b'{'), Some(b'}')) | (Some(b'<'), Some(b'>'))
+        );
+        if prefilter
+            && framed
+            && !self
+                .prefilter
+                .may_match(trimmed.as_bytes(), &mut self.scratch.borrow_mut())
+        {
+            return Ok(Vec::new());
+        }
+        let parsed = event::parse(trimmed, self.config.format)?;
+        Ok(self.evaluate(&parsed))
+    }
+
+    /// The rule over one recognised event.
+    pub fn evaluate(&self, event: &ProcessEvent) -> Vec<Annotation> {
+        if event.kind != Kind::ProcessCreation {
+            return Vec::new();
+        }
+        let row = CimRow::new(event.fields.clone());
+        if !is_powershell(&row, self.config.macro_profile) {
+            return Vec::new();
+        }
+        let parity = parity_terms(&row.process);
+        if parity.is_none() && self.config.mode == Mode::Parity {
+            return Vec::new();
+        }
+        let analysis = match event.fields.process.as_deref() {
+            Some(p) => cmdline::analyse(p, &self.cmdline_limits),
+            None => Analysis::default(),
+        };
+        let targets = self.targets(&analysis, &row.dest);
+        let found = match parity {
+            Some(evidence) => Found {
+                matcher: Matcher::Parity,
+                remote_targets: targets,
+                evidence,
+                techniques: Vec::new(),
+            },
+            None if !analysis.invocations.is_empty() => {
+                let mut techniques: Vec<Technique> = analysis
+                    .invocations
+                    .iter()
+                    .flat_map(|i| i.techniques.iter().copied())
+                    .collect();
+                techniques.sort();
+                techniques.dedup();
+                Found {
+                    matcher: Matcher::Extended,
+                    remote_targets: targets,
+                    evidence: analysis
+                        .invocations
+                        .iter()
+                        .flat_map(|i| i.evidence.iter().cloned())
+                        .collect(),
+                    techniques: techniques.iter().map(|t| t.as_str().to_string()).collect(),
+                }
+            }
+            None => return Vec::new(),
+        };
+        if self.suppressed(&row, &found) {
+            let mut s = self.stats.get();
+            s.suppressed += 1;
+            self.stats.set(s);
+            return Vec::new();
+        }
+        vec![annotation::build(&self.config, &row, found)]
+    }
+
+    fn targets(&self, analysis: &Analysis, dest: &str) -> Vec<RemoteTarget> {
+        let mut out: Vec<RemoteTarget> = Vec::new();
+        for host in analysis.invocations.iter().flat_map(|i| i.targets.iter()) {
+            if !out.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
+                out.push(RemoteTarget {
+                    host: host.clone(),
+                    loopback: is_loopback(host, dest),
+                });
+            }
+        }
+        out
+    }
+
+    /// The `_filter` macro and the loopback option.
+    fn suppressed(&self, row: &CimRow, found: &Found) -> bool {
+        let a = &self.config.allowlist;
+        let listed = |list: &[String], v: &str| list.iter().any(|x| x.eq_ignore_ascii_case(v));
+        let process = row.process.to_ascii_lowercase();
+        listed(&a.users, &row.user)
+            || listed(&a.hosts, &row.dest)
+            || listed(&a.parent_process_names, &row.parent_process_name)
+            || self.patterns.iter().any(|p| wildcard_match(p, &process))
+            || (!self.config.report_loopback
+                && !found.remote_targets.is_empty()
+                && found.remote_targets.iter().all(|t| t.loopback))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*invoke-command*", "x invoke-command y"));
+        assert!(wildcard_match(
+            "powershell*-computername admin01*",
+            "powershell -c icm -computername admin01 {}"
+        ));
+        assert!(!wildcard_match("*foo", "foobar"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("a*b*c", "aXbYbZc"));
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback("$env:COMPUTERNAME", "Server002"));
+        assert!(is_loopback("localhost", "x"));
+        assert!(is_loopback("127.0.0.2", "x"));
+        assert!(is_loopback("server002", "Server002"));
+        assert!(is_loopback("WS01", "ws01.corp.example"));
+        assert!(!is_loopback("FS02", "ws01.corp.example"));
+        assert!(!is_loopback("unknown", "unknown"));
+    }
+
+    #[test]
+    fn parity_is_two_substrings() {
+        assert!(parity_terms("x INVOKE-COMMAND y -computerNAME").is_some());
+        assert!(parity_terms("icm -ComputerName x").is_none());
+        assert!(parity_terms("Invoke-Command \u{2013}ComputerName x").is_none());
+        let e = parity_terms("a Invoke-Command b -ComputerName").unwrap();
+        assert_eq!((e[0].offset, e[1].offset), (2, 19));
+        assert_eq!(e[1].text, "-ComputerName");
+    }
+}

@@ -12,36 +12,21 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir
-        .parent()
-        .expect("host-test sits in the workspace")
-        .to_path_buf();
+    let root = manifest_dir.parent().expect("host-test sits in the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    for watched in [
-        "plugin/src",
-        "plugin/Cargo.toml",
-        "wit",
-        "Cargo.lock",
-        "fixtures",
-    ] {
+    for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     ensure_target();
     let component = build_component(&root, &out_dir);
-    println!(
-        "cargo:rustc-env=WINRM_DETECT_COMPONENT={}",
-        component.display()
-    );
+    println!("cargo:rustc-env=WINRM_DETECT_COMPONENT={}", component.display());
     bundle_fixtures(&root, &out_dir);
 }
 
 fn rustup_available() -> bool {
-    Command::new("rustup")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 /// The guest target must be installed; with RUSTUP_AUTO_INSTALL=0 nothing adds it for us.
@@ -57,9 +42,7 @@ fn ensure_target() {
         return;
     }
     if rustup_available() {
-        let status = Command::new("rustup")
-            .args(["target", "add", TARGET])
-            .status();
+        let status = Command::new("rustup").args(["target", "add", TARGET]).status();
         if status.is_ok_and(|s| s.success()) {
             return;
         }
@@ -75,15 +58,7 @@ fn build_component(root: &Path, out_dir: &Path) -> PathBuf {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "winrm-detect",
-            "--target",
-            TARGET,
-        ])
+        .args(["build", "--release", "--locked", "-p", "winrm-detect", "--target", TARGET])
         .env("CARGO_TARGET_DIR", &target_dir)
         // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -93,14 +68,8 @@ fn build_component(root: &Path, out_dir: &Path) -> PathBuf {
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("CARGO_MAKEFLAGS");
     let status = cmd.status().expect("run cargo for the guest");
-    assert!(
-        status.success(),
-        "building the winrm-detect component failed"
-    );
-    let wasm = target_dir
-        .join(TARGET)
-        .join("release")
-        .join("winrm_detect.wasm");
+    assert!(status.success(), "building the winrm-detect component failed");
+    let wasm = target_dir.join(TARGET).join("release").join("winrm_detect.wasm");
     assert!(wasm.is_file(), "no component at {}", wasm.display());
     wasm
 }
@@ -110,24 +79,13 @@ fn build_component(root: &Path, out_dir: &Path) -> PathBuf {
 fn bundle_fixtures(root: &Path, out_dir: &Path) {
     let dir = root.join("fixtures").join("events");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect()
-        })
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect())
         .unwrap_or_default();
     files.sort();
     let mut code = String::from("pub const FIXTURES: &[(&str, &[u8])] = &[\n");
     for f in files {
-        let name = f
-            .strip_prefix(root)
-            .expect("under root")
-            .display()
-            .to_string();
-        code.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
-            f.display().to_string()
-        ));
+        let name = f.strip_prefix(root).expect("under root").display().to_string();
+        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", f.display().to_string()));
     }
     code.push_str("];\n");
     fs::write(out_dir.join("fixtures.rs"), code).expect("write fixtures.rs");

@@ -61,9 +61,7 @@ impl Wasm {
                 self.detector = d;
                 Ok(())
             }
-            Ok(Err(e)) => Err(format!(
-                "the component refused its configuration on renewal: {e}"
-            )),
+            Ok(Err(e)) => Err(format!("the component refused its configuration on renewal: {e}")),
             Err(e) => Err(format!("cannot instantiate the component again: {e:#}")),
         }
     }

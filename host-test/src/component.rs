@@ -41,12 +41,7 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.limit {
             return Ok(false);
         }
@@ -54,22 +49,14 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -88,8 +75,7 @@ impl Runtime {
     }
 
     pub fn load(path: &Path) -> Result<Runtime> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading the component {}", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading the component {}", path.display()))?;
         Runtime::from_bytes(&bytes)
     }
 
@@ -97,30 +83,19 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
-        let component =
-            Component::new(&engine, bytes).map_err(|e| anyhow!("compiling the component: {e}"))?;
+        let component = Component::new(&engine, bytes).map_err(|e| anyhow!("compiling the component: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        Ok(Runtime {
-            engine,
-            component,
-            linker,
-        })
+        Ok(Runtime { engine, component, linker })
     }
 
     /// A detector made from `config` (JSON). The outer error is the host's (the component
     /// failed to instantiate); the inner one is the detector refusing the configuration.
-    pub fn detector(
-        &self,
-        config: &str,
-    ) -> Result<std::result::Result<ComponentDetector, ScanError>> {
+    pub fn detector(&self, config: &str) -> Result<std::result::Result<ComponentDetector, ScanError>> {
         let state = State {
             wasi: WasiCtxBuilder::new().build(),
             table: ResourceTable::new(),
-            memory: MemoryLimiter {
-                limit: MEMORY_LIMIT,
-                peak: 0,
-            },
+            memory: MemoryLimiter { limit: MEMORY_LIMIT, peak: 0 },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -132,11 +107,7 @@ impl Runtime {
             .call_create(&mut store, config)
             .map_err(|e| anyhow!("calling create: {e}"))?;
         Ok(match created {
-            Ok(handle) => Ok(ComponentDetector {
-                store,
-                bindings,
-                handle,
-            }),
+            Ok(handle) => Ok(ComponentDetector { store, bindings, handle }),
             Err(e) => Err(scan_error(e)),
         })
     }
@@ -151,26 +122,18 @@ pub struct ComponentDetector {
 
 impl ComponentDetector {
     /// Scans one event. `Err` means the guest trapped: this instance must not be used again.
-    pub fn scan(
-        &mut self,
-        event: &[u8],
-    ) -> Result<std::result::Result<Vec<Annotation>, ScanError>> {
+    pub fn scan(&mut self, event: &[u8]) -> Result<std::result::Result<Vec<Annotation>, ScanError>> {
         let out = self
             .bindings
             .winrm_detect_detector_detection()
             .detector()
             .call_scan(&mut self.store, self.handle, event)
             .map_err(|e| anyhow!("the component trapped: {e}"))?;
-        Ok(out
-            .map(|list| list.into_iter().map(annotation).collect())
-            .map_err(scan_error))
+        Ok(out.map(|list| list.into_iter().map(annotation).collect()).map_err(scan_error))
     }
 
     /// Scans many events in one call. `Err` means the guest trapped.
-    pub fn scan_batch(
-        &mut self,
-        events: &[Vec<u8>],
-    ) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
+    pub fn scan_batch(&mut self, events: &[Vec<u8>]) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
         let out = self
             .bindings
             .winrm_detect_detector_detection()
@@ -228,20 +191,12 @@ fn annotation(a: wit::Annotation) -> Annotation {
         remote_targets: a
             .remote_targets
             .into_iter()
-            .map(|t| RemoteTarget {
-                host: t.host,
-                loopback: t.loopback,
-            })
+            .map(|t| RemoteTarget { host: t.host, loopback: t.loopback })
             .collect(),
         evidence: a
             .evidence
             .into_iter()
-            .map(|e| Evidence {
-                kind: e.kind,
-                text: e.text,
-                layer: e.layer,
-                offset: e.offset,
-            })
+            .map(|e| Evidence { kind: e.kind, text: e.text, layer: e.layer, offset: e.offset })
             .collect(),
         techniques: a.techniques,
     }

@@ -10,11 +10,7 @@ use flate2::read::MultiGzDecoder;
 
 /// Opens `path` (`-` is standard input), decompressing gzip transparently.
 pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
-    let raw: Box<dyn Read> = if path == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(Path::new(path))?)
-    };
+    let raw: Box<dyn Read> = if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
     Ok(sniff(BufReader::with_capacity(1 << 16, raw))?)
 }
 
@@ -22,10 +18,7 @@ pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
 pub fn sniff<R: BufRead + 'static>(mut reader: R) -> io::Result<Box<dyn BufRead>> {
     let head = reader.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            MultiGzDecoder::new(reader),
-        )))
+        Ok(Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(reader))))
     } else {
         Ok(Box::new(reader))
     }
@@ -43,7 +36,9 @@ pub fn next_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<bool
     Ok(true)
 }
 
-/// Lines with nothing but white space are not events and are not counted.
+/// Lines with nothing but white space (or a lone byte-order mark, as some exporters write
+/// at the top of an empty file) are not events and are not counted.
 pub fn is_blank(line: &[u8]) -> bool {
+    let line = line.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(line);
     line.iter().all(u8::is_ascii_whitespace)
 }

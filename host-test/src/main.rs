@@ -93,17 +93,13 @@ fn main() -> ExitCode {
 fn config_text(args: &ScanArgs) -> Result<String> {
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the configuration {path}"))?;
-            serde_json::from_str::<Value>(&text)
-                .with_context(|| format!("the configuration {path} is not JSON"))?
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading the configuration {path}"))?;
+            serde_json::from_str::<Value>(&text).with_context(|| format!("the configuration {path} is not JSON"))?
         }
         None => Value::Object(Default::default()),
     };
     if let Some(mode) = args.mode {
-        let Value::Object(map) = &mut config else {
-            anyhow::bail!("the configuration must be a JSON object")
-        };
+        let Value::Object(map) = &mut config else { anyhow::bail!("the configuration must be a JSON object") };
         let mode = match mode {
             ModeArg::Parity => "parity",
             ModeArg::Extended => "extended",
@@ -159,24 +155,13 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
     };
 
     if args.files.is_empty() && io::stdin().is_terminal() {
-        eprintln!(
-            "winrm-detect: no file given and stdin is a terminal: scanning the bundled fixtures"
-        );
+        eprintln!("winrm-detect: no file given and stdin is a terminal: scanning the bundled fixtures");
         for (name, bytes) in fixtures::FIXTURES {
             let mut reader = input::sniff(io::BufReader::new(*bytes))?;
-            totals.add(scan::scan_lines(
-                &mut backend,
-                name,
-                &mut reader,
-                &mut on_record,
-            )?);
+            totals.add(scan::scan_lines(&mut backend, name, &mut reader, &mut on_record)?);
         }
     } else {
-        let files = if args.files.is_empty() {
-            vec!["-".to_string()]
-        } else {
-            args.files.clone()
-        };
+        let files = if args.files.is_empty() { vec!["-".to_string()] } else { args.files.clone() };
         for file in &files {
             let mut reader = match input::open(file) {
                 Ok(r) => r,
@@ -204,13 +189,7 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
             return Err(e).context("writing the output");
         }
     } else {
-        out.flush().or_else(|e| {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        out.flush().or_else(|e| if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;
     }
     if backend.traps > 0 {
         eprintln!(
@@ -218,15 +197,8 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
             backend.traps
         );
     }
-    eprintln!(
-        "events={} matched={} errors={}",
-        totals.events, totals.matched, totals.errors
-    );
-    Ok(if unreadable {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    eprintln!("events={} matched={} errors={}", totals.events, totals.matched, totals.errors);
+    Ok(if unreadable { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) -> Result<()> {
@@ -242,15 +214,7 @@ fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) 
                 return Ok(());
             };
             let header: Vec<&String> = first.keys().collect();
-            writeln!(
-                out,
-                "{}",
-                header
-                    .iter()
-                    .map(|h| csv_cell(h))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )?;
+            writeln!(out, "{}", header.iter().map(|h| csv_cell(h)).collect::<Vec<_>>().join(","))?;
             for row in &rows {
                 let cells: Vec<String> = row.values().map(|v| csv_cell(&plain(v))).collect();
                 writeln!(out, "{}", cells.join(","))?;
@@ -275,8 +239,7 @@ fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) 
                     SHOWN
                         .iter()
                         .map(|k| {
-                            let v = plain(row.get(*k).unwrap_or(&Value::Null))
-                                .replace(['\n', '\r'], "⏎");
+                            let v = plain(row.get(*k).unwrap_or(&Value::Null)).replace(['\n', '\r'], "⏎");
                             if v.chars().count() > 60 {
                                 format!("{}…", v.chars().take(59).collect::<String>())
                             } else {
@@ -289,14 +252,7 @@ fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) 
             let widths: Vec<usize> = SHOWN
                 .iter()
                 .enumerate()
-                .map(|(i, h)| {
-                    cells
-                        .iter()
-                        .map(|r| r[i].chars().count())
-                        .chain([h.len()])
-                        .max()
-                        .unwrap_or(0)
-                })
+                .map(|(i, h)| cells.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
                 .collect();
             let line = |vals: &[String]| -> String {
                 vals.iter()
@@ -315,10 +271,7 @@ fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) 
                 writeln!(out, "(no matches)")?;
             }
             let counts = |m: &std::collections::BTreeMap<String, u64>| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
             };
             writeln!(out, "\nper matcher: {}", counts(&summary.per_matcher))?;
             if !summary.per_technique.is_empty() {
@@ -338,9 +291,5 @@ fn plain(v: &Value) -> String {
 }
 
 fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

@@ -18,9 +18,9 @@ pub const ERROR_KEY: &str = "winrm_detect_error";
 /// `{"source": …, "line": …, "annotations": […]}` for a matching event.
 pub fn match_line(record: &Record<'_>) -> Option<String> {
     match &record.outcome {
-        Ok(list) if !list.is_empty() => Some(
-            json!({"source": record.source, "line": record.line, "annotations": list}).to_string(),
-        ),
+        Ok(list) if !list.is_empty() => {
+            Some(json!({"source": record.source, "line": record.line, "annotations": list}).to_string())
+        }
         _ => None,
     }
 }
@@ -40,17 +40,11 @@ pub fn all_line(record: &Record<'_>) -> String {
     };
     match &record.outcome {
         Ok(list) => {
-            object.insert(
-                ANNOTATIONS_KEY.into(),
-                serde_json::to_value(list).unwrap_or(Value::Null),
-            );
+            object.insert(ANNOTATIONS_KEY.into(), serde_json::to_value(list).unwrap_or(Value::Null));
         }
         Err(e) => {
             object.insert(ANNOTATIONS_KEY.into(), Value::Array(Vec::new()));
-            object.insert(
-                ERROR_KEY.into(),
-                json!({"kind": e.kind.as_str(), "message": e.message}),
-            );
+            object.insert(ERROR_KEY.into(), json!({"kind": e.kind.as_str(), "message": e.message}));
         }
     }
     Value::Object(object).to_string()
@@ -59,26 +53,13 @@ pub fn all_line(record: &Record<'_>) -> String {
 /// `FILE:LINE: error: <why>` for a failed event.
 pub fn error_line(record: &Record<'_>) -> Option<String> {
     let e = record.outcome.as_ref().err()?;
-    Some(format!(
-        "{}:{}: error: {}: {}",
-        record.source,
-        record.line,
-        e.kind.as_str(),
-        e.message
-    ))
+    Some(format!("{}:{}: error: {}: {}", record.source, record.line, e.kind.as_str(), e.message))
 }
 
 /// The Splunk search's `BY` fields, per rule version.
 pub fn by_fields(rule_version: u32) -> &'static [&'static str] {
-    const V1: &[&str] = &[
-        "dest",
-        "user",
-        "parent_process_name",
-        "process_name",
-        "process",
-        "process_id",
-        "parent_process_id",
-    ];
+    const V1: &[&str] =
+        &["dest", "user", "parent_process_name", "process_name", "process", "process_id", "parent_process_id"];
     const V12: &[&str] = &[
         "action",
         "dest",
@@ -131,11 +112,7 @@ impl Summary {
     }
 
     pub fn add(&mut self, annotation: &Annotation) {
-        let key: Vec<Option<String>> = self
-            .by
-            .iter()
-            .map(|f| annotation.field(f).map(str::to_string))
-            .collect();
+        let key: Vec<Option<String>> = self.by.iter().map(|f| annotation.field(f).map(str::to_string)).collect();
         let matcher = serde_json::to_value(annotation.matcher)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -145,15 +122,12 @@ impl Summary {
             *self.per_technique.entry(t.clone()).or_default() += 1;
         }
         let time = annotation.field("_time").and_then(epoch_seconds);
-        let row = self
-            .rows
-            .entry((annotation.rule_id.clone(), key))
-            .or_insert(Row {
-                matcher,
-                count: 0,
-                first: None,
-                last: None,
-            });
+        let row = self.rows.entry((annotation.rule_id.clone(), key)).or_insert(Row {
+            matcher,
+            count: 0,
+            first: None,
+            last: None,
+        });
         row.count += 1;
         if let Some(t) = time {
             row.first = Some(row.first.map_or(t, |f| f.min(t)));
@@ -187,16 +161,12 @@ impl Summary {
 
 /// Seconds since the epoch of an ISO 8601 time (the detector normalises event times).
 pub fn epoch_seconds(time: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(time)
-        .ok()
-        .map(|t| t.timestamp())
+    chrono::DateTime::parse_from_rfc3339(time).ok().map(|t| t.timestamp())
 }
 
 /// `security_content_ctime`: `%Y-%m-%dT%H:%M:%S`, in UTC.
 pub fn ctime(epoch: i64) -> String {
-    chrono::DateTime::from_timestamp(epoch, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp(epoch, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -207,10 +177,7 @@ mod tests {
     fn times_render_as_splunk_does() {
         let t = epoch_seconds("2024-10-21T11:31:57.615954Z").unwrap();
         assert_eq!(ctime(t), "2024-10-21T11:31:57");
-        assert_eq!(
-            ctime(epoch_seconds("2024-10-21T13:31:57+02:00").unwrap()),
-            "2024-10-21T11:31:57"
-        );
+        assert_eq!(ctime(epoch_seconds("2024-10-21T13:31:57+02:00").unwrap()), "2024-10-21T11:31:57");
         assert_eq!(epoch_seconds("yesterday"), None);
     }
 }

@@ -61,10 +61,7 @@ pub fn scan_lines(
             let mut outcomes = backend.scan_batch(&events);
             // A backend that answers short must not make events vanish.
             outcomes.resize_with(events.len(), || {
-                Err(winrm_detect::ScanError::new(
-                    winrm_detect::ErrorKind::Internal,
-                    "the backend gave no outcome",
-                ))
+                Err(winrm_detect::ScanError::new(winrm_detect::ErrorKind::Internal, "the backend gave no outcome"))
             });
             for ((event, line), outcome) in events.iter().zip(&lines).zip(outcomes) {
                 totals.events += 1;
@@ -74,12 +71,7 @@ pub fn scan_lines(
                     Ok(_) => {}
                     Err(_) => totals.errors += 1,
                 }
-                emit(Record {
-                    source,
-                    line: *line,
-                    event,
-                    outcome,
-                });
+                emit(Record { source, line: *line, event, outcome });
             }
             events.clear();
             lines.clear();

@@ -58,10 +58,7 @@ pub struct Annotation {
     pub techniques: Vec<String>,
 }
 
-fn fields_as_object<S: serde::Serializer>(
-    fields: &[(String, Option<String>)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn fields_as_object<S: serde::Serializer>(fields: &[(String, Option<String>)], s: S) -> Result<S::Ok, S::Error> {
     let mut map = s.serialize_map(Some(fields.len()))?;
     for (k, v) in fields {
         map.serialize_entry(k, v)?;
@@ -71,10 +68,7 @@ fn fields_as_object<S: serde::Serializer>(
 
 impl Annotation {
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.as_deref())
+        self.fields.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
     }
 }
 
@@ -213,27 +207,15 @@ mod tests {
 
     #[test]
     fn fallback_is_pcre_replace_to_the_letter() {
-        assert_eq!(
-            first_token_fallback("  powershell.exe -c x").as_deref(),
-            Some("powershell.exe")
-        );
-        assert_eq!(
-            first_token_fallback("\"powershell.exe\" & {x}").as_deref(),
-            Some("\"powershell.exe\"")
-        );
-        assert_eq!(
-            first_token_fallback("powershell.exe -c x\nmore").as_deref(),
-            Some("powershell.exe\nmore")
-        );
+        assert_eq!(first_token_fallback("  powershell.exe -c x").as_deref(), Some("powershell.exe"));
+        assert_eq!(first_token_fallback("\"powershell.exe\" & {x}").as_deref(), Some("\"powershell.exe\""));
+        assert_eq!(first_token_fallback("powershell.exe -c x\nmore").as_deref(), Some("powershell.exe\nmore"));
         assert_eq!(first_token_fallback(" \n "), None);
     }
 
     #[test]
     fn missing_fields_become_unknown() {
-        let row = CimRow::new(ProcessFields {
-            process: Some("pwsh.exe -c 1".into()),
-            ..Default::default()
-        });
+        let row = CimRow::new(ProcessFields { process: Some("pwsh.exe -c 1".into()), ..Default::default() });
         assert_eq!(row.dest, "unknown");
         assert_eq!(row.user, "unknown");
         assert_eq!(row.process_name, "pwsh.exe");

@@ -123,27 +123,17 @@ impl Config {
             };
             ScanError::new(ErrorKind::BadConfig, message)
         })?;
-        de.end()
-            .map_err(|e| ScanError::new(ErrorKind::BadConfig, format!("configuration: {e}")))?;
+        de.end().map_err(|e| ScanError::new(ErrorKind::BadConfig, format!("configuration: {e}")))?;
         config.check()?;
         Ok(config)
     }
 
     fn check(&self) -> Result<(), ScanError> {
         let bad = |key: &str, why: String| {
-            Err(ScanError::new(
-                ErrorKind::BadConfig,
-                format!("configuration key `{key}`: {why}"),
-            ))
+            Err(ScanError::new(ErrorKind::BadConfig, format!("configuration key `{key}`: {why}")))
         };
         if !matches!(self.rule_version, 1 | 12) {
-            return bad(
-                "rule_version",
-                format!(
-                    "{} is not a published version we carry (1 or 12)",
-                    self.rule_version
-                ),
-            );
+            return bad("rule_version", format!("{} is not a published version we carry (1 or 12)", self.rule_version));
         }
         if let Some(score) = self.risk_score
             && score > 100
@@ -153,21 +143,12 @@ impl Config {
         let lists = [
             ("allowlist.users", &self.allowlist.users),
             ("allowlist.hosts", &self.allowlist.hosts),
-            (
-                "allowlist.parent_process_names",
-                &self.allowlist.parent_process_names,
-            ),
-            (
-                "allowlist.command_line_patterns",
-                &self.allowlist.command_line_patterns,
-            ),
+            ("allowlist.parent_process_names", &self.allowlist.parent_process_names),
+            ("allowlist.command_line_patterns", &self.allowlist.command_line_patterns),
         ];
         for (key, list) in lists {
             if let Some(i) = list.iter().position(|v| v.trim().is_empty()) {
-                return bad(
-                    &format!("{key}[{i}]"),
-                    "an empty entry would match nothing or everything".into(),
-                );
+                return bad(&format!("{key}[{i}]"), "an empty entry would match nothing or everything".into());
             }
         }
         Ok(())
@@ -175,8 +156,7 @@ impl Config {
 
     /// The risk score annotations carry.
     pub fn effective_risk_score(&self) -> u32 {
-        self.risk_score
-            .unwrap_or(if self.rule_version <= 6 { 45 } else { 50 })
+        self.risk_score.unwrap_or(if self.rule_version <= 6 { 45 } else { 50 })
     }
 }
 
@@ -204,11 +184,7 @@ mod tests {
     #[test]
     fn bad_value_is_named() {
         let e = Config::from_json(r#"{"mode":"fast"}"#).unwrap_err();
-        assert!(
-            e.message.contains("`mode`") && e.message.contains("fast"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("`mode`") && e.message.contains("fast"), "{}", e.message);
         let e = Config::from_json(r#"{"rule_version":7}"#).unwrap_err();
         assert!(e.message.contains("rule_version"), "{}", e.message);
         let e = Config::from_json(r#"{"risk_score":101}"#).unwrap_err();

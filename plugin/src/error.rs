@@ -42,10 +42,7 @@ pub struct ScanError {
 
 impl ScanError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ScanError {
-            kind,
-            message: message.into(),
-        }
+        ScanError { kind, message: message.into() }
     }
 }
 

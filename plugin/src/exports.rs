@@ -21,16 +21,11 @@ impl wit::Guest for Component {
 
 impl wit::GuestDetector for Detector {
     fn create(config: String) -> Result<wit::Detector, wit::Error> {
-        crate::Detector::from_json(&config)
-            .map(|d| wit::Detector::new(Detector(d)))
-            .map_err(error)
+        crate::Detector::from_json(&config).map(|d| wit::Detector::new(Detector(d))).map_err(error)
     }
 
     fn scan(&self, event: Vec<u8>) -> Result<Vec<wit::Annotation>, wit::Error> {
-        self.0
-            .scan(&event)
-            .map(|list| list.into_iter().map(annotation).collect())
-            .map_err(error)
+        self.0.scan(&event).map(|list| list.into_iter().map(annotation).collect()).map_err(error)
     }
 
     fn scan_batch(&self, events: Vec<Vec<u8>>) -> Vec<wit::Outcome> {
@@ -56,10 +51,7 @@ fn error(e: ScanError) -> wit::Error {
         ErrorKind::BadConfig => wit::ErrorKind::BadConfig,
         ErrorKind::Internal => wit::ErrorKind::Internal,
     };
-    wit::Error {
-        kind,
-        message: e.message,
-    }
+    wit::Error { kind, message: e.message }
 }
 
 fn annotation(a: Annotation) -> wit::Annotation {
@@ -79,28 +71,16 @@ fn annotation(a: Annotation) -> wit::Annotation {
         risk_object_type: a.risk_object_type,
         risk_score: a.risk_score,
         message: a.message,
-        fields: a
-            .fields
-            .into_iter()
-            .map(|(name, value)| wit::Field { name, value })
-            .collect(),
+        fields: a.fields.into_iter().map(|(name, value)| wit::Field { name, value }).collect(),
         remote_targets: a
             .remote_targets
             .into_iter()
-            .map(|t| wit::RemoteTarget {
-                host: t.host,
-                loopback: t.loopback,
-            })
+            .map(|t| wit::RemoteTarget { host: t.host, loopback: t.loopback })
             .collect(),
         evidence: a
             .evidence
             .into_iter()
-            .map(|e| wit::Evidence {
-                kind: e.kind,
-                text: e.text,
-                layer: e.layer,
-                offset: e.offset,
-            })
+            .map(|e| wit::Evidence { kind: e.kind, text: e.text, layer: e.layer, offset: e.offset })
             .collect(),
         techniques: a.techniques,
     }

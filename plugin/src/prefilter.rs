@@ -36,14 +36,8 @@ impl Prefilter {
             Mode::Extended => &[],
         };
         Prefilter {
-            names: names
-                .into_iter()
-                .map(|n| Finder::new(n.as_bytes()).into_owned())
-                .collect(),
-            terms: terms
-                .iter()
-                .map(|n| Finder::new(n.as_bytes()).into_owned())
-                .collect(),
+            names: names.into_iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect(),
+            terms: terms.iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect(),
         }
     }
 
@@ -55,8 +49,7 @@ impl Prefilter {
         scratch.clear();
         scratch.extend(event.iter().map(|b| b | 0x20));
         let folded = scratch.as_slice();
-        self.terms.iter().all(|f| f.find(folded).is_some())
-            && self.names.iter().any(|f| f.find(folded).is_some())
+        self.terms.iter().all(|f| f.find(folded).is_some()) && self.names.iter().any(|f| f.find(folded).is_some())
     }
 }
 
@@ -74,14 +67,8 @@ pub fn has_ascii_escape(event: &[u8]) -> bool {
             Some(b'x' | b'X') => (&rest[1..], 16),
             _ => (rest, 10),
         };
-        let end = digits
-            .iter()
-            .position(|&b| b == b';')
-            .unwrap_or(digits.len())
-            .min(12);
-        let value = std::str::from_utf8(&digits[..end])
-            .ok()
-            .and_then(|d| u32::from_str_radix(d, radix).ok());
+        let end = digits.iter().position(|&b| b == b';').unwrap_or(digits.len()).min(12);
+        let value = std::str::from_utf8(&digits[..end]).ok().and_then(|d| u32::from_str_radix(d, radix).ok());
         match value {
             Some(9 | 10 | 13) => {}
             Some(v) if v >= 128 => {}

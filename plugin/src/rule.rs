@@ -32,13 +32,8 @@ pub struct Detector {
 }
 
 const PROCESS_NAMES_2026: [&str; 3] = ["powershell.exe", "pwsh.exe", "powershell_ise.exe"];
-const PROCESS_NAMES_2021: [&str; 5] = [
-    "powershell.exe",
-    "pwsh.exe",
-    "powershell_ise.exe",
-    "sqlps.exe",
-    "sqltoolsps.exe",
-];
+const PROCESS_NAMES_2021: [&str; 5] =
+    ["powershell.exe", "pwsh.exe", "powershell_ise.exe", "sqlps.exe", "sqltoolsps.exe"];
 const ORIGINAL_FILE_NAMES: [&str; 3] = ["PowerShell.EXE", "pwsh.dll", "powershell_ise.EXE"];
 
 /// The `process_powershell` macro: whole-value equality without case, no wildcards.
@@ -47,12 +42,8 @@ pub fn is_powershell(row: &CimRow, profile: MacroProfile) -> bool {
         MacroProfile::Escu2026 => &PROCESS_NAMES_2026,
         MacroProfile::Escu2021 => &PROCESS_NAMES_2021,
     };
-    names
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(&row.process_name))
-        || ORIGINAL_FILE_NAMES
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(&row.original_file_name))
+    names.iter().any(|n| n.eq_ignore_ascii_case(&row.process_name))
+        || ORIGINAL_FILE_NAMES.iter().any(|n| n.eq_ignore_ascii_case(&row.original_file_name))
 }
 
 /// ASCII case-insensitive substring search, as Splunk compares `*term*` wildcards.
@@ -107,13 +98,7 @@ pub fn is_loopback(target: &str, dest: &str) -> bool {
     let dest = dest.to_ascii_lowercase();
     matches!(
         t.as_str(),
-        "localhost"
-            | "."
-            | "::1"
-            | "[::1]"
-            | "$env:computername"
-            | "${env:computername}"
-            | "localhost.localdomain"
+        "localhost" | "." | "::1" | "[::1]" | "$env:computername" | "${env:computername}" | "localhost.localdomain"
     ) || t.starts_with("127.")
         || (dest != "unknown" && !dest.is_empty() && (t == dest || short(&t) == short(&dest)))
 }
@@ -123,12 +108,7 @@ impl Detector {
         Detector {
             prefilter: Prefilter::new(config.mode, config.macro_profile),
             cmdline_limits: cmdline::Limits::default(),
-            patterns: config
-                .allowlist
-                .command_line_patterns
-                .iter()
-                .map(|p| p.to_ascii_lowercase())
-                .collect(),
+            patterns: config.allowlist.command_line_patterns.iter().map(|p| p.to_ascii_lowercase()).collect(),
             config,
             stats: Cell::new(Stats::default()),
             scratch: RefCell::new(Vec::new()),
@@ -157,10 +137,7 @@ impl Detector {
         self.count(self.scan_inner(event, false))
     }
 
-    fn count(
-        &self,
-        result: Result<Vec<Annotation>, ScanError>,
-    ) -> Result<Vec<Annotation>, ScanError> {
+    fn count(&self, result: Result<Vec<Annotation>, ScanError>) -> Result<Vec<Annotation>, ScanError> {
         let mut s = self.stats.get();
         s.events += 1;
         match &result {
@@ -174,22 +151,14 @@ impl Detector {
 
     fn scan_inner(&self, event: &[u8], prefilter: bool) -> Result<Vec<Annotation>, ScanError> {
         let text = std::str::from_utf8(event).map_err(|e| {
-            ScanError::new(
-                ErrorKind::InvalidUtf8,
-                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-            )
+            ScanError::new(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         })?;
         let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
         let framed = matches!(
             (trimmed.as_bytes().first(), trimmed.as_bytes().last()),
             (Some(b'{'), Some(b'}')) | (Some(b'<'), Some(b'>'))
         );
-        if prefilter
-            && framed
-            && !self
-                .prefilter
-                .may_match(trimmed.as_bytes(), &mut self.scratch.borrow_mut())
-        {
+        if prefilter && framed && !self.prefilter.may_match(trimmed.as_bytes(), &mut self.scratch.borrow_mut()) {
             return Ok(Vec::new());
         }
         let parsed = event::parse(trimmed, self.config.format)?;
@@ -215,29 +184,20 @@ impl Detector {
         };
         let targets = self.targets(&analysis, &row.dest);
         let found = match parity {
-            Some(evidence) => Found {
-                matcher: Matcher::Parity,
-                remote_targets: targets,
-                evidence,
-                techniques: Vec::new(),
-            },
+            Some(evidence) => {
+                Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() }
+            }
             None if !analysis.invocations.is_empty() => {
-                let mut techniques: Vec<Technique> = analysis
-                    .invocations
-                    .iter()
-                    .flat_map(|i| i.techniques.iter().copied())
-                    .collect();
-                techniques.sort();
-                techniques.dedup();
+                let techniques: Vec<Technique> =
+                    analysis.invocations.iter().flat_map(|i| i.techniques.iter().copied()).collect();
+                let mut names: Vec<String> = techniques.iter().map(|t| t.as_str().to_string()).collect();
+                names.sort();
+                names.dedup();
                 Found {
                     matcher: Matcher::Extended,
                     remote_targets: targets,
-                    evidence: analysis
-                        .invocations
-                        .iter()
-                        .flat_map(|i| i.evidence.iter().cloned())
-                        .collect(),
-                    techniques: techniques.iter().map(|t| t.as_str().to_string()).collect(),
+                    evidence: analysis.invocations.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
+                    techniques: names,
                 }
             }
             None => return Vec::new(),
@@ -255,10 +215,7 @@ impl Detector {
         let mut out: Vec<RemoteTarget> = Vec::new();
         for host in analysis.invocations.iter().flat_map(|i| i.targets.iter()) {
             if !out.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
-                out.push(RemoteTarget {
-                    host: host.clone(),
-                    loopback: is_loopback(host, dest),
-                });
+                out.push(RemoteTarget { host: host.clone(), loopback: is_loopback(host, dest) });
             }
         }
         out
@@ -286,10 +243,7 @@ mod tests {
     #[test]
     fn wildcards() {
         assert!(wildcard_match("*invoke-command*", "x invoke-command y"));
-        assert!(wildcard_match(
-            "powershell*-computername admin01*",
-            "powershell -c icm -computername admin01 {}"
-        ));
+        assert!(wildcard_match("powershell*-computername admin01*", "powershell -c icm -computername admin01 {}"));
         assert!(!wildcard_match("*foo", "foobar"));
         assert!(wildcard_match("*", ""));
         assert!(wildcard_match("a*b*c", "aXbYbZc"));

@@ -18,19 +18,11 @@ pub struct Parameter {
 }
 
 const fn p(name: &'static str, aliases: &'static [&'static str]) -> Parameter {
-    Parameter {
-        name,
-        aliases,
-        switch: false,
-    }
+    Parameter { name, aliases, switch: false }
 }
 
 const fn s(name: &'static str, aliases: &'static [&'static str]) -> Parameter {
-    Parameter {
-        name,
-        aliases,
-        switch: true,
-    }
+    Parameter { name, aliases, switch: true }
 }
 
 /// PowerShell's common parameters, bound by every cmdlet.
@@ -125,9 +117,7 @@ impl Cmdlet {
     /// Recognises a command name; the bool says it was an alias (`icm`, `nsn`).
     pub fn from_name(name: &str) -> Option<(Cmdlet, bool)> {
         let lower = name.to_ascii_lowercase();
-        let bare = lower
-            .strip_prefix("microsoft.powershell.core\\")
-            .unwrap_or(&lower);
+        let bare = lower.strip_prefix("microsoft.powershell.core\\").unwrap_or(&lower);
         match bare {
             "invoke-command" => Some((Cmdlet::InvokeCommand, false)),
             "icm" => Some((Cmdlet::InvokeCommand, true)),
@@ -181,14 +171,10 @@ pub fn resolve(cmdlet: Cmdlet, written: &str) -> Resolution {
     if let Some(p) = cmdlet.parameters().find(|p| eq(p.name)) {
         return Resolution::Bound(p, Via::Name);
     }
-    if let Some(p) = cmdlet
-        .parameters()
-        .find(|p| p.aliases.iter().any(|a| eq(a)))
-    {
+    if let Some(p) = cmdlet.parameters().find(|p| p.aliases.iter().any(|a| eq(a))) {
         return Resolution::Bound(p, Via::Alias);
     }
-    let starts =
-        |a: &str| a.len() > written.len() && a[..written.len()].eq_ignore_ascii_case(written);
+    let starts = |a: &str| a.len() > written.len() && a[..written.len()].eq_ignore_ascii_case(written);
     let mut found: Option<&'static Parameter> = None;
     for p in cmdlet.parameters() {
         if starts(p.name) || p.aliases.iter().any(|a| starts(a)) {
@@ -218,54 +204,26 @@ mod tests {
     #[test]
     fn invoke_command_binding() {
         let ic = Cmdlet::InvokeCommand;
-        assert_eq!(
-            name(resolve(ic, "ComputerName")),
-            Some(("ComputerName", Via::Name))
-        );
-        assert_eq!(
-            name(resolve(ic, "computername")),
-            Some(("ComputerName", Via::Name))
-        );
+        assert_eq!(name(resolve(ic, "ComputerName")), Some(("ComputerName", Via::Name)));
+        assert_eq!(name(resolve(ic, "computername")), Some(("ComputerName", Via::Name)));
         assert_eq!(name(resolve(ic, "Cn")), Some(("ComputerName", Via::Alias)));
-        assert_eq!(
-            name(resolve(ic, "Comp")),
-            Some(("ComputerName", Via::Prefix))
-        );
-        assert_eq!(
-            name(resolve(ic, "ComputerN")),
-            Some(("ComputerName", Via::Prefix))
-        );
+        assert_eq!(name(resolve(ic, "Comp")), Some(("ComputerName", Via::Prefix)));
+        assert_eq!(name(resolve(ic, "ComputerN")), Some(("ComputerName", Via::Prefix)));
         assert_eq!(name(resolve(ic, "CU")), Some(("ConnectionUri", Via::Alias)));
-        assert_eq!(
-            name(resolve(ic, "Uri")),
-            Some(("ConnectionUri", Via::Alias))
-        );
-        assert_eq!(
-            name(resolve(ic, "ConnectionU")),
-            Some(("ConnectionUri", Via::Prefix))
-        );
-        assert_eq!(
-            name(resolve(ic, "Comm")),
-            Some(("ScriptBlock", Via::Prefix))
-        );
+        assert_eq!(name(resolve(ic, "Uri")), Some(("ConnectionUri", Via::Alias)));
+        assert_eq!(name(resolve(ic, "ConnectionU")), Some(("ConnectionUri", Via::Prefix)));
+        assert_eq!(name(resolve(ic, "Comm")), Some(("ScriptBlock", Via::Prefix)));
         assert_eq!(resolve(ic, "Co"), Resolution::Ambiguous);
         assert_eq!(resolve(ic, "Com"), Resolution::Ambiguous);
         assert_eq!(resolve(ic, "C"), Resolution::Ambiguous);
         assert_eq!(resolve(ic, "Bogus"), Resolution::Unknown);
-        assert_eq!(
-            name(resolve(ic, "Sess")),
-            None,
-            "Session and SessionName/SessionOption share it"
-        );
+        assert_eq!(name(resolve(ic, "Sess")), None, "Session and SessionName/SessionOption share it");
         assert_eq!(name(resolve(ic, "Session")), Some(("Session", Via::Name)));
     }
 
     #[test]
     fn names() {
-        assert_eq!(
-            Cmdlet::from_name("ICM"),
-            Some((Cmdlet::InvokeCommand, true))
-        );
+        assert_eq!(Cmdlet::from_name("ICM"), Some((Cmdlet::InvokeCommand, true)));
         assert_eq!(
             Cmdlet::from_name("Microsoft.PowerShell.Core\\Invoke-Command"),
             Some((Cmdlet::InvokeCommand, false))

@@ -107,17 +107,9 @@ pub enum Host {
 pub enum Payload {
     /// Script text from `-Command` (or bare arguments), with where it starts in the line
     /// when it stands there verbatim.
-    Command {
-        text: String,
-        verbatim_at: Option<usize>,
-    },
+    Command { text: String, verbatim_at: Option<usize> },
     /// `-EncodedCommand`: the base64 as written and where.
-    Encoded {
-        base64: String,
-        at: usize,
-        switch_text: String,
-        unicode_dash: bool,
-    },
+    Encoded { base64: String, at: usize, switch_text: String, unicode_dash: bool },
     /// `-File`, `-Command -` (standard input): nothing to look into.
     Opaque(&'static str),
     /// Only switches, or a switch PowerShell would refuse.
@@ -164,10 +156,8 @@ const SWITCHES: &[(&str, &str, bool)] = &[
 
 fn match_switch(key: &str) -> Option<&'static str> {
     let key = key.to_ascii_lowercase();
-    SWITCHES
-        .iter()
-        .find(|(name, shortest, _)| name.starts_with(key.as_str()) && key.len() >= shortest.len())
-        .map(|(name, _, _)| match *name {
+    SWITCHES.iter().find(|(name, shortest, _)| name.starts_with(key.as_str()) && key.len() >= shortest.len()).map(
+        |(name, _, _)| match *name {
             "of" => "outputformat",
             "if" => "inputformat",
             "ep" => "executionpolicy",
@@ -176,7 +166,8 @@ fn match_switch(key: &str) -> Option<&'static str> {
             "wd" => "workingdirectory",
             "cwa" => "commandwithargs",
             n => n,
-        })
+        },
+    )
 }
 
 fn takes_value(name: &str) -> bool {
@@ -234,16 +225,11 @@ pub fn payload(line: &str, args: &[Arg], host: Host) -> Payload {
 }
 
 /// The script text of `-Command`: the remaining arguments joined by single spaces, as the
-/// host does.
+/// host does. Where that text also stands in the line as written (the usual case, inside
+/// its quotes or not), evidence can point into the command line itself.
 fn command_from(line: &str, rest: &[Arg]) -> Payload {
-    let text = rest
-        .iter()
-        .map(|a| a.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let verbatim_at = rest
-        .first()
-        .and_then(|a| line[a.start..].starts_with(&text).then_some(a.start));
+    let text = rest.iter().map(|a| a.text.as_str()).collect::<Vec<_>>().join(" ");
+    let verbatim_at = rest.first().and_then(|a| line[a.start..].find(&text).map(|i| a.start + i));
     Payload::Command { text, verbatim_at }
 }
 
@@ -264,14 +250,8 @@ pub fn decode_encoded(base64_text: &str, max_bytes: usize) -> Option<String> {
     if bytes.len() % 2 != 0 {
         return None;
     }
-    let units = bytes
-        .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]));
-    Some(
-        char::decode_utf16(units)
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
-    )
+    let units = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+    Some(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect())
 }
 
 #[cfg(test)]
@@ -284,10 +264,7 @@ mod tests {
 
     #[test]
     fn argv_rules() {
-        assert_eq!(
-            texts(r#""C:\a b\powershell.exe" -c "x y" z"#),
-            ["C:\\a b\\powershell.exe", "-c", "x y", "z"]
-        );
+        assert_eq!(texts(r#""C:\a b\powershell.exe" -c "x y" z"#), ["C:\\a b\\powershell.exe", "-c", "x y", "z"]);
         assert_eq!(texts(r#"p a\\\"b "c\\" d"#), ["p", "a\\\"b", "c\\", "d"]);
         assert_eq!(texts(r#"p "a""b" c"#), ["p", "a\"b", "c"]);
         assert_eq!(texts("p a\nb"), ["p", "a\nb"]);
@@ -296,16 +273,7 @@ mod tests {
 
     #[test]
     fn switch_prefixes() {
-        for k in [
-            "e",
-            "en",
-            "enc",
-            "enco",
-            "encodedcommand",
-            "ec",
-            "EC",
-            "EncodedCommand",
-        ] {
+        for k in ["e", "en", "enc", "enco", "encodedcommand", "ec", "EC", "EncodedCommand"] {
             assert_eq!(match_switch(k), Some("encodedcommand"), "{k}");
         }
         assert_eq!(match_switch("ex"), Some("executionpolicy"));
@@ -321,47 +289,27 @@ mod tests {
     fn payloads() {
         let line = "powershell.exe -nop -w hidden -c Invoke-Command -Cn x {1}";
         let args = split_args(line);
-        let Payload::Command { text, verbatim_at } = payload(line, &args, Host::WindowsPowerShell)
-        else {
-            panic!()
-        };
+        let Payload::Command { text, verbatim_at } = payload(line, &args, Host::WindowsPowerShell) else { panic!() };
         assert_eq!(text, "Invoke-Command -Cn x {1}");
         assert_eq!(verbatim_at, Some(33));
         let line = "pwsh script.ps1";
-        assert!(matches!(
-            payload(line, &split_args(line), Host::Pwsh),
-            Payload::Opaque(_)
-        ));
+        assert!(matches!(payload(line, &split_args(line), Host::Pwsh), Payload::Opaque(_)));
         let line = "powershell icm x {1}";
-        assert!(matches!(
-            payload(line, &split_args(line), Host::WindowsPowerShell),
-            Payload::Command { .. }
-        ));
+        assert!(matches!(payload(line, &split_args(line), Host::WindowsPowerShell), Payload::Command { .. }));
         let line = "powershell \u{2013}enc AAAA";
-        let Payload::Encoded { unicode_dash, .. } =
-            payload(line, &split_args(line), Host::WindowsPowerShell)
-        else {
+        let Payload::Encoded { unicode_dash, .. } = payload(line, &split_args(line), Host::WindowsPowerShell) else {
             panic!()
         };
         assert!(unicode_dash);
         let line = "powershell -bogus x";
-        assert_eq!(
-            payload(line, &split_args(line), Host::WindowsPowerShell),
-            Payload::Nothing
-        );
+        assert_eq!(payload(line, &split_args(line), Host::WindowsPowerShell), Payload::Nothing);
     }
 
     #[test]
     fn encoded_commands() {
         // "icm x" in UTF-16LE.
-        assert_eq!(
-            decode_encoded("aQBjAG0AIAB4AA==", 1 << 20).as_deref(),
-            Some("icm x")
-        );
-        assert_eq!(
-            decode_encoded("aQBjAG0AIAB4AA", 1 << 20).as_deref(),
-            Some("icm x")
-        );
+        assert_eq!(decode_encoded("aQBjAG0AIAB4AA==", 1 << 20).as_deref(), Some("icm x"));
+        assert_eq!(decode_encoded("aQBjAG0AIAB4AA", 1 << 20).as_deref(), Some("icm x"));
         assert_eq!(decode_encoded("not base64!", 1 << 20), None);
         assert_eq!(decode_encoded("aQBjAG0AIAB4AA==", 4), None);
     }

@@ -194,12 +194,7 @@ impl<'a> Lexer<'a> {
                     self.push(Kind::Assign, String::new(), start);
                 }
                 '.' if self.peek2().is_some_and(|n| {
-                    n.is_whitespace()
-                        || is_single_quote(n)
-                        || is_double_quote(n)
-                        || n == '$'
-                        || n == '{'
-                        || n == '('
+                    n.is_whitespace() || is_single_quote(n) || is_double_quote(n) || n == '$' || n == '{' || n == '('
                 }) =>
                 {
                     self.bump();
@@ -215,9 +210,7 @@ impl<'a> Lexer<'a> {
                     t.backtick = backtick;
                 }
                 c if is_dash(c)
-                    && self
-                        .peek2()
-                        .is_some_and(|n| n.is_alphabetic() || n == '_' || n == '?' || n == '`') =>
+                    && self.peek2().is_some_and(|n| n.is_alphabetic() || n == '_' || n == '?' || n == '`') =>
                 {
                     self.parameter();
                 }
@@ -356,9 +349,7 @@ impl<'a> Lexer<'a> {
                     .find(|(i, _)| self.text[..body_start + i].ends_with('\n'))
                     .map(|(i, _)| body_start + i);
                 let body_end = end.unwrap_or(self.text.len());
-                let value = self.text[body_start..body_end]
-                    .trim_matches(['\r', '\n'])
-                    .to_string();
+                let value = self.text[body_start..body_end].trim_matches(['\r', '\n']).to_string();
                 self.pos = end.map_or(self.text.len(), |e| e + close.len());
                 self.push(Kind::Str, value, start);
             }
@@ -401,11 +392,7 @@ impl<'a> Lexer<'a> {
                 colon = true;
                 break;
             }
-            if ends_word(c)
-                || is_single_quote(c)
-                || is_double_quote(c)
-                || matches!(c, '[' | ']' | '$' | '@')
-            {
+            if ends_word(c) || is_single_quote(c) || is_double_quote(c) || matches!(c, '[' | ']' | '$' | '@') {
                 break;
             }
             name.push(c);
@@ -440,14 +427,11 @@ impl<'a> Lexer<'a> {
                 self.quoted(&mut value, &mut backtick);
                 continue;
             }
-            if ends_word(c) || (self.pos > start && matches!(c, ']' | '[')) {
+            if ends_word(c) {
                 break;
             }
             value.push(c);
             self.bump();
-            if matches!(c, ']' | '[') {
-                break;
-            }
         }
         if self.pos == start {
             // A lone character no rule above takes: keep going.
@@ -460,12 +444,7 @@ impl<'a> Lexer<'a> {
 }
 
 pub fn tokenize(text: &str) -> Vec<Token> {
-    Lexer {
-        text,
-        pos: 0,
-        tokens: Vec::new(),
-    }
-    .run()
+    Lexer { text, pos: 0, tokens: Vec::new() }.run()
 }
 
 #[cfg(test)]
@@ -473,10 +452,7 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<(Kind, String)> {
-        tokenize(text)
-            .into_iter()
-            .map(|t| (t.kind, t.value))
-            .collect()
+        tokenize(text).into_iter().map(|t| (t.kind, t.value)).collect()
     }
 
     #[test]
@@ -541,9 +517,7 @@ mod tests {
 
     #[test]
     fn never_loops_on_odd_input() {
-        for text in [
-            "`", "'", "\"", "@", "$", "-", "<#", "]]]", "\u{2013}", "\"$(\"", "@'", "a`",
-        ] {
+        for text in ["`", "'", "\"", "@", "$", "-", "<#", "]]]", "\u{2013}", "\"$(\"", "@'", "a`"] {
             let _ = tokenize(text);
         }
     }

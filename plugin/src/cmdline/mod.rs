@@ -66,11 +66,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_script_bytes: 64 * 1024,
-            max_encoded_bytes: 64 * 1024,
-            max_decode_depth: 4,
-        }
+        Limits { max_script_bytes: 64 * 1024, max_encoded_bytes: 64 * 1024, max_decode_depth: 4 }
     }
 }
 
@@ -92,20 +88,9 @@ pub struct Analysis {
 
 /// Analyses a PowerShell process's command line.
 pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
-    let mut a = Analyser {
-        limits: *limits,
-        out: Analysis::default(),
-    };
+    let mut a = Analyser { limits: *limits, out: Analysis::default() };
     let line = truncate(command_line, limits.max_script_bytes);
-    a.host_line(
-        line,
-        &Layer {
-            name: "process".into(),
-            base: 0,
-        },
-        0,
-        &[],
-    );
+    a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
     a.out
 }
 
@@ -135,12 +120,7 @@ struct Analyser {
 #[derive(Debug)]
 enum Node {
     Tok(usize),
-    Group {
-        kind: Group,
-        open: usize,
-        end: usize,
-        children: Vec<Node>,
-    },
+    Group { kind: Group, open: usize, end: usize, children: Vec<Node> },
 }
 
 /// Deeper groups than this are read as flat tokens: no real command needs them, and it
@@ -155,12 +135,7 @@ fn build_tree(tokens: &[Token], text_len: usize) -> Vec<Node> {
             Kind::Open(g) if stack.len() < MAX_GROUP_DEPTH => stack.push((g, i, Vec::new())),
             Kind::Close if !stack.is_empty() => {
                 let (kind, open, children) = stack.pop().expect("not empty");
-                let node = Node::Group {
-                    kind,
-                    open,
-                    end: t.end,
-                    children,
-                };
+                let node = Node::Group { kind, open, end: t.end, children };
                 match stack.last_mut() {
                     Some(parent) => parent.2.push(node),
                     None => top.push(node),
@@ -174,12 +149,7 @@ fn build_tree(tokens: &[Token], text_len: usize) -> Vec<Node> {
     }
     // Unclosed groups run to the end of the text.
     while let Some((kind, open, children)) = stack.pop() {
-        let node = Node::Group {
-            kind,
-            open,
-            end: text_len,
-            children,
-        };
+        let node = Node::Group { kind, open, end: text_len, children };
         match stack.last_mut() {
             Some(parent) => parent.2.push(node),
             None => top.push(node),
@@ -228,41 +198,19 @@ impl Analyser {
     fn host_line(&mut self, line: &str, layer: &Layer, depth: u32, inherited: &[Technique]) {
         let args = host::split_args(line);
         let Some(program) = args.first() else { return };
-        let exe = program
-            .text
-            .trim_matches('"')
-            .rsplit(['\\', '/'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let kind = if exe == "pwsh" || exe == "pwsh.exe" {
-            host::Host::Pwsh
-        } else {
-            host::Host::WindowsPowerShell
-        };
+        let exe = program.text.trim_matches('"').rsplit(['\\', '/']).next().unwrap_or("").to_ascii_lowercase();
+        let kind = if exe == "pwsh" || exe == "pwsh.exe" { host::Host::Pwsh } else { host::Host::WindowsPowerShell };
         match host::payload(line, &args, kind) {
             host::Payload::Command { text, verbatim_at } => {
                 let layer = match verbatim_at {
-                    Some(at) => Layer {
-                        name: layer.name.clone(),
-                        base: layer.base + at,
-                    },
-                    None => Layer {
-                        name: format!("{}/command", layer.name),
-                        base: 0,
-                    },
+                    Some(at) => Layer { name: layer.name.clone(), base: layer.base + at },
+                    None => Layer { name: format!("{}/command", layer.name), base: 0 },
                 };
                 self.script(&text, layer, depth, inherited.to_vec());
             }
-            host::Payload::Encoded {
-                base64,
-                unicode_dash,
-                ..
-            } => {
+            host::Payload::Encoded { base64, unicode_dash, .. } => {
                 if depth >= self.limits.max_decode_depth {
-                    self.out
-                        .opaque
-                        .push("encoded command nested deeper than the decoding limit");
+                    self.out.opaque.push("encoded command nested deeper than the decoding limit");
                     return;
                 }
                 match host::decode_encoded(&base64, self.limits.max_encoded_bytes) {
@@ -276,7 +224,10 @@ impl Analyser {
                         let decoded = truncate(&decoded, self.limits.max_script_bytes).to_string();
                         self.script(&decoded, layer, depth + 1, techniques);
                     }
-                    None => self.out.opaque.push("an -EncodedCommand that is not base64 of UTF-16LE text, or over the size limit"),
+                    None => self
+                        .out
+                        .opaque
+                        .push("an -EncodedCommand that is not base64 of UTF-16LE text, or over the size limit"),
                 }
             }
             host::Payload::Opaque(what) => self.out.opaque.push(what),
@@ -287,15 +238,8 @@ impl Analyser {
     fn script(&mut self, text: &str, layer: Layer, depth: u32, inherited: Vec<Technique>) {
         let tokens = lexer::tokenize(text);
         let tree = build_tree(&tokens, text.len());
-        let mut script = Script {
-            text,
-            tokens,
-            layer,
-            depth,
-            inherited,
-            sessions: HashMap::new(),
-            hashes: HashMap::new(),
-        };
+        let mut script =
+            Script { text, tokens, layer, depth, inherited, sessions: HashMap::new(), hashes: HashMap::new() };
         self.block(&mut script, &tree);
     }
 
@@ -327,14 +271,7 @@ impl Analyser {
             && s.tokens[*eq].kind == Kind::Assign
         {
             let name = s.tokens[*v].value.to_ascii_lowercase();
-            if let [
-                Node::Group {
-                    kind: Group::Hash,
-                    children,
-                    ..
-                },
-            ] = rhs
-            {
+            if let [Node::Group { kind: Group::Hash, children, .. }] = rhs {
                 let entries = hash_entries(s, children);
                 s.hashes.insert(name.clone(), entries);
             }
@@ -354,8 +291,7 @@ impl Analyser {
                 let name_tok = *n;
                 let name = s.tokens[name_tok].value.clone();
                 if let Some((cmdlet, alias)) = Cmdlet::from_name(&name) {
-                    let quoted = s.tokens[name_tok].quoted
-                        || (called && s.tokens[name_tok].kind == Kind::Str);
+                    let quoted = s.tokens[name_tok].quoted || (called && s.tokens[name_tok].kind == Kind::Str);
                     self.cmdlet(s, cmdlet, alias, quoted, name_tok, &rest[1..])
                 } else {
                     if is_powershell_host(&name) {
@@ -365,11 +301,7 @@ impl Analyser {
                 }
             }
             // `(New-PSSession …)`, `$(…)`: the value of the group's last command.
-            Some(Node::Group {
-                kind: Group::Paren | Group::Subexpr,
-                children,
-                ..
-            }) if rest.len() == 1 => {
+            Some(Node::Group { kind: Group::Paren | Group::Subexpr, children, .. }) if rest.len() == 1 => {
                 return self.block(s, children);
             }
             _ => None,
@@ -391,10 +323,7 @@ impl Analyser {
         let start = node_start(s, first);
         let end = node_end(s, last);
         let line = s.text[start..end].to_string();
-        let layer = Layer {
-            name: s.layer.name.clone(),
-            base: s.layer.base + start,
-        };
+        let layer = Layer { name: s.layer.name.clone(), base: s.layer.base + start };
         let inherited = s.inherited.clone();
         self.host_line(&line, &layer, s.depth, &inherited);
     }
@@ -411,18 +340,9 @@ impl Analyser {
         let (named, positional) = bind(s, cmdlet, args)?;
         let is = |p: &Named<'_>, n: &str| p.param.name == n;
         // Not WinRM: Hyper-V direct, containers, SSH.
-        const OTHER_TRANSPORTS: [&str; 6] = [
-            "VMName",
-            "VMId",
-            "ContainerId",
-            "HostName",
-            "SSHConnection",
-            "SSHTransport",
-        ];
-        if named
-            .iter()
-            .any(|p| OTHER_TRANSPORTS.contains(&p.param.name))
-        {
+        const OTHER_TRANSPORTS: [&str; 6] =
+            ["VMName", "VMId", "ContainerId", "HostName", "SSHConnection", "SSHTransport"];
+        if named.iter().any(|p| OTHER_TRANSPORTS.contains(&p.param.name)) {
             return None;
         }
         let mut techniques = s.inherited.clone();
@@ -437,9 +357,7 @@ impl Analyser {
         }
         let mut evidence = vec![self.evidence(s, "command", name_tok)];
         let targets;
-        let target_param = named
-            .iter()
-            .find(|p| is(p, "ComputerName") || is(p, "ConnectionUri") || is(p, "Session"));
+        let target_param = named.iter().find(|p| is(p, "ComputerName") || is(p, "ConnectionUri") || is(p, "Session"));
         if let Some(p) = target_param {
             match p.via {
                 Via::Alias => techniques.push(Technique::ParameterAlias),
@@ -457,15 +375,7 @@ impl Analyser {
                 techniques.push(Technique::Splat);
                 evidence.push(self.evidence(s, "splat", splat));
             }
-            evidence.push(self.evidence(
-                s,
-                if p.splat.is_some() {
-                    "key"
-                } else {
-                    "parameter"
-                },
-                p.token,
-            ));
+            evidence.push(self.evidence(s, if p.splat.is_some() { "key" } else { "parameter" }, p.token));
             let texts: Vec<String> = match &p.values {
                 Values::Nodes(nodes) => nodes.iter().map(|v| value_text(s, v)).collect(),
                 Values::Texts(texts) => texts.clone(),
@@ -479,11 +389,7 @@ impl Analyser {
                     Values::Nodes(nodes) => self.session_targets(s, nodes)?,
                     Values::Texts(texts) => texts
                         .iter()
-                        .map(|t| {
-                            s.sessions
-                                .get(&t.strip_prefix('$')?.to_ascii_lowercase())
-                                .cloned()
-                        })
+                        .map(|t| s.sessions.get(&t.strip_prefix('$')?.to_ascii_lowercase()).cloned())
                         .collect::<Option<Vec<_>>>()?
                         .concat(),
                 };
@@ -491,17 +397,9 @@ impl Analyser {
                 targets = texts;
             }
         } else {
-            let scripted = named
-                .iter()
-                .any(|p| is(p, "ScriptBlock") || is(p, "FilePath"));
+            let scripted = named.iter().any(|p| is(p, "ScriptBlock") || is(p, "FilePath"));
             let first = positional.first().map(|list| list[0]);
-            let first_is_block = matches!(
-                first,
-                Some(Node::Group {
-                    kind: Group::Block,
-                    ..
-                })
-            );
+            let first_is_block = matches!(first, Some(Node::Group { kind: Group::Block, .. }));
             let positional_target = match cmdlet {
                 Cmdlet::InvokeCommand => (scripted || positional.len() >= 2) && !first_is_block,
                 Cmdlet::NewPSSession => !first_is_block,
@@ -512,10 +410,9 @@ impl Analyser {
                     evidence.push(self.evidence_node(s, "target", node));
                     let values = &positional[0];
                     let known_session = match node {
-                        Node::Tok(t) if s.tokens[*t].kind == Kind::Var => s
-                            .sessions
-                            .get(&s.tokens[*t].value.to_ascii_lowercase())
-                            .cloned(),
+                        Node::Tok(t) if s.tokens[*t].kind == Kind::Var => {
+                            s.sessions.get(&s.tokens[*t].value.to_ascii_lowercase()).cloned()
+                        }
                         _ => None,
                     };
                     targets = match known_session {
@@ -539,11 +436,7 @@ impl Analyser {
         }
         techniques.sort();
         techniques.dedup();
-        self.out.invocations.push(Invocation {
-            targets,
-            techniques,
-            evidence,
-        });
+        self.out.invocations.push(Invocation { targets, techniques, evidence });
         None
     }
 
@@ -553,18 +446,9 @@ impl Analyser {
         for v in values {
             match v {
                 Node::Tok(t) if s.tokens[*t].kind == Kind::Var => {
-                    all.extend(
-                        s.sessions
-                            .get(&s.tokens[*t].value.to_ascii_lowercase())?
-                            .iter()
-                            .cloned(),
-                    );
+                    all.extend(s.sessions.get(&s.tokens[*t].value.to_ascii_lowercase())?.iter().cloned());
                 }
-                Node::Group {
-                    kind: Group::Paren | Group::Subexpr,
-                    children,
-                    ..
-                } => {
+                Node::Group { kind: Group::Paren | Group::Subexpr, children, .. } => {
                     all.extend(self.block(s, children)?);
                 }
                 _ => return None,
@@ -595,15 +479,8 @@ impl Analyser {
 }
 
 fn is_powershell_host(name: &str) -> bool {
-    let base = name
-        .rsplit(['\\', '/'])
-        .next()
-        .unwrap_or(name)
-        .to_ascii_lowercase();
-    matches!(
-        base.as_str(),
-        "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe"
-    )
+    let base = name.rsplit(['\\', '/']).next().unwrap_or(name).to_ascii_lowercase();
+    matches!(base.as_str(), "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe")
 }
 
 fn node_start(s: &Script<'_>, node: &Node) -> usize {
@@ -643,20 +520,13 @@ fn uri_host(uri: &str) -> String {
     if let Some(v6) = rest.strip_prefix('[') {
         return v6.split(']').next().unwrap_or(v6).to_string();
     }
-    rest.split([':', '/', '?'])
-        .next()
-        .unwrap_or(rest)
-        .to_string()
+    rest.split([':', '/', '?']).next().unwrap_or(rest).to_string()
 }
 
 /// Binds a cmdlet's arguments: named parameters (with their values, comma lists taken
 /// whole), splatted hashtables, and the positional rest (each a comma list). `None` when
 /// PowerShell would refuse the command (an ambiguous parameter name).
-fn bind<'n>(
-    s: &Script<'_>,
-    cmdlet: Cmdlet,
-    args: &'n [Node],
-) -> Option<(Vec<Named<'n>>, Vec<Vec<&'n Node>>)> {
+fn bind<'n>(s: &Script<'_>, cmdlet: Cmdlet, args: &'n [Node]) -> Option<(Vec<Named<'n>>, Vec<Vec<&'n Node>>)> {
     let mut named = Vec::new();
     let mut positional = Vec::new();
     let mut i = 0;
@@ -687,18 +557,8 @@ fn bind<'n>(
                     Resolution::Ambiguous => return None,
                     Resolution::Unknown => {}
                     Resolution::Bound(param, via) => {
-                        let values = if colon || !param.switch {
-                            take_list(&mut i)
-                        } else {
-                            Vec::new()
-                        };
-                        named.push(Named {
-                            param,
-                            via,
-                            token: *t,
-                            values: Values::Nodes(values),
-                            splat: None,
-                        });
+                        let values = if colon || !param.switch { take_list(&mut i) } else { Vec::new() };
+                        named.push(Named { param, via, token: *t, values: Values::Nodes(values), splat: None });
                     }
                 }
             }
@@ -737,9 +597,7 @@ fn bind<'n>(
 /// The `Key = value` entries of a hashtable literal's contents.
 fn hash_entries(s: &Script<'_>, children: &[Node]) -> Vec<HashEntry> {
     let mut entries = Vec::new();
-    for statement in
-        children.split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator))
-    {
+    for statement in children.split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator)) {
         if let [Node::Tok(key), Node::Tok(eq), values @ ..] = statement
             && matches!(s.tokens[*key].kind, Kind::Word | Kind::Str)
             && s.tokens[*eq].kind == Kind::Assign
@@ -749,10 +607,7 @@ fn hash_entries(s: &Script<'_>, children: &[Node]) -> Vec<HashEntry> {
                 .filter(|n| !matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Comma))
                 .map(|n| value_text(s, n))
                 .collect();
-            entries.push(HashEntry {
-                key_tok: *key,
-                values,
-            });
+            entries.push(HashEntry { key_tok: *key, values });
         }
     }
     entries

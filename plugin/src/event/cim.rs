@@ -8,25 +8,16 @@ use super::json::text;
 use super::{Format, Kind, ProcessEvent, ProcessFields, present};
 
 /// Keys that only a CIM process record has at its top level as plain strings.
-const CIM_KEYS: [&str; 4] = [
-    "process_name",
-    "parent_process_name",
-    "original_file_name",
-    "process",
-];
+const CIM_KEYS: [&str; 4] = ["process_name", "parent_process_name", "original_file_name", "process"];
 
 pub(super) fn looks_like_cim(root: &Map<String, Value>) -> bool {
     root.keys().any(|k| k.starts_with("Processes."))
-        || CIM_KEYS
-            .iter()
-            .any(|k| matches!(root.get(*k), Some(Value::String(_))))
+        || CIM_KEYS.iter().any(|k| matches!(root.get(*k), Some(Value::String(_))))
 }
 
 pub(super) fn from_record(root: &Map<String, Value>) -> ProcessEvent {
     let get = |name: &str| -> Option<String> {
-        let v = root
-            .get(&format!("Processes.{name}"))
-            .or_else(|| root.get(name))?;
+        let v = root.get(&format!("Processes.{name}")).or_else(|| root.get(name))?;
         // A multivalue field: the first value, as `tstats ... by` would split on it.
         let v = match v {
             Value::Array(a) => a.first()?,
@@ -55,9 +46,5 @@ pub(super) fn from_record(root: &Map<String, Value>) -> ProcessEvent {
         parent_process_guid: get("parent_process_guid"),
         vendor_product: get("vendor_product"),
     };
-    ProcessEvent {
-        format: Format::Cim,
-        kind: Kind::ProcessCreation,
-        fields,
-    }
+    ProcessEvent { format: Format::Cim, kind: Kind::ProcessCreation, fields }
 }

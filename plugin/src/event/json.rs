@@ -18,10 +18,7 @@ pub(super) fn parse(text: &str, forced: Option<Format>) -> Result<ProcessEvent, 
         }
     })?;
     let Value::Object(root) = value else {
-        return Err(ScanError::new(
-            ErrorKind::UnknownShape,
-            "a JSON event must be an object",
-        ));
+        return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
     let format = match forced {
         Some(f) => f,
@@ -47,30 +44,16 @@ pub(super) fn parse(text: &str, forced: Option<Format>) -> Result<ProcessEvent, 
 
 fn recognise(root: &Map<String, Value>) -> Option<Format> {
     if let Some(Value::Object(event)) = root.get("Event") {
-        let xmltodict = event
-            .get("System")
-            .and_then(|s| s.get("Provider"))
-            .is_some_and(|p| p.get("@Name").is_some())
-            || event
-                .get("EventData")
-                .and_then(|d| d.get("Data"))
-                .is_some_and(|d| {
-                    d.get("@Name").is_some()
-                        || d.as_array()
-                            .is_some_and(|a| a.iter().any(|x| x.get("@Name").is_some()))
-                });
-        return Some(if xmltodict {
-            Format::Xmltodict
-        } else {
-            Format::EvtxJson
-        });
+        let xmltodict = event.get("System").and_then(|s| s.get("Provider")).is_some_and(|p| p.get("@Name").is_some())
+            || event.get("EventData").and_then(|d| d.get("Data")).is_some_and(|d| {
+                d.get("@Name").is_some() || d.as_array().is_some_and(|a| a.iter().any(|x| x.get("@Name").is_some()))
+            });
+        return Some(if xmltodict { Format::Xmltodict } else { Format::EvtxJson });
     }
     if root.contains_key("class_uid") {
         return Some(Format::Ocsf);
     }
-    if matches!(root.get("process"), Some(Value::Object(_)))
-        || root.contains_key("process.command_line")
-    {
+    if matches!(root.get("process"), Some(Value::Object(_))) || root.contains_key("process.command_line") {
         return Some(Format::Ecs);
     }
     if matches!(root.get("winlog"), Some(Value::Object(_))) {
@@ -119,9 +102,7 @@ pub(super) fn at<'v>(root: &'v Map<String, Value>, path: &[&str]) -> Option<&'v 
 }
 
 pub(super) fn at_text(root: &Map<String, Value>, path: &[&str]) -> Option<String> {
-    at(root, path)
-        .and_then(text)
-        .filter(|s| present(s).is_some())
+    at(root, path).and_then(text).filter(|s| present(s).is_some())
 }
 
 /// An XML element rendered as JSON: a scalar, or `{"#text": …}` beside its attributes.
@@ -135,10 +116,7 @@ fn element_text(v: &Value) -> Option<String> {
 /// An attribute: `{"#attributes": {"Name": …}}` (evtx) or `{"@Name": …}` (xmltodict).
 fn attribute(v: Option<&Value>, name: &str) -> Option<String> {
     let v = v?;
-    v.get("#attributes")
-        .and_then(|a| a.get(name))
-        .or_else(|| v.get(format!("@{name}").as_str()))
-        .and_then(text)
+    v.get("#attributes").and_then(|a| a.get(name)).or_else(|| v.get(format!("@{name}").as_str())).and_then(text)
 }
 
 fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<ProcessEvent, ScanError> {
@@ -149,16 +127,10 @@ fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<ProcessEvent, 
     let system = event.get("System");
     let sys = |key: &str| system.and_then(|s| s.get(key));
     let decode = |s: String| {
-        if format == Format::Xmltodict {
-            decode_entities(&s)
-        } else {
-            s
-        }
+        if format == Format::Xmltodict { decode_entities(&s) } else { s }
     };
     let mut win = WinEvent {
-        version: sys("Version")
-            .and_then(element_text)
-            .and_then(|v| v.trim().parse().ok()),
+        version: sys("Version").and_then(element_text).and_then(|v| v.trim().parse().ok()),
         channel: sys("Channel").and_then(element_text),
         provider: attribute(sys("Provider"), "Name"),
         computer: sys("Computer").and_then(element_text).map(decode),
@@ -176,10 +148,8 @@ fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<ProcessEvent, 
                 one => std::slice::from_ref(one),
             };
             for item in items {
-                if let (Some(name), Some(value)) = (
-                    item.get("@Name").and_then(text),
-                    item.get("#text").and_then(text),
-                ) && WinEvent::wants(&name)
+                if let (Some(name), Some(value)) = (item.get("@Name").and_then(text), item.get("#text").and_then(text))
+                    && WinEvent::wants(&name)
                 {
                     win.set_data(&name, decode(value));
                 }
@@ -205,9 +175,7 @@ fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    quick_xml::escape::unescape(s)
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| s.to_string())
+    quick_xml::escape::unescape(s).map(|c| c.into_owned()).unwrap_or_else(|_| s.to_string())
 }
 
 fn data_from_map(win: &mut WinEvent, data: &Map<String, Value>) {
@@ -225,15 +193,12 @@ fn winlogbeat(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
     let mut win = WinEvent {
         channel: at_text(root, &["winlog", "channel"]),
         provider: at_text(root, &["winlog", "provider_name"]),
-        computer: at_text(root, &["winlog", "computer_name"])
-            .or_else(|| at_text(root, &["host", "name"])),
+        computer: at_text(root, &["winlog", "computer_name"]).or_else(|| at_text(root, &["host", "name"])),
         time: at_text(root, &["@timestamp"]),
         version: at_text(root, &["winlog", "version"]).and_then(|v| v.parse().ok()),
         ..WinEvent::default()
     };
-    if let Some(id) =
-        at_text(root, &["winlog", "event_id"]).or_else(|| at_text(root, &["event", "code"]))
-    {
+    if let Some(id) = at_text(root, &["winlog", "event_id"]).or_else(|| at_text(root, &["event", "code"])) {
         win.set_event_id(&id);
     }
     if let Some(Value::Object(data)) = at(root, &["winlog", "event_data"]) {
@@ -301,9 +266,7 @@ fn fluent_bit(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
 fn contains_text(v: Option<&Value>, wanted: &str) -> bool {
     match v {
         Some(Value::String(s)) => s.eq_ignore_ascii_case(wanted),
-        Some(Value::Array(a)) => a
-            .iter()
-            .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(wanted))),
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(wanted))),
         _ => false,
     }
 }
@@ -311,10 +274,8 @@ fn contains_text(v: Option<&Value>, wanted: &str) -> bool {
 /// `SHA256=…,MD5=…` as Sysmon writes `Hashes`, from a map of algorithm to digest.
 fn hashes_from_map(v: Option<&Value>) -> Option<String> {
     let map = v?.as_object()?;
-    let parts: Vec<String> = map
-        .iter()
-        .filter_map(|(k, v)| Some(format!("{}={}", k.to_ascii_uppercase(), v.as_str()?)))
-        .collect();
+    let parts: Vec<String> =
+        map.iter().filter_map(|(k, v)| Some(format!("{}={}", k.to_ascii_uppercase(), v.as_str()?))).collect();
     (!parts.is_empty()).then(|| parts.join(","))
 }
 
@@ -333,9 +294,7 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
         ))
     };
     let executable = t(&["process", "executable"]);
-    let channel = t(&["winlog", "channel"])
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let channel = t(&["winlog", "channel"]).unwrap_or_default().to_ascii_lowercase();
     let fields = ProcessFields {
         time: t(&["@timestamp"]).map(|s| normalise_time(&s)),
         action: None,
@@ -343,13 +302,11 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
         user: t(&["user", "name"]),
         user_id: t(&["user", "id"]),
         process: t(&["process", "command_line"]),
-        process_name: t(&["process", "name"])
-            .or_else(|| executable.as_deref().map(|p| basename(p).to_string())),
+        process_name: t(&["process", "name"]).or_else(|| executable.as_deref().map(|p| basename(p).to_string())),
         process_id: t(&["process", "pid"]),
         process_guid: t(&["process", "entity_id"]),
         process_hash: hashes_from_map(at(root, &["process", "hash"])),
-        process_integrity_level: t(&["winlog", "event_data", "IntegrityLevel"])
-            .map(|s| s.to_lowercase()),
+        process_integrity_level: t(&["winlog", "event_data", "IntegrityLevel"]).map(|s| s.to_lowercase()),
         original_file_name: t(&["process", "pe", "original_file_name"]),
         parent_process: t(&["process", "parent", "command_line"]),
         parent_process_name: t(&["process", "parent", "name"]),
@@ -365,11 +322,7 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
             None
         },
     };
-    ProcessEvent {
-        format: Format::Ecs,
-        kind,
-        fields,
-    }
+    ProcessEvent { format: Format::Ecs, kind, fields }
 }
 
 /// OCSF Process Activity (class 1007); only activity 1 (Launch) is a process creation.
@@ -387,26 +340,21 @@ fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
         ))
     };
     let path = t(&["process", "file", "path"]);
-    let hash = at(root, &["process", "file", "hashes"])
-        .and_then(Value::as_array)
-        .and_then(|list| {
-            let parts: Vec<String> = list
-                .iter()
-                .filter_map(|h| {
-                    let algo = h.get("algorithm").and_then(Value::as_str)?;
-                    Some(format!(
-                        "{}={}",
-                        algo.to_ascii_uppercase(),
-                        h.get("value")?.as_str()?
-                    ))
-                })
-                .collect();
-            (!parts.is_empty()).then(|| parts.join(","))
-        });
-    let vendor_product = match (
-        t(&["metadata", "product", "vendor_name"]),
-        t(&["metadata", "product", "name"]),
-    ) {
+    let hash = at(root, &["process", "file", "hashes"]).and_then(Value::as_array).and_then(|list| {
+        let parts: Vec<String> = list
+            .iter()
+            .filter_map(|h| {
+                let algo = h.get("algorithm").and_then(Value::as_str)?;
+                Some(format!(
+                    "{}={}",
+                    algo.replace('-', "").to_ascii_uppercase(), // OCSF `SHA-256`, Sysmon `SHA256`
+                    h.get("value")?.as_str()?
+                ))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(","))
+    });
+    let vendor_product = match (t(&["metadata", "product", "vendor_name"]), t(&["metadata", "product", "name"])) {
         (Some(v), Some(p)) => Some(format!("{v} {p}")),
         (v, p) => v.or(p),
     };
@@ -417,27 +365,21 @@ fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
         user: t(&["actor", "user", "name"]).or_else(|| t(&["process", "user", "name"])),
         user_id: t(&["actor", "user", "uid"]).or_else(|| t(&["process", "user", "uid"])),
         process: t(&["process", "cmd_line"]),
-        process_name: t(&["process", "name"])
-            .or_else(|| path.as_deref().map(|p| basename(p).to_string())),
+        process_name: t(&["process", "name"]).or_else(|| path.as_deref().map(|p| basename(p).to_string())),
         process_id: t(&["process", "pid"]),
         process_guid: t(&["process", "uid"]),
         process_hash: hash,
         process_integrity_level: t(&["process", "integrity"]).map(|s| s.to_lowercase()),
         original_file_name: t(&["process", "file", "internal_name"]),
         parent_process: t(&["process", "parent_process", "cmd_line"]),
-        parent_process_name: t(&["process", "parent_process", "name"])
-            .or_else(|| t(&["actor", "process", "name"])),
+        parent_process_name: t(&["process", "parent_process", "name"]).or_else(|| t(&["actor", "process", "name"])),
         parent_process_path: t(&["process", "parent_process", "file", "path"]),
         parent_process_id: t(&["process", "parent_process", "pid"]),
         parent_process_guid: t(&["process", "parent_process", "uid"]),
         process_path: path,
         vendor_product,
     };
-    ProcessEvent {
-        format: Format::Ocsf,
-        kind,
-        fields,
-    }
+    ProcessEvent { format: Format::Ocsf, kind, fields }
 }
 
 #[cfg(test)]
@@ -447,19 +389,10 @@ mod tests {
     #[test]
     fn recognises_each_shape() {
         let cases = [
-            (
-                r#"{"Event":{"System":{"EventID":1},"EventData":{}}}"#,
-                Format::EvtxJson,
-            ),
-            (
-                r#"{"Event":{"System":{"Provider":{"@Name":"x"}},"EventData":{"Data":[]}}}"#,
-                Format::Xmltodict,
-            ),
+            (r#"{"Event":{"System":{"EventID":1},"EventData":{}}}"#, Format::EvtxJson),
+            (r#"{"Event":{"System":{"Provider":{"@Name":"x"}},"EventData":{"Data":[]}}}"#, Format::Xmltodict),
             (r#"{"winlog":{"event_id":1}}"#, Format::Winlogbeat),
-            (
-                r#"{"event_data":{},"computer_name":"x"}"#,
-                Format::Winlogbeat6,
-            ),
+            (r#"{"event_data":{},"computer_name":"x"}"#, Format::Winlogbeat6),
             (r#"{"process":{"pid":1},"event":{}}"#, Format::Ecs),
             (r#"{"EventID":1,"Channel":"x"}"#, Format::Nxlog),
             (r#"{"EventID":1,"StringInserts":[]}"#, Format::FluentBit),
@@ -468,9 +401,7 @@ mod tests {
             (r#"{"process_name":"x","dest":"y"}"#, Format::Cim),
         ];
         for (text, want) in cases {
-            let Value::Object(m) = serde_json::from_str(text).unwrap() else {
-                panic!()
-            };
+            let Value::Object(m) = serde_json::from_str(text).unwrap() else { panic!() };
             assert_eq!(recognise(&m), Some(want), "{text}");
         }
     }
@@ -478,20 +409,14 @@ mod tests {
     #[test]
     fn errors_are_typed() {
         assert_eq!(parse("{", None).unwrap_err().kind, ErrorKind::BrokenJson);
-        assert_eq!(
-            parse(r#"{"a":1}"#, None).unwrap_err().kind,
-            ErrorKind::UnknownShape
-        );
+        assert_eq!(parse(r#"{"a":1}"#, None).unwrap_err().kind, ErrorKind::UnknownShape);
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
         assert_eq!(parse(&deep, None).unwrap_err().kind, ErrorKind::TooDeep);
     }
 
     #[test]
     fn dotted_keys_are_followed() {
-        let Value::Object(m) = serde_json::from_str(r#"{"process.pid":7,"a":{"b":"c"}}"#).unwrap()
-        else {
-            panic!()
-        };
+        let Value::Object(m) = serde_json::from_str(r#"{"process.pid":7,"a":{"b":"c"}}"#).unwrap() else { panic!() };
         assert_eq!(at_text(&m, &["process", "pid"]).as_deref(), Some("7"));
         assert_eq!(at_text(&m, &["a", "b"]).as_deref(), Some("c"));
     }

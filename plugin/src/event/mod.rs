@@ -100,16 +100,12 @@ pub fn parse(text: &str, format: Format) -> Result<ProcessEvent, ScanError> {
         (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text),
         (Some(b'{'), Format::Auto) => json::parse(text, None),
         (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f)),
-        (Some(_), Format::Auto) => Err(ScanError::new(
-            ErrorKind::UnknownShape,
-            "not an event: expected a JSON object or Windows event XML",
-        )),
+        (Some(_), Format::Auto) => {
+            Err(ScanError::new(ErrorKind::UnknownShape, "not an event: expected a JSON object or Windows event XML"))
+        }
         (Some(_), f) => Err(ScanError::new(
             ErrorKind::UnknownShape,
-            format!(
-                "the configuration forces format {} but this event is not of that kind",
-                f.as_str()
-            ),
+            format!("the configuration forces format {} but this event is not of that kind", f.as_str()),
         )),
     }
 }
@@ -152,11 +148,7 @@ pub(crate) fn normalise_time(raw: &str) -> String {
     if !t.is_empty() && t.len() <= 16 && t.bytes().all(|c| c.is_ascii_digit()) {
         if let Ok(n) = t.parse::<i64>() {
             // OCSF `time` is epoch milliseconds; ten digits or fewer are seconds.
-            let (secs, millis) = if t.len() > 11 {
-                (n / 1000, n % 1000)
-            } else {
-                (n, 0)
-            };
+            let (secs, millis) = if t.len() > 11 { (n / 1000, n % 1000) } else { (n, 0) };
             return format_epoch(secs, millis);
         }
     }
@@ -176,12 +168,7 @@ fn format_epoch(secs: i64, millis: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -190,18 +177,9 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(
-            normalise_time("2024-10-21T11:31:57.615954Z"),
-            "2024-10-21T11:31:57.615954Z"
-        );
-        assert_eq!(
-            normalise_time("2024-10-21 11:31:56.6587087"),
-            "2024-10-21T11:31:56.6587087Z"
-        );
-        assert_eq!(
-            normalise_time("2020-10-27T20:00:14.32+02:00"),
-            "2020-10-27T20:00:14.32+02:00"
-        );
+        assert_eq!(normalise_time("2024-10-21T11:31:57.615954Z"), "2024-10-21T11:31:57.615954Z");
+        assert_eq!(normalise_time("2024-10-21 11:31:56.6587087"), "2024-10-21T11:31:56.6587087Z");
+        assert_eq!(normalise_time("2020-10-27T20:00:14.32+02:00"), "2020-10-27T20:00:14.32+02:00");
         assert_eq!(normalise_time("1729510317615"), "2024-10-21T11:31:57.615Z");
         assert_eq!(normalise_time("0"), "1970-01-01T00:00:00.000Z");
         assert_eq!(normalise_time("yesterday"), "yesterday");
@@ -209,10 +187,7 @@ mod tests {
 
     #[test]
     fn paths_and_placeholders() {
-        assert_eq!(
-            basename(r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"),
-            "powershell.exe"
-        );
+        assert_eq!(basename(r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"), "powershell.exe");
         assert_eq!(basename("powershell.exe"), "powershell.exe");
         assert_eq!(present("-"), None);
         assert_eq!(present("  "), None);
@@ -222,17 +197,8 @@ mod tests {
     #[test]
     fn shapeless_input_is_refused() {
         assert_eq!(parse("", Format::Auto).unwrap_err().kind, ErrorKind::Empty);
-        assert_eq!(
-            parse("\u{feff}  ", Format::Auto).unwrap_err().kind,
-            ErrorKind::Empty
-        );
-        assert_eq!(
-            parse("hello", Format::Auto).unwrap_err().kind,
-            ErrorKind::UnknownShape
-        );
-        assert_eq!(
-            parse("{}", Format::WindowsXml).unwrap_err().kind,
-            ErrorKind::UnknownShape
-        );
+        assert_eq!(parse("\u{feff}  ", Format::Auto).unwrap_err().kind, ErrorKind::Empty);
+        assert_eq!(parse("hello", Format::Auto).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse("{}", Format::WindowsXml).unwrap_err().kind, ErrorKind::UnknownShape);
     }
 }

@@ -160,10 +160,7 @@ impl WinEvent {
 
     /// Fills data items from positional inserts (Fluent Bit winevtlog) once the event id is
     /// known. Returns false when the event is not one whose layout we know.
-    pub fn set_inserts<'a>(
-        &mut self,
-        inserts: impl ExactSizeIterator<Item = Option<&'a str>>,
-    ) -> bool {
+    pub fn set_inserts<'a>(&mut self, inserts: impl ExactSizeIterator<Item = Option<&'a str>>) -> bool {
         let names: &[&str] = match (self.source(), self.event_id) {
             (Source::Sysmon, Some(1)) => {
                 let v5 = match self.version {
@@ -184,16 +181,11 @@ impl WinEvent {
     }
 
     fn source(&self) -> Source {
-        let has = |s: &Option<String>, needle: &str| {
-            s.as_deref()
-                .is_some_and(|v| v.to_ascii_lowercase().contains(needle))
-        };
+        let has =
+            |s: &Option<String>, needle: &str| s.as_deref().is_some_and(|v| v.to_ascii_lowercase().contains(needle));
         if has(&self.channel, "sysmon") || has(&self.provider, "sysmon") {
             Source::Sysmon
-        } else if self
-            .channel
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case("security"))
+        } else if self.channel.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("security"))
             || has(&self.provider, "security-auditing")
         {
             Source::Security
@@ -217,28 +209,16 @@ impl WinEvent {
             (Kind::ProcessCreation, Source::Sysmon) => self.sysmon_fields(),
             (Kind::ProcessCreation, _) => self.security_fields(),
             _ => ProcessFields {
-                dest: self
-                    .computer
-                    .as_deref()
-                    .and_then(present)
-                    .map(str::to_string),
+                dest: self.computer.as_deref().and_then(present).map(str::to_string),
                 ..ProcessFields::default()
             },
         };
-        ProcessEvent {
-            format,
-            kind,
-            fields,
-        }
+        ProcessEvent { format, kind, fields }
     }
 
     fn common(&self) -> ProcessFields {
         ProcessFields {
-            dest: self
-                .computer
-                .as_deref()
-                .and_then(present)
-                .map(str::to_string),
+            dest: self.computer.as_deref().and_then(present).map(str::to_string),
             time: self.time.as_deref().and_then(present).map(normalise_time),
             process: self.owned(Slot::CommandLine),
             ..ProcessFields::default()
@@ -249,12 +229,7 @@ impl WinEvent {
         let image = self.get(Slot::Image);
         let parent_image = self.get(Slot::ParentImage);
         ProcessFields {
-            time: self
-                .time
-                .as_deref()
-                .or(self.get(Slot::UtcTime))
-                .and_then(present)
-                .map(normalise_time),
+            time: self.time.as_deref().or(self.get(Slot::UtcTime)).and_then(present).map(normalise_time),
             // The Sysmon add-on reports the account without its domain.
             user: self.get(Slot::User).map(|u| basename_user(u).to_string()),
             process_name: image.map(|p| basename(p).to_string()),
@@ -280,9 +255,7 @@ impl WinEvent {
         ProcessFields {
             // TargetUserName (4688 version 2) is the account the process runs as; older
             // records, and `-`, fall back to the creator.
-            user: self
-                .owned(Slot::TargetUserName)
-                .or_else(|| self.owned(Slot::SubjectUserName)),
+            user: self.owned(Slot::TargetUserName).or_else(|| self.owned(Slot::SubjectUserName)),
             process_name: image.map(|p| basename(p).to_string()),
             process_path: image.map(str::to_string),
             // Hex strings such as `0xf84`, kept as given.
@@ -311,11 +284,7 @@ fn basename_user(user: &str) -> &str {
 }
 
 fn describe(event: &WinEvent, id: Option<u32>) -> String {
-    let from = event
-        .channel
-        .as_deref()
-        .or(event.provider.as_deref())
-        .unwrap_or("unknown channel");
+    let from = event.channel.as_deref().or(event.provider.as_deref()).unwrap_or("unknown channel");
     match id {
         Some(id) => format!("{from} EventID {id}"),
         None => format!("{from} event without an EventID"),
@@ -350,59 +319,28 @@ mod tests {
 
     #[test]
     fn security_user_prefers_target_unless_dash() {
-        let mut e = WinEvent {
-            event_id: Some(4688),
-            channel: Some("Security".into()),
-            ..WinEvent::default()
-        };
+        let mut e = WinEvent { event_id: Some(4688), channel: Some("Security".into()), ..WinEvent::default() };
         e.set_data("SubjectUserName", "WORKSTATION6$");
         e.set_data("TargetUserName", "-");
         e.set_data("NewProcessId", "0xf84");
         let p = e.into_process_event(Format::WindowsXml);
         assert_eq!(p.fields.user.as_deref(), Some("WORKSTATION6$"));
         assert_eq!(p.fields.process_id.as_deref(), Some("0xf84"));
-        let mut e = WinEvent {
-            event_id: Some(4688),
-            channel: Some("Security".into()),
-            ..WinEvent::default()
-        };
+        let mut e = WinEvent { event_id: Some(4688), channel: Some("Security".into()), ..WinEvent::default() };
         e.set_data("SubjectUserName", "WORKSTATION6$");
         e.set_data("TargetUserName", "pgustavo");
-        assert_eq!(
-            e.into_process_event(Format::WindowsXml)
-                .fields
-                .user
-                .as_deref(),
-            Some("pgustavo")
-        );
+        assert_eq!(e.into_process_event(Format::WindowsXml).fields.user.as_deref(), Some("pgustavo"));
     }
 
     #[test]
     fn other_events_are_not_process_creations() {
         let mut e = sysmon();
         e.event_id = Some(5);
-        assert!(matches!(
-            e.into_process_event(Format::WindowsXml).kind,
-            Kind::Other(_)
-        ));
-        let e = WinEvent {
-            event_id: Some(1),
-            channel: Some("Application".into()),
-            ..WinEvent::default()
-        };
-        assert!(matches!(
-            e.into_process_event(Format::WindowsXml).kind,
-            Kind::Other(_)
-        ));
-        let e = WinEvent {
-            event_id: Some(4688),
-            channel: Some("Windows PowerShell".into()),
-            ..WinEvent::default()
-        };
-        assert!(matches!(
-            e.into_process_event(Format::WindowsXml).kind,
-            Kind::Other(_)
-        ));
+        assert!(matches!(e.into_process_event(Format::WindowsXml).kind, Kind::Other(_)));
+        let e = WinEvent { event_id: Some(1), channel: Some("Application".into()), ..WinEvent::default() };
+        assert!(matches!(e.into_process_event(Format::WindowsXml).kind, Kind::Other(_)));
+        let e = WinEvent { event_id: Some(4688), channel: Some("Windows PowerShell".into()), ..WinEvent::default() };
+        assert!(matches!(e.into_process_event(Format::WindowsXml).kind, Kind::Other(_)));
     }
 
     #[test]
@@ -416,10 +354,7 @@ mod tests {
         assert!(e.set_inserts(v.into_iter()));
         let p = e.into_process_event(Format::FluentBit);
         assert_eq!(p.fields.process_name.as_deref(), Some("powershell.exe"));
-        assert_eq!(
-            p.fields.original_file_name.as_deref(),
-            Some("PowerShell.EXE")
-        );
+        assert_eq!(p.fields.original_file_name.as_deref(), Some("PowerShell.EXE"));
         assert_eq!(p.fields.process.as_deref(), Some("powershell -c 1"));
 
         let mut e = sysmon();

@@ -33,9 +33,7 @@ pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
     let mut saw_root = false;
 
     loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| broken(format!("at byte {}: {e}", reader.error_position())))?;
+        let ev = reader.read_event().map_err(|e| broken(format!("at byte {}: {e}", reader.error_position())))?;
         match ev {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(ev, Event::Empty(_));
@@ -47,10 +45,7 @@ pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
                     if name != b"Event" {
                         return Err(ScanError::new(
                             ErrorKind::UnknownShape,
-                            format!(
-                                "XML root is <{}>, not a Windows <Event>",
-                                String::from_utf8_lossy(&name)
-                            ),
+                            format!("XML root is <{}>, not a Windows <Event>", String::from_utf8_lossy(&name)),
                         ));
                     }
                     saw_root = true;
@@ -99,9 +94,7 @@ pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
                         Capture::Version => event.version = value.trim().parse().ok(),
                         Capture::Channel => event.channel = Some(value.clone()),
                         Capture::Computer => event.computer = Some(value.clone()),
-                        Capture::Data => {
-                            event.set_data(name.as_deref().unwrap_or_default(), value.as_str())
-                        }
+                        Capture::Data => event.set_data(name.as_deref().unwrap_or_default(), value.as_str()),
                     }
                 }
             }
@@ -137,9 +130,7 @@ pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
                 }
             }
             Event::DocType(_) => {
-                return Err(broken(
-                    "a DOCTYPE is not allowed in an event (no entity expansion)".into(),
-                ));
+                return Err(broken("a DOCTYPE is not allowed in an event (no entity expansion)".into()));
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => break,
@@ -158,9 +149,7 @@ fn attribute(start: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, ScanE
     for attr in start.attributes() {
         let attr = attr.map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
         if attr.key.local_name().as_ref() == key {
-            let v = attr
-                .unescape_value()
-                .map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
+            let v = attr.unescape_value().map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
             return Ok(Some(v.into_owned()));
         }
     }
@@ -180,43 +169,26 @@ mod tests {
         assert_eq!(p.kind, Kind::ProcessCreation);
         assert_eq!(p.fields.dest.as_deref(), Some("WS01.corp.example"));
         assert_eq!(p.fields.user.as_deref(), Some("alice"));
-        assert_eq!(
-            p.fields.process.as_deref(),
-            Some("powershell & {Invoke-Command\n-ComputerName FS02}")
-        );
+        assert_eq!(p.fields.process.as_deref(), Some("powershell & {Invoke-Command\n-ComputerName FS02}"));
         assert_eq!(p.fields.process_name.as_deref(), Some("powershell.exe"));
         assert_eq!(p.fields.time.as_deref(), Some("2026-03-02T10:00:00.000Z"));
     }
 
     #[test]
     fn namespace_prefixes_are_ignored() {
-        let x = SYSMON
-            .replace("<Event xmlns='", "<e:Event xmlns:e='")
-            .replace("</Event>", "</e:Event>");
+        let x = SYSMON.replace("<Event xmlns='", "<e:Event xmlns:e='").replace("</Event>", "</e:Event>");
         assert_eq!(parse(&x).unwrap().fields.user.as_deref(), Some("alice"));
     }
 
     #[test]
     fn refuses_what_is_not_an_event() {
         assert_eq!(parse("<Foo/>").unwrap_err().kind, ErrorKind::UnknownShape);
-        assert_eq!(
-            parse("<Event><System>").unwrap_err().kind,
-            ErrorKind::BrokenXml
-        );
-        assert_eq!(
-            parse("<Event></Evnt>").unwrap_err().kind,
-            ErrorKind::BrokenXml
-        );
+        assert_eq!(parse("<Event><System>").unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse("<Event></Evnt>").unwrap_err().kind, ErrorKind::BrokenXml);
         let bomb = r#"<!DOCTYPE Event [<!ENTITY a "aaaa">]><Event>&a;</Event>"#;
         assert_eq!(parse(bomb).unwrap_err().kind, ErrorKind::BrokenXml);
-        assert_eq!(
-            parse("<Event>&a;</Event>").unwrap_err().kind,
-            ErrorKind::BrokenXml
-        );
-        assert_eq!(
-            parse("<Event/><Event/>").unwrap_err().kind,
-            ErrorKind::BrokenXml
-        );
+        assert_eq!(parse("<Event>&a;</Event>").unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse("<Event/><Event/>").unwrap_err().kind, ErrorKind::BrokenXml);
         let deep = format!("<Event>{}{}</Event>", "<a>".repeat(100), "</a>".repeat(100));
         assert_eq!(parse(&deep).unwrap_err().kind, ErrorKind::TooDeep);
     }

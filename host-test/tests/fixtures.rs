@@ -1,0 +1,173 @@
+//! Our fixtures through the real component, in both modes: the `--emit matches` output
+//! must equal the expected file beside them, and the native library must agree with the
+//! component on every event. `WINRM_DETECT_BLESS=1` rewrites the expected files (review
+//! the diff before committing it).
+
+use std::fs;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use host_test::backend::{Backend, Native, Outcome, Wasm};
+use host_test::component::Runtime;
+use host_test::scan::{self, Record};
+use host_test::{input, output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn fixture_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> =
+        fs::read_dir(root().join("fixtures/events")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 12, "fixtures missing: {files:?}");
+    files
+}
+
+/// Scans one file with `backend`; returns the outcomes and the `--emit matches` output.
+fn scan_file(backend: &mut dyn Backend, source: &str, path: &Path) -> (Vec<Outcome>, String) {
+    let mut reader = input::sniff(BufReader::new(fs::File::open(path).unwrap())).unwrap();
+    let mut outcomes = Vec::new();
+    let mut text = String::new();
+    scan::scan_lines(backend, source, &mut reader, &mut |r: Record<'_>| {
+        if let Some(line) = output::match_line(&r) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        outcomes.push(r.outcome);
+    })
+    .unwrap();
+    (outcomes, text)
+}
+
+fn config(mode: &str) -> String {
+    format!(r#"{{"mode":"{mode}"}}"#)
+}
+
+#[test]
+fn fixtures_match_expected_output_through_the_component() {
+    let runtime = Runtime::load_default().unwrap();
+    let bless = std::env::var_os("WINRM_DETECT_BLESS").is_some();
+    let mut failures = Vec::new();
+    for mode in ["parity", "extended"] {
+        let mut wasm = Wasm::new(&runtime, &config(mode)).unwrap().unwrap();
+        for path in fixture_files() {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let source = format!("fixtures/events/{name}");
+            let (outcomes, text) = scan_file(&mut wasm, &source, &path);
+            for (i, o) in outcomes.iter().enumerate() {
+                assert!(o.is_ok(), "{source}:{}: {:?}", i + 1, o);
+            }
+            let expected_path = root().join(format!("fixtures/expected/{name}.{mode}.jsonl"));
+            if bless {
+                fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
+                fs::write(&expected_path, &text).unwrap();
+                continue;
+            }
+            let expected = fs::read_to_string(&expected_path)
+                .unwrap_or_else(|e| panic!("{}: {e} (WINRM_DETECT_BLESS=1 writes it)", expected_path.display()));
+            let parse =
+                |s: &str| -> Vec<serde_json::Value> { s.lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+            if parse(&expected) != parse(&text) {
+                failures.push(format!("{source} ({mode}):\n--- expected\n{expected}--- got\n{text}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn component_and_native_library_agree_on_every_fixture() {
+    let runtime = Runtime::load_default().unwrap();
+    for mode in ["parity", "extended"] {
+        let mut wasm = Wasm::new(&runtime, &config(mode)).unwrap().unwrap();
+        let mut native = Native(winrm_detect::Detector::from_json(&config(mode)).unwrap());
+        let mut compared = 0;
+        for path in fixture_files() {
+            let source = path.display().to_string();
+            let (from_wasm, _) = scan_file(&mut wasm, &source, &path);
+            let (from_native, _) = scan_file(&mut native, &source, &path);
+            assert_eq!(from_wasm, from_native, "{source} in {mode} mode");
+            compared += from_wasm.len();
+        }
+        assert!(compared >= 40, "only {compared} events compared");
+    }
+}
+
+#[test]
+fn every_fixture_shape_yields_the_fields_of_the_sysmon_xml_positive() {
+    // The first line of each file is the same process creation in another shape; what the
+    // shape carries must come out as the Sysmon XML's fields do.
+    let detector = winrm_detect::Detector::from_json("{}").unwrap();
+    let first_line = |name: &str| -> Vec<u8> {
+        let text = fs::read(root().join("fixtures/events").join(name)).unwrap();
+        text.split(|&b| b == b'\n').next().unwrap().to_vec()
+    };
+    let reference = detector.scan(&first_line("sysmon1.xml")).unwrap().remove(0);
+    // What each shape does not carry, or carries in its own spelling.
+    let absent_in = |name: &str| -> &'static [&'static str] {
+        match name {
+            // The export writes seven fraction digits.
+            "sysmon1.xmltodict.json" => &["_time"],
+            // ECS lower-cases digests and carries user.id, which Sysmon has not.
+            "sysmon1.ecs.jsonl" => &["process_hash", "user_id"],
+            // OCSF has no original file name and carries the user's uid.
+            "ocsf.jsonl" => &["original_file_name", "user_id"],
+            // A CIM record of the version-1 result row only.
+            "cim.jsonl" => &[
+                "parent_process",
+                "parent_process_exec",
+                "parent_process_guid",
+                "parent_process_path",
+                "process_exec",
+                "process_guid",
+                "process_hash",
+                "process_integrity_level",
+                "process_path",
+                "vendor_product",
+            ],
+            // 4688: hex ids, no original file name, GUIDs, hashes or integrity level, the
+            // parent's path as parent_process, and the Windows add-on's vendor_product.
+            "security4688.xml" => &[
+                "process_id",
+                "parent_process_id",
+                "original_file_name",
+                "parent_process",
+                "parent_process_guid",
+                "process_guid",
+                "process_hash",
+                "process_integrity_level",
+                "vendor_product",
+            ],
+            _ => &[],
+        }
+    };
+    let mut mismatches = Vec::new();
+    for name in [
+        "sysmon1.evtx.jsonl",
+        "sysmon1.xmltodict.json",
+        "sysmon1.winlogbeat.jsonl",
+        "sysmon1.winlogbeat6.jsonl",
+        "sysmon1.ecs.jsonl",
+        "nxlog.jsonl",
+        "winevtlog.fluentbit.jsonl",
+        "ocsf.jsonl",
+        "cim.jsonl",
+        "security4688.xml",
+    ] {
+        let got = detector.scan(&first_line(name)).unwrap();
+        assert_eq!(got.len(), 1, "{name}");
+        let got = &got[0];
+        for (field, want) in &reference.fields {
+            if absent_in(name).contains(&field.as_str()) {
+                continue;
+            }
+            if got.field(field) != want.as_deref() {
+                mismatches.push(format!("{name}: {field}: {:?} where Sysmon XML has {want:?}", got.field(field)));
+            }
+        }
+        assert_eq!(got.remote_targets, reference.remote_targets, "{name}");
+        assert_eq!(got.message, reference.message, "{name}");
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

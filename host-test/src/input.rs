@@ -11,7 +11,7 @@ use flate2::read::MultiGzDecoder;
 /// Opens `path` (`-` is standard input), decompressing gzip transparently.
 pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
-    Ok(sniff(BufReader::with_capacity(1 << 16, raw))?)
+    sniff(BufReader::with_capacity(1 << 16, raw))
 }
 
 /// Wraps a reader in a gzip decoder when its first bytes say gzip.

@@ -180,7 +180,6 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
             }
         }
     }
-    drop(on_record);
     if emit == Emit::Summary {
         print_summary(&mut out, &summary, args.summary_format)?;
     }

@@ -82,6 +82,11 @@ pub struct Config {
     pub report_loopback: bool,
     #[serde(default)]
     pub allowlist: Allowlist,
+    /// Parse every event, even those the fast reject knows cannot match, so that every
+    /// malformed event is reported. Off by default: at the edge, speed matters more than
+    /// a report about a broken event that could never have matched.
+    #[serde(default)]
+    pub parse_all: bool,
 }
 
 fn default_rule_version() -> u32 {
@@ -102,6 +107,7 @@ impl Default for Config {
             format: Format::default(),
             report_loopback: true,
             allowlist: Allowlist::default(),
+            parse_all: false,
         }
     }
 }

@@ -154,10 +154,11 @@ impl Detector {
             ScanError::new(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         })?;
         let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
-        let framed = matches!(
-            (trimmed.as_bytes().first(), trimmed.as_bytes().last()),
-            (Some(b'{'), Some(b'}')) | (Some(b'<'), Some(b'>'))
-        );
+        // Only a whole-looking event may skip the parser, so that a truncated line is still
+        // reported as broken.
+        let framed = (trimmed.starts_with('{') && trimmed.ends_with('}'))
+            || (trimmed.starts_with('<') && (trimmed.ends_with("Event>") || trimmed.ends_with("/>")));
+        let prefilter = prefilter && !self.config.parse_all;
         if prefilter && framed && !self.prefilter.may_match(trimmed.as_bytes(), &mut self.scratch.borrow_mut()) {
             return Ok(Vec::new());
         }

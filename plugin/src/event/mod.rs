@@ -145,12 +145,14 @@ pub(crate) fn normalise_time(raw: &str) -> String {
         }
         return out;
     }
-    if !t.is_empty() && t.len() <= 16 && t.bytes().all(|c| c.is_ascii_digit()) {
-        if let Ok(n) = t.parse::<i64>() {
-            // OCSF `time` is epoch milliseconds; ten digits or fewer are seconds.
-            let (secs, millis) = if t.len() > 11 { (n / 1000, n % 1000) } else { (n, 0) };
-            return format_epoch(secs, millis);
-        }
+    if !t.is_empty()
+        && t.len() <= 16
+        && t.bytes().all(|c| c.is_ascii_digit())
+        && let Ok(n) = t.parse::<i64>()
+    {
+        // OCSF `time` is epoch milliseconds; eleven digits or fewer are seconds.
+        let (secs, millis) = if t.len() > 11 { (n / 1000, n % 1000) } else { (n, 0) };
+        return format_epoch(secs, millis);
     }
     t.to_string()
 }

@@ -1,0 +1,188 @@
+//! The `winrm-detect` runner as operators and scripts use it: its output contract, its
+//! error lines, its exit status, its counts.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn last_stderr_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().to_string()
+}
+
+fn bulk(ext: &str) -> Option<String> {
+    let p = root().join(format!("../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.{ext}"));
+    if p.is_file() {
+        return Some(p.display().to_string());
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "corpus missing under CI");
+    None
+}
+
+#[test]
+fn finds_the_real_positive_in_both_bulk_files() {
+    let (Some(xml), Some(jsonl)) = (bulk("xml.gz"), bulk("jsonl.gz")) else { return };
+    let mut annotations = Vec::new();
+    for file in [&xml, &jsonl] {
+        let out = run(&["scan", "--mode", "parity", "--emit", "matches", file], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(last_stderr_line(&out), "events=65145 matched=1 errors=0");
+        let lines = stdout_json(&out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let m = &lines[0];
+        assert_eq!(m["source"], file.as_str());
+        assert_eq!(m["line"], 5806);
+        let a = &m["annotations"][0];
+        assert_eq!(a["fields"]["dest"], "Server002");
+        assert_eq!(a["fields"]["user"], "admin_test");
+        assert_eq!(a["fields"]["process_id"], "4076");
+        assert_eq!(a["fields"]["parent_process_name"], "wsmprovhost.exe");
+        assert_eq!(a["risk_object"], "Server002");
+        assert_eq!(
+            a["message"],
+            "A process was started on a remote endpoint from Server002 by abusing WinRM using PowerShell.exe"
+        );
+        assert_eq!(a["matcher"], "parity");
+        for key in [
+            "rule_id",
+            "rule_name",
+            "rule_version",
+            "matcher",
+            "mitre_technique_ids",
+            "risk_object",
+            "risk_score",
+            "message",
+            "fields",
+            "remote_targets",
+            "evidence",
+        ] {
+            assert!(a.get(key).is_some(), "annotation lacks {key}");
+        }
+        annotations.push(a.clone());
+    }
+    assert_eq!(annotations[0], annotations[1], "the XML and JSON twins must give the same annotation");
+}
+
+#[test]
+fn bad_lines_are_reported_and_scanning_goes_on() {
+    let dir = std::env::temp_dir().join(format!("winrm-detect-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read(root().join("fixtures/events/sysmon1.xml")).unwrap();
+    let good_lines: Vec<&[u8]> = good.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut mixed = Vec::new();
+    mixed.extend_from_slice(good_lines[0]);
+    mixed.extend_from_slice(b"\nhello world\n\n{\"broken\":\n\xff\xfe not utf-8\n   \n");
+    mixed.extend_from_slice(good_lines[6]);
+    mixed.extend_from_slice(b"\n<Event><System><EventID>1</Even\n");
+    let file = dir.join("mixed.log");
+    std::fs::write(&file, &mixed).unwrap();
+    let f = file.display().to_string();
+
+    let out = run(&["scan", "--mode", "extended", &f], None);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{f}:2: error: unknown-shape")), "{stderr}");
+    assert!(stderr.contains(&format!("{f}:4: error: broken-json")), "{stderr}");
+    assert!(stderr.contains(&format!("{f}:5: error: invalid-utf8")), "{stderr}");
+    assert!(stderr.contains(&format!("{f}:8: error: broken-xml")), "{stderr}");
+    assert_eq!(last_stderr_line(&out), "events=6 matched=2 errors=4");
+    let lines: Vec<u64> = stdout_json(&out).iter().map(|m| m["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [1, 7]);
+
+    // A broken event that could never match skips the parser unless parse_all is set.
+    let sneaky = dir.join("sneaky.log");
+    std::fs::write(&sneaky, b"<Event><System></Event>\n").unwrap();
+    let s = sneaky.display().to_string();
+    assert_eq!(last_stderr_line(&run(&["scan", &s], None)), "events=1 matched=0 errors=0");
+    let strict = dir.join("strict.json");
+    std::fs::write(&strict, r#"{"parse_all": true}"#).unwrap();
+    let out = run(&["scan", "--config", strict.to_str().unwrap(), &s], None);
+    assert_eq!(last_stderr_line(&out), "events=1 matched=0 errors=1");
+
+    // --emit all gives every event back, errors included.
+    let out = run(&["scan", "--emit", "all", &f], None);
+    let all = stdout_json(&out);
+    assert_eq!(all.len(), 6);
+    assert!(all[0]["winrm_detect"].as_array().unwrap().len() == 1);
+    assert_eq!(all[1]["event"], "hello world");
+    assert_eq!(all[1]["winrm_detect_error"]["kind"], "unknown-shape");
+
+    // A file that cannot be read: exit 1, the others still scanned.
+    let out = run(&["scan", "/nonexistent/file.log", &f], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(last_stderr_line(&out), "events=6 matched=1 errors=4");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reads_standard_input_and_gzip() {
+    let event = std::fs::read(root().join("fixtures/events/sysmon1.evtx.jsonl")).unwrap();
+    let out = run(&["scan", "-"], Some(&event));
+    assert!(out.status.success());
+    assert_eq!(last_stderr_line(&out), "events=3 matched=1 errors=0");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&event).unwrap();
+    let out = run(&["scan"], Some(&gz.finish().unwrap()));
+    assert_eq!(last_stderr_line(&out), "events=3 matched=1 errors=0");
+    assert_eq!(stdout_json(&out)[0]["source"], "-");
+}
+
+#[test]
+fn a_bad_configuration_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("winrm-detect-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.json");
+    std::fs::write(&cfg, r#"{"allowlist":{"usres":["svc"]}}"#).unwrap();
+    let out = run(&["scan", "--config", cfg.to_str().unwrap(), "fixtures/events/cim.jsonl"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("allowlist.usres"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn summary_is_the_splunk_result_table() {
+    let out = run(&["scan", "--emit", "summary", "--summary-format", "json", "fixtures/events/sysmon1.xml"], None);
+    let rows = stdout_json(&out);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0]["count"], 1);
+    assert_eq!(rows[0]["firstTime"], "2026-03-02T10:15:30");
+    assert_eq!(rows[0]["lastTime"], "2026-03-02T10:15:30");
+    let out = run(&["scan", "--emit", "summary", "fixtures/events/sysmon1.xml"], None);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("count  firstTime"), "{table}");
+    assert!(table.contains("per matcher: parity=3"), "{table}");
+}
+
+#[test]
+fn the_bundled_fixtures_are_all_there() {
+    let names: Vec<&str> = host_test::fixtures::FIXTURES.iter().map(|(n, _)| *n).collect();
+    let on_disk = std::fs::read_dir(root().join("fixtures/events")).unwrap().count();
+    assert_eq!(names.len(), on_disk);
+    assert!(names.iter().all(|n| n.starts_with("fixtures/events/")), "{names:?}");
+}

@@ -1,6 +1,6 @@
-//! Builds the detection component (the `winrm-detect` crate for `wasm32-wasip2`) so that
-//! `cargo run` and `cargo test` need no manual step, and bundles the fixtures into the
-//! runner. Like wasmtime's test-programs artifacts, the inner cargo gets its own target
+//! Builds the detection component (the `winrm-detect` crate for `wasm32-wasip2`) and the
+//! Fluent Bit filter module (the same crate for `wasm32-wasip1`) so that `cargo run` and
+//! `cargo test` need no manual step, and bundles the fixtures into the runner. Like wasmtime's test-programs artifacts, the inner cargo gets its own target
 //! directory under OUT_DIR: sharing the outer one would wait forever on its lock.
 
 use std::env;
@@ -8,20 +8,25 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+/// The component and the Fluent Bit module.
+const TARGETS: [&str; 2] = ["wasm32-wasip2", "wasm32-wasip1"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("host-test sits in the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures"] {
+    for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures", ".cargo/config.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    ensure_target();
-    let component = build_component(&root, &out_dir);
+    for target in TARGETS {
+        ensure_target(target);
+    }
+    let component = build_guest(&root, &out_dir, "wasm32-wasip2");
     println!("cargo:rustc-env=WINRM_DETECT_COMPONENT={}", component.display());
+    let module = build_guest(&root, &out_dir, "wasm32-wasip1");
+    println!("cargo:rustc-env=WINRM_DETECT_FLUENT_BIT={}", module.display());
     bundle_fixtures(&root, &out_dir);
 }
 
@@ -30,9 +35,9 @@ fn rustup_available() -> bool {
 }
 
 /// The guest target must be installed; with RUSTUP_AUTO_INSTALL=0 nothing adds it for us.
-fn ensure_target() {
+fn ensure_target(target: &str) {
     let installed = Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", TARGET])
+        .args(["--print", "target-libdir", "--target", target])
         .output()
         .ok()
         .filter(|o| o.status.success())
@@ -42,23 +47,23 @@ fn ensure_target() {
         return;
     }
     if rustup_available() {
-        let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+        let status = Command::new("rustup").args(["target", "add", target]).status();
         if status.is_ok_and(|s| s.success()) {
             return;
         }
     }
     panic!(
-        "the Rust target {TARGET} is not installed and could not be added.\n\
-         Fix: rustup target add {TARGET} wasm32-wasip1"
+        "the Rust target {target} is not installed and could not be added.\n\
+         Fix: rustup target add wasm32-wasip2 wasm32-wasip1"
     );
 }
 
-fn build_component(root: &Path, out_dir: &Path) -> PathBuf {
+fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
     let target_dir = out_dir.join("guest");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--release", "--locked", "-p", "winrm-detect", "--target", TARGET])
+        .args(["build", "--release", "--locked", "-p", "winrm-detect", "--target", target])
         .env("CARGO_TARGET_DIR", &target_dir)
         // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -68,8 +73,8 @@ fn build_component(root: &Path, out_dir: &Path) -> PathBuf {
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("CARGO_MAKEFLAGS");
     let status = cmd.status().expect("run cargo for the guest");
-    assert!(status.success(), "building the winrm-detect component failed");
-    let wasm = target_dir.join(TARGET).join("release").join("winrm_detect.wasm");
+    assert!(status.success(), "building winrm-detect for {target} failed");
+    let wasm = target_dir.join(target).join("release").join("winrm_detect.wasm");
     assert!(wasm.is_file(), "no component at {}", wasm.display());
     wasm
 }

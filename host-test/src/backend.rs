@@ -14,6 +14,8 @@ pub type Outcome = std::result::Result<Vec<Annotation>, ScanError>;
 
 pub trait Backend {
     fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome>;
+    /// Matches suppressed by the allowlists or the loopback option so far.
+    fn suppressed(&mut self) -> u64;
 }
 
 /// The library, called directly.
@@ -22,6 +24,10 @@ pub struct Native(pub winrm_detect::Detector);
 impl Backend for Native {
     fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome> {
         events.iter().map(|e| self.0.scan(e)).collect()
+    }
+
+    fn suppressed(&mut self) -> u64 {
+        self.0.stats().suppressed
     }
 }
 
@@ -34,6 +40,10 @@ pub struct Wasm {
     pub traps: u64,
     /// Largest linear memory seen in any instance, in bytes.
     peak_memory: usize,
+    /// Suppressions counted by instances that were since replaced.
+    suppressed_before: u64,
+    /// The current instance's suppressions as last asked (after each batch).
+    suppressed_now: u64,
     /// One call per event instead of batches (for measuring the difference).
     pub per_event: bool,
 }
@@ -48,6 +58,8 @@ impl Wasm {
             detector,
             traps: 0,
             peak_memory: 0,
+            suppressed_before: 0,
+            suppressed_now: 0,
             per_event: false,
         }))
     }
@@ -56,6 +68,8 @@ impl Wasm {
     /// traps and tries again: events are reported failed, never lost, and the host lives.
     fn renew(&mut self) -> std::result::Result<(), String> {
         self.peak_memory = self.peak_memory.max(self.detector.peak_memory_bytes());
+        // A trapped instance cannot be asked; what it counted before its last call is kept.
+        self.suppressed_before += std::mem::take(&mut self.suppressed_now);
         match self.runtime.detector(&self.config) {
             Ok(Ok(d)) => {
                 self.detector = d;
@@ -86,12 +100,24 @@ impl Wasm {
 }
 
 impl Backend for Wasm {
+    fn suppressed(&mut self) -> u64 {
+        if let Ok(s) = self.detector.stats() {
+            self.suppressed_now = s.suppressed;
+        }
+        self.suppressed_before + self.suppressed_now
+    }
+
     fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome> {
         if self.per_event || events.len() == 1 {
             return events.iter().map(|e| self.scan_one(e)).collect();
         }
         match self.detector.scan_batch(events) {
-            Ok(outcomes) => outcomes,
+            Ok(outcomes) => {
+                if let Ok(s) = self.detector.stats() {
+                    self.suppressed_now = s.suppressed;
+                }
+                outcomes
+            }
             Err(_) => {
                 // Replay one by one on a fresh instance to find the event that trapped.
                 self.traps += 1;

@@ -7,6 +7,7 @@
 //! no clock beyond what WASI always provides, and a capped linear memory.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
@@ -25,8 +26,24 @@ use exports::winrm_detect::detector::detection as wit;
 /// wherever it is installed.
 pub const COMPONENT: &[u8] = include_bytes!(env!("WINRM_DETECT_COMPONENT"));
 
-/// The guest's linear memory may not grow past this.
-pub const MEMORY_LIMIT: usize = 64 << 20;
+/// What one instance of the guest may use. A call that runs past its budget or an
+/// allocation past the memory limit traps; the backend then replaces the instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostLimits {
+    /// The guest's linear memory may not grow past this.
+    pub memory_bytes: usize,
+    /// Wall time one call (one event, or one batch) may take.
+    pub call_budget: Duration,
+}
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        HostLimits { memory_bytes: 64 << 20, call_budget: Duration::from_secs(1) }
+    }
+}
+
+/// How often the epoch advances: the resolution of the call budget.
+const TICK: Duration = Duration::from_millis(10);
 
 pub struct State {
     wasi: WasiCtx,
@@ -66,6 +83,7 @@ pub struct Runtime {
     engine: Engine,
     component: Component,
     linker: Linker<State>,
+    limits: HostLimits,
 }
 
 impl Runtime {
@@ -80,13 +98,35 @@ impl Runtime {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Runtime> {
+        Runtime::with_limits(bytes, HostLimits::default())
+    }
+
+    pub fn with_limits(bytes: &[u8], limits: HostLimits) -> Result<Runtime> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // Epoch interruption bounds a call's time at the cost of a counter check on loop
+        // back-edges, far cheaper than fuel.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("winrm-detect-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .context("starting the epoch ticker")?;
         let component = Component::new(&engine, bytes).map_err(|e| anyhow!("compiling the component: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        Ok(Runtime { engine, component, linker })
+        Ok(Runtime { engine, component, linker, limits })
+    }
+
+    fn call_ticks(&self) -> u64 {
+        (self.limits.call_budget.as_millis() / TICK.as_millis()).max(1) as u64
     }
 
     /// A detector made from `config` (JSON). The outer error is the host's (the component
@@ -95,10 +135,13 @@ impl Runtime {
         let state = State {
             wasi: WasiCtxBuilder::new().build(),
             table: ResourceTable::new(),
-            memory: MemoryLimiter { limit: MEMORY_LIMIT, peak: 0 },
+            memory: MemoryLimiter { limit: self.limits.memory_bytes, peak: 0 },
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
+        store.epoch_deadline_trap();
+        let ticks = self.call_ticks();
+        store.set_epoch_deadline(ticks);
         let bindings = DetectorComponent::instantiate(&mut store, &self.component, &self.linker)
             .map_err(|e| anyhow!("instantiating the component: {e}"))?;
         let created = bindings
@@ -107,7 +150,7 @@ impl Runtime {
             .call_create(&mut store, config)
             .map_err(|e| anyhow!("calling create: {e}"))?;
         Ok(match created {
-            Ok(handle) => Ok(ComponentDetector { store, bindings, handle }),
+            Ok(handle) => Ok(ComponentDetector { store, bindings, handle, ticks }),
             Err(e) => Err(scan_error(e)),
         })
     }
@@ -118,11 +161,14 @@ pub struct ComponentDetector {
     store: Store<State>,
     bindings: DetectorComponent,
     handle: ResourceAny,
+    /// Epoch ticks each call may run.
+    ticks: u64,
 }
 
 impl ComponentDetector {
     /// Scans one event. `Err` means the guest trapped: this instance must not be used again.
     pub fn scan(&mut self, event: &[u8]) -> Result<std::result::Result<Vec<Annotation>, ScanError>> {
+        self.store.set_epoch_deadline(self.ticks);
         let out = self
             .bindings
             .winrm_detect_detector_detection()
@@ -134,6 +180,7 @@ impl ComponentDetector {
 
     /// Scans many events in one call. `Err` means the guest trapped.
     pub fn scan_batch(&mut self, events: &[Vec<u8>]) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
+        self.store.set_epoch_deadline(self.ticks);
         let out = self
             .bindings
             .winrm_detect_detector_detection()
@@ -147,6 +194,17 @@ impl ComponentDetector {
                 wit::Outcome::Failed(e) => Err(scan_error(e)),
             })
             .collect())
+    }
+
+    /// The detector's counters. `Err` means the guest trapped.
+    pub fn stats(&mut self) -> Result<winrm_detect::Stats> {
+        let s = self
+            .bindings
+            .winrm_detect_detector_detection()
+            .detector()
+            .call_stats(&mut self.store, self.handle)
+            .map_err(|e| anyhow!("the component trapped: {e}"))?;
+        Ok(winrm_detect::Stats { events: s.events, matched: s.matched, suppressed: s.suppressed, errors: s.errors })
     }
 
     /// The largest the guest's linear memory has been, in bytes.

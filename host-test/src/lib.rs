@@ -6,7 +6,9 @@
 //! the boundary.
 
 pub mod backend;
+pub mod bench;
 pub mod component;
+pub mod fluent_bit;
 pub mod input;
 pub mod output;
 pub mod scan;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use host_test::backend::Wasm;
+use host_test::backend::{Backend, Wasm};
 use host_test::component::Runtime;
 use host_test::output::{self, Summary};
 use host_test::scan::{self, Totals};
@@ -30,6 +30,25 @@ enum Command {
     /// Scan events (one per line; .gz read transparently). With no file and a terminal on
     /// stdin, scans the bundled fixtures.
     Scan(ScanArgs),
+    /// Measure throughput on your own logs: the component next to the native library, one
+    /// call per event and batched, both modes, on one core, events held in memory.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The detector's configuration (JSON); each run sets its own mode.
+    #[arg(long)]
+    config: Option<String>,
+    /// Seconds to measure each configuration (whole passes over the events).
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Events to push through the component when measuring its peak memory.
+    #[arg(long, default_value_t = 1_000_000)]
+    memory_events: u64,
+    /// Files of events (one per line, .gz read transparently).
+    #[arg(required = true)]
+    files: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -79,6 +98,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan_command(args),
+        Command::Bench(args) => bench_command(args),
     };
     match result {
         Ok(code) => code,
@@ -111,10 +131,15 @@ fn config_text(args: &ScanArgs) -> Result<String> {
 
 fn scan_command(args: ScanArgs) -> Result<ExitCode> {
     let config = config_text(&args)?;
-    let rule_version = serde_json::from_str::<Value>(&config)
-        .ok()
-        .and_then(|v| v.get("rule_version").and_then(Value::as_u64))
-        .unwrap_or(12) as u32;
+    // The component checks the configuration too; the runner needs its output choices.
+    let parsed = match winrm_detect::Config::from_json(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("winrm-detect: {}", e.message);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (rule_version, output) = (parsed.rule_version, parsed.output);
     let runtime = Runtime::load_default()?;
     let mut backend = match Wasm::new(&runtime, &config)? {
         Ok(b) => b,
@@ -132,13 +157,16 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
     let mut unreadable = false;
     let mut write_failed: Option<io::Error> = None;
     let emit = args.emit;
+    let mut progress = Progress::new();
     let mut on_record = |record: scan::Record<'_>| {
+        progress.tick(record.event.len());
         if let Some(line) = output::error_line(&record) {
+            progress.clear();
             eprintln!("{line}");
         }
         let line = match emit {
-            Emit::Matches => output::match_line(&record),
-            Emit::All => Some(output::all_line(&record)),
+            Emit::Matches => output::match_line(&record, output),
+            Emit::All => Some(output::all_line(&record, output)),
             Emit::Summary => {
                 for a in record.outcome.iter().flatten() {
                     summary.add(a);
@@ -180,6 +208,7 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
             }
         }
     }
+    progress.clear();
     if emit == Emit::Summary {
         print_summary(&mut out, &summary, args.summary_format)?;
     }
@@ -190,6 +219,10 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
     } else {
         out.flush().or_else(|e| if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;
     }
+    let suppressed = backend.suppressed();
+    if suppressed > 0 {
+        eprintln!("winrm-detect: {suppressed} match(es) suppressed by the allowlists or report_loopback");
+    }
     if backend.traps > 0 {
         eprintln!(
             "winrm-detect: the component trapped {} time(s); each time a fresh instance took over",
@@ -198,6 +231,94 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
     }
     eprintln!("events={} matched={} errors={}", totals.events, totals.matched, totals.errors);
     Ok(if unreadable { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `events, MB/s` on stderr while a long scan runs, only when stderr is a terminal.
+struct Progress {
+    shown: bool,
+    enabled: bool,
+    start: std::time::Instant,
+    last: std::time::Instant,
+    events: u64,
+    bytes: u64,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let now = std::time::Instant::now();
+        Progress { shown: false, enabled: io::stderr().is_terminal(), start: now, last: now, events: 0, bytes: 0 }
+    }
+
+    fn tick(&mut self, bytes: usize) {
+        self.events += 1;
+        self.bytes += bytes as u64;
+        if !self.enabled || !self.events.is_multiple_of(4096) || self.last.elapsed().as_millis() < 250 {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        eprint!("\r{} events, {:.1} MB/s   ", self.events, self.bytes as f64 / secs / 1e6);
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r{:60}\r", "");
+            self.shown = false;
+        }
+    }
+}
+
+fn bench_command(args: BenchArgs) -> Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => serde_json::from_str::<Value>(&std::fs::read_to_string(path)?)
+            .with_context(|| format!("the configuration {path} is not JSON"))?,
+        None => Value::Object(Default::default()),
+    };
+    let mut events = Vec::new();
+    for file in &args.files {
+        let mut reader = input::open(file).with_context(|| format!("reading {file}"))?;
+        let mut buf = Vec::new();
+        while input::next_line(&mut *reader, &mut buf)? {
+            if !input::is_blank(&buf) {
+                events.push(buf.clone());
+            }
+        }
+    }
+    anyhow::ensure!(!events.is_empty(), "no events in {:?}", args.files);
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let started = std::time::Instant::now();
+    let runtime = Runtime::load_default()?;
+    let compile = started.elapsed();
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{} events, {:.1} MB, {:.0} bytes per event on average",
+        events.len(),
+        bytes as f64 / 1e6,
+        bytes as f64 / events.len() as f64
+    )?;
+    writeln!(
+        out,
+        "component: {} bytes, compiled by wasmtime in {:.0} ms",
+        host_test::component::COMPONENT.len(),
+        compile.as_secs_f64() * 1e3
+    )?;
+    let figures =
+        host_test::bench::measure_all(&runtime, &events, &config, std::time::Duration::from_secs_f64(args.seconds))?;
+    host_test::bench::print_table(&mut out, &figures)?;
+    let rate = |name: &str| figures.iter().find(|f| f.name == name).map_or(0.0, |f| f.events_per_second());
+    writeln!(
+        out,
+        "component batched / native (parity): {:.0} %; extended / parity (component batched): {:.0} %",
+        100.0 * rate("component batched, parity") / rate("native, parity"),
+        100.0 * rate("component batched, extended") / rate("component batched, parity")
+    )?;
+    for mode in ["parity", "extended"] {
+        let (seen, peak) = host_test::bench::peak_memory(&runtime, &events, mode, args.memory_events)?;
+        writeln!(out, "peak linear memory, {mode}, over {seen} events: {:.2} MiB", peak as f64 / (1 << 20) as f64)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) -> Result<()> {

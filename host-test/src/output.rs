@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use winrm_detect::Annotation;
+use winrm_detect::{Annotation, Output, render};
 
 use crate::scan::Record;
 
@@ -15,19 +15,24 @@ pub const ANNOTATIONS_KEY: &str = "winrm_detect";
 /// The key under which `--emit all` adds a per-event error.
 pub const ERROR_KEY: &str = "winrm_detect_error";
 
-/// `{"source": …, "line": …, "annotations": […]}` for a matching event.
-pub fn match_line(record: &Record<'_>) -> Option<String> {
+fn rendered(list: &[Annotation], output: Output) -> Value {
+    Value::Array(list.iter().map(|a| render(a, output)).collect())
+}
+
+/// `{"source": …, "line": …, "annotations": […]}` for a matching event, the annotations in
+/// the configured output convention.
+pub fn match_line(record: &Record<'_>, output: Output) -> Option<String> {
     match &record.outcome {
-        Ok(list) if !list.is_empty() => {
-            Some(json!({"source": record.source, "line": record.line, "annotations": list}).to_string())
-        }
+        Ok(list) if !list.is_empty() => Some(
+            json!({"source": record.source, "line": record.line, "annotations": rendered(list, output)}).to_string(),
+        ),
         _ => None,
     }
 }
 
 /// The event as JSON with its annotations added: a JSON object keeps its keys; anything
 /// else (event XML) is carried as a string under `event`.
-pub fn all_line(record: &Record<'_>) -> String {
+pub fn all_line(record: &Record<'_>, output: Output) -> String {
     let text = String::from_utf8_lossy(record.event);
     let trimmed = text.trim_start_matches('\u{feff}');
     let mut object = match serde_json::from_str::<Value>(trimmed) {
@@ -40,7 +45,7 @@ pub fn all_line(record: &Record<'_>) -> String {
     };
     match &record.outcome {
         Ok(list) => {
-            object.insert(ANNOTATIONS_KEY.into(), serde_json::to_value(list).unwrap_or(Value::Null));
+            object.insert(ANNOTATIONS_KEY.into(), rendered(list, output));
         }
         Err(e) => {
             object.insert(ANNOTATIONS_KEY.into(), Value::Array(Vec::new()));

@@ -222,3 +222,52 @@ fn parity_fires_on_the_real_positive_and_nothing_else() {
     }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+#[test]
+fn the_fast_reject_never_changes_a_verdict() {
+    let Some(dir) = corpus() else { return };
+    let mut files = Vec::new();
+    walk(&dir, &mut files);
+    walk(&root().join("fixtures/events"), &mut files);
+    files.sort();
+    let configs = [
+        r#"{"mode":"parity"}"#,
+        r#"{"mode":"extended"}"#,
+        r#"{"mode":"parity","macro_profile":"escu-2021"}"#,
+        r#"{"mode":"extended","macro_profile":"escu-2021"}"#,
+    ];
+    let detectors: Vec<winrm_detect::Detector> =
+        configs.iter().map(|c| winrm_detect::Detector::from_json(c).unwrap()).collect();
+    let (mut events, mut rejected_without_parse) = (0u64, 0u64);
+    for path in &files {
+        let Some(list) = events_of(path) else { continue };
+        for (line, event) in &list {
+            events += 1;
+            for (detector, config) in detectors.iter().zip(configs) {
+                let fast = detector.scan(event);
+                let full = detector.scan_without_prefilter(event);
+                match (&fast, &full) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{}:{line} with {config}", path.display()),
+                    // The fast path may skip parsing a broken event that cannot match.
+                    (Ok(a), Err(_)) => assert!(a.is_empty(), "{}:{line}", path.display()),
+                    (Err(a), Err(b)) => assert_eq!(a, b, "{}:{line}", path.display()),
+                    (Err(e), Ok(_)) => panic!("{}:{line} with {config}: fast path failed: {e}", path.display()),
+                }
+            }
+        }
+    }
+    // How much the reject saves: the share of events parity mode never parses.
+    let probe =
+        winrm_detect::prefilter::Prefilter::new(winrm_detect::Mode::Parity, winrm_detect::MacroProfile::Escu2026);
+    let mut scratch = Vec::new();
+    for path in &files {
+        for (_, event) in events_of(path).unwrap_or_default() {
+            if !probe.may_match(&event, &mut scratch) {
+                rejected_without_parse += 1;
+            }
+        }
+    }
+    println!("{events} events; parity's fast reject settles {rejected_without_parse} without parsing");
+    assert!(events > 200_000);
+    assert!(rejected_without_parse * 100 / events >= 99, "{rejected_without_parse} of {events}");
+}

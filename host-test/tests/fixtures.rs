@@ -30,7 +30,7 @@ fn scan_file(backend: &mut dyn Backend, source: &str, path: &Path) -> (Vec<Outco
     let mut outcomes = Vec::new();
     let mut text = String::new();
     scan::scan_lines(backend, source, &mut reader, &mut |r: Record<'_>| {
-        if let Some(line) = output::match_line(&r) {
+        if let Some(line) = output::match_line(&r, winrm_detect::Output::Native) {
             text.push_str(&line);
             text.push('\n');
         }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{ErrorKind, ScanError};
 use crate::event::Format;
+use crate::render::Output;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -87,6 +88,40 @@ pub struct Config {
     /// a report about a broken event that could never have matched.
     #[serde(default)]
     pub parse_all: bool,
+    #[serde(default)]
+    pub limits: Limits,
+    /// How annotations are written out: `native`, `ecs` or `ocsf`.
+    #[serde(default)]
+    pub output: Output,
+}
+
+/// Bounds on what one event may cost. An event past a bound gets a `too-large` or
+/// `too-deep` error (or, for the command line, is examined only up to the bound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Larger events are refused unread.
+    pub max_event_bytes: usize,
+    /// JSON objects and arrays, or XML elements, nested deeper than this are refused.
+    pub max_nesting: usize,
+    /// Bytes of each command line (and of each decoded layer) the analyser reads.
+    pub max_command_line_bytes: usize,
+    /// `-EncodedCommand` payloads longer than this (in decoded bytes) are not decoded.
+    pub max_encoded_bytes: usize,
+    /// Levels of `powershell -EncodedCommand` within decoded text that are followed.
+    pub max_decode_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_event_bytes: 1 << 20,
+            max_nesting: 64,
+            max_command_line_bytes: 64 << 10,
+            max_encoded_bytes: 64 << 10,
+            max_decode_depth: 4,
+        }
+    }
 }
 
 fn default_rule_version() -> u32 {
@@ -108,6 +143,8 @@ impl Default for Config {
             report_loopback: true,
             allowlist: Allowlist::default(),
             parse_all: false,
+            limits: Limits::default(),
+            output: Output::default(),
         }
     }
 }
@@ -145,6 +182,20 @@ impl Config {
             && score > 100
         {
             return bad("risk_score", format!("{score} is outside 0..=100"));
+        }
+        let l = &self.limits;
+        if !(1..=64 << 20).contains(&l.max_event_bytes) {
+            return bad("limits.max_event_bytes", format!("{} is outside 1..=67108864", l.max_event_bytes));
+        }
+        // serde_json itself stops at 128 levels.
+        if !(1..=128).contains(&l.max_nesting) {
+            return bad("limits.max_nesting", format!("{} is outside 1..=128", l.max_nesting));
+        }
+        if l.max_command_line_bytes == 0 || l.max_encoded_bytes == 0 {
+            return bad("limits", "byte limits must be at least 1".into());
+        }
+        if l.max_decode_depth > 16 {
+            return bad("limits.max_decode_depth", format!("{} is above 16", l.max_decode_depth));
         }
         let lists = [
             ("allowlist.users", &self.allowlist.users),

@@ -37,6 +37,11 @@ impl wit::GuestDetector for Detector {
             })
             .collect()
     }
+
+    fn stats(&self) -> wit::Stats {
+        let s = self.0.stats();
+        wit::Stats { events: s.events, matched: s.matched, suppressed: s.suppressed, errors: s.errors }
+    }
 }
 
 fn error(e: ScanError) -> wit::Error {

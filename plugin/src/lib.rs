@@ -4,7 +4,8 @@
 //! This crate is the whole detection in plain Rust, so that its tests run natively and every
 //! host (the wasip2 component, the Fluent Bit module, the runner's native comparison) shares
 //! one implementation. The WebAssembly exports live in [`exports`] and are compiled only for
-//! `wasm32-wasip2`.
+//! `wasm32-wasip2`; the Fluent Bit filter ABI in `fluent_bit`, compiled only for
+//! `wasm32-wasip1`.
 //!
 //! The flow of one event: [`prefilter`] rejects what cannot match from the raw bytes;
 //! [`event`] recognises the shape and normalises it into CIM process fields; [`rule`] applies
@@ -17,12 +18,17 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod prefilter;
+pub mod render;
 pub mod rule;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
 mod exports;
 
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
+mod fluent_bit;
+
 pub use annotation::{Annotation, Evidence, Matcher, RemoteTarget};
 pub use config::{Config, MacroProfile, Mode};
 pub use error::{ErrorKind, ScanError};
-pub use rule::Detector;
+pub use render::{Output, render};
+pub use rule::{Detector, Stats};

@@ -107,7 +107,11 @@ impl Detector {
     pub fn new(config: Config) -> Detector {
         Detector {
             prefilter: Prefilter::new(config.mode, config.macro_profile),
-            cmdline_limits: cmdline::Limits::default(),
+            cmdline_limits: cmdline::Limits {
+                max_script_bytes: config.limits.max_command_line_bytes,
+                max_encoded_bytes: config.limits.max_encoded_bytes,
+                max_decode_depth: config.limits.max_decode_depth,
+            },
             patterns: config.allowlist.command_line_patterns.iter().map(|p| p.to_ascii_lowercase()).collect(),
             config,
             stats: Cell::new(Stats::default()),
@@ -150,6 +154,13 @@ impl Detector {
     }
 
     fn scan_inner(&self, event: &[u8], prefilter: bool) -> Result<Vec<Annotation>, ScanError> {
+        let max = self.config.limits.max_event_bytes;
+        if event.len() > max {
+            return Err(ScanError::new(
+                ErrorKind::TooLarge,
+                format!("event of {} bytes is over the limit of {max} (limits.max_event_bytes)", event.len()),
+            ));
+        }
         let text = std::str::from_utf8(event).map_err(|e| {
             ScanError::new(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         })?;
@@ -162,7 +173,7 @@ impl Detector {
         if prefilter && framed && !self.prefilter.may_match(trimmed.as_bytes(), &mut self.scratch.borrow_mut()) {
             return Ok(Vec::new());
         }
-        let parsed = event::parse(trimmed, self.config.format)?;
+        let parsed = event::parse(trimmed, self.config.format, self.config.limits.max_nesting)?;
         Ok(self.evaluate(&parsed))
     }
 

@@ -86,6 +86,11 @@ pub struct Analysis {
     pub opaque: Vec<&'static str>,
 }
 
+/// Decodes an `-EncodedCommand` payload (base64 of UTF-16LE) of at most `max_bytes`.
+pub fn decode_encoded(base64_text: &str, max_bytes: usize) -> Option<String> {
+    host::decode_encoded(base64_text, max_bytes)
+}
+
 /// Analyses a PowerShell process's command line.
 pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
     let mut a = Analyser { limits: *limits, out: Analysis::default() };

@@ -8,15 +8,14 @@ use super::windows::WinEvent;
 use super::{Format, Kind, ProcessEvent, ProcessFields, basename, cim, normalise_time, present};
 use crate::error::{ErrorKind, ScanError};
 
-pub(super) fn parse(text: &str, forced: Option<Format>) -> Result<ProcessEvent, ScanError> {
-    // serde_json refuses nesting deeper than 128 levels before it can exhaust the stack.
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            ScanError::new(ErrorKind::TooDeep, format!("JSON nested too deeply: {e}"))
-        } else {
-            ScanError::new(ErrorKind::BrokenJson, e.to_string())
-        }
-    })?;
+pub(super) fn parse(text: &str, forced: Option<Format>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+    if let Some(at) = nesting_exceeds(text.as_bytes(), max_nesting) {
+        return Err(ScanError::new(
+            ErrorKind::TooDeep,
+            format!("JSON nested deeper than {max_nesting} levels at byte {at} (limits.max_nesting)"),
+        ));
+    }
+    let value: Value = serde_json::from_str(text).map_err(|e| ScanError::new(ErrorKind::BrokenJson, e.to_string()))?;
     let Value::Object(root) = value else {
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
@@ -70,6 +69,35 @@ fn recognise(root: &Map<String, Value>) -> Option<Format> {
     }
     if cim::looks_like_cim(root) {
         return Some(Format::Cim);
+    }
+    None
+}
+
+/// Where the nesting of objects and arrays first goes past `max`, strings skipped; checked
+/// before parsing so that depth is refused in one cheap pass, never by recursion.
+fn nesting_exceeds(bytes: &[u8], max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
     None
 }
@@ -408,10 +436,15 @@ mod tests {
 
     #[test]
     fn errors_are_typed() {
-        assert_eq!(parse("{", None).unwrap_err().kind, ErrorKind::BrokenJson);
-        assert_eq!(parse(r#"{"a":1}"#, None).unwrap_err().kind, ErrorKind::UnknownShape);
-        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(parse(&deep, None).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(parse("{", None, 64).unwrap_err().kind, ErrorKind::BrokenJson);
+        assert_eq!(parse(r#"{"a":1}"#, None, 64).unwrap_err().kind, ErrorKind::UnknownShape);
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(parse(&deep, None, 64).unwrap_err().kind, ErrorKind::TooDeep);
+        // Brackets inside strings do not count.
+        let quoted = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
+        assert_eq!(parse(&quoted, None, 4).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(nesting_exceeds(br#"{"a":[{"b":1}]}"#, 3), None);
+        assert_eq!(nesting_exceeds(br#"{"a":[{"b":[1]}]}"#, 3), Some(11));
     }
 
     #[test]

@@ -93,13 +93,14 @@ pub struct ProcessEvent {
 }
 
 /// Recognises and normalises one event. `text` is one whole event (one line of a log).
-pub fn parse(text: &str, format: Format) -> Result<ProcessEvent, ScanError> {
+/// Objects, arrays or elements nested deeper than `max_nesting` are refused.
+pub fn parse(text: &str, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
     match (text.as_bytes().first(), format) {
         (None, _) => Err(ScanError::new(ErrorKind::Empty, "empty event")),
-        (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text),
-        (Some(b'{'), Format::Auto) => json::parse(text, None),
-        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f)),
+        (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text, max_nesting),
+        (Some(b'{'), Format::Auto) => json::parse(text, None, max_nesting),
+        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f), max_nesting),
         (Some(_), Format::Auto) => {
             Err(ScanError::new(ErrorKind::UnknownShape, "not an event: expected a JSON object or Windows event XML"))
         }
@@ -157,6 +158,48 @@ pub(crate) fn normalise_time(raw: &str) -> String {
     t.to_string()
 }
 
+/// Milliseconds since the epoch of an ISO 8601 time as [`normalise_time`] writes it
+/// (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`).
+pub fn epoch_millis(iso: &str) -> Option<i64> {
+    let b = iso.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { iso.get(r)?.parse().ok() };
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &iso[19..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let ms: String = frac[..digits].chars().chain("000".chars()).take(3).collect();
+        millis = ms.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_minutes = match rest {
+        "" | "Z" | "z" => 0,
+        zone if zone.len() == 6 && zone.as_bytes()[3] == b':' => {
+            let sign = match zone.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            sign * (zone[1..3].parse::<i64>().ok()? * 60 + zone[4..6].parse::<i64>().ok()?)
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days-from-civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(secs * 1000 + millis)
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from a Unix time (Howard Hinnant's civil-from-days).
 fn format_epoch(secs: i64, millis: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -185,6 +228,13 @@ mod tests {
         assert_eq!(normalise_time("1729510317615"), "2024-10-21T11:31:57.615Z");
         assert_eq!(normalise_time("0"), "1970-01-01T00:00:00.000Z");
         assert_eq!(normalise_time("yesterday"), "yesterday");
+        assert_eq!(epoch_millis("2024-10-21T11:31:57.615Z"), Some(1_729_510_317_615));
+        assert_eq!(epoch_millis("2024-10-21T13:31:57.615954+02:00"), Some(1_729_510_317_615));
+        assert_eq!(epoch_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(epoch_millis("2024-10-21 11:31"), None);
+        for ms in [0i64, 1_729_510_317_615, 951_782_400_000] {
+            assert_eq!(epoch_millis(&format_epoch(ms / 1000, ms % 1000)), Some(ms));
+        }
     }
 
     #[test]
@@ -198,9 +248,9 @@ mod tests {
 
     #[test]
     fn shapeless_input_is_refused() {
-        assert_eq!(parse("", Format::Auto).unwrap_err().kind, ErrorKind::Empty);
-        assert_eq!(parse("\u{feff}  ", Format::Auto).unwrap_err().kind, ErrorKind::Empty);
-        assert_eq!(parse("hello", Format::Auto).unwrap_err().kind, ErrorKind::UnknownShape);
-        assert_eq!(parse("{}", Format::WindowsXml).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse("", Format::Auto, 64).unwrap_err().kind, ErrorKind::Empty);
+        assert_eq!(parse("\u{feff}  ", Format::Auto, 64).unwrap_err().kind, ErrorKind::Empty);
+        assert_eq!(parse("hello", Format::Auto, 64).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse("{}", Format::WindowsXml, 64).unwrap_err().kind, ErrorKind::UnknownShape);
     }
 }

@@ -10,9 +10,6 @@ use super::windows::WinEvent;
 use super::{Format, ProcessEvent};
 use crate::error::{ErrorKind, ScanError};
 
-/// Deeper than any real event (Event/EventData/Data is three levels).
-const MAX_DEPTH: usize = 64;
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Capture {
     EventId,
@@ -22,7 +19,8 @@ enum Capture {
     Data,
 }
 
-pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
+/// `max_depth` bounds element nesting (a real event needs three levels: Event/EventData/Data).
+pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanError> {
     let broken = |why: String| ScanError::new(ErrorKind::BrokenXml, why);
     let mut reader = Reader::from_str(text);
     let mut event = WinEvent::default();
@@ -50,10 +48,10 @@ pub(super) fn parse(text: &str) -> Result<ProcessEvent, ScanError> {
                     }
                     saw_root = true;
                 }
-                if stack.len() >= MAX_DEPTH {
+                if stack.len() >= max_depth {
                     return Err(ScanError::new(
                         ErrorKind::TooDeep,
-                        format!("XML nested deeper than {MAX_DEPTH} elements"),
+                        format!("XML nested deeper than {max_depth} elements (limits.max_nesting)"),
                     ));
                 }
                 let parent = stack.last().map(Vec::as_slice);
@@ -165,7 +163,7 @@ mod tests {
 
     #[test]
     fn reads_single_quoted_sysmon_with_entities() {
-        let p = parse(SYSMON).unwrap();
+        let p = parse(SYSMON, 64).unwrap();
         assert_eq!(p.kind, Kind::ProcessCreation);
         assert_eq!(p.fields.dest.as_deref(), Some("WS01.corp.example"));
         assert_eq!(p.fields.user.as_deref(), Some("alice"));
@@ -177,19 +175,19 @@ mod tests {
     #[test]
     fn namespace_prefixes_are_ignored() {
         let x = SYSMON.replace("<Event xmlns='", "<e:Event xmlns:e='").replace("</Event>", "</e:Event>");
-        assert_eq!(parse(&x).unwrap().fields.user.as_deref(), Some("alice"));
+        assert_eq!(parse(&x, 64).unwrap().fields.user.as_deref(), Some("alice"));
     }
 
     #[test]
     fn refuses_what_is_not_an_event() {
-        assert_eq!(parse("<Foo/>").unwrap_err().kind, ErrorKind::UnknownShape);
-        assert_eq!(parse("<Event><System>").unwrap_err().kind, ErrorKind::BrokenXml);
-        assert_eq!(parse("<Event></Evnt>").unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse("<Foo/>", 64).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse("<Event><System>", 64).unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse("<Event></Evnt>", 64).unwrap_err().kind, ErrorKind::BrokenXml);
         let bomb = r#"<!DOCTYPE Event [<!ENTITY a "aaaa">]><Event>&a;</Event>"#;
-        assert_eq!(parse(bomb).unwrap_err().kind, ErrorKind::BrokenXml);
-        assert_eq!(parse("<Event>&a;</Event>").unwrap_err().kind, ErrorKind::BrokenXml);
-        assert_eq!(parse("<Event/><Event/>").unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse(bomb, 64).unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse("<Event>&a;</Event>", 64).unwrap_err().kind, ErrorKind::BrokenXml);
+        assert_eq!(parse("<Event/><Event/>", 64).unwrap_err().kind, ErrorKind::BrokenXml);
         let deep = format!("<Event>{}{}</Event>", "<a>".repeat(100), "</a>".repeat(100));
-        assert_eq!(parse(&deep).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(parse(&deep, 64).unwrap_err().kind, ErrorKind::TooDeep);
     }
 }

@@ -1,0 +1,131 @@
+//! An emulated Fluent Bit `wasm` filter host: wasmtime's core-module API calling the
+//! wasm32-wasip1 build exactly as `plugins/filter_wasm` and `src/wasm/flb_wasm.c` do with
+//! `Event_Format json`: the tag and the record are copied into guest memory with their NUL
+//! through the module's allocator (`wasm_runtime_module_dup_data`), NULL (0) is passed when
+//! the record does not fit the heap, the function is called with six i32 arguments, the
+//! NUL-terminated result is copied out, then both buffers are freed.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// The module the build script made.
+pub const MODULE: &[u8] = include_bytes!(env!("WINRM_DETECT_FLUENT_BIT"));
+
+/// Fluent Bit's default `Wasm_Heap_Size`.
+pub const DEFAULT_HEAP_SIZE: usize = 8 << 10;
+
+pub struct FluentBitHost {
+    store: Store<WasiP1Ctx>,
+    instance: Instance,
+    memory: Memory,
+    malloc: TypedFunc<u32, u32>,
+    free: TypedFunc<u32, ()>,
+    /// When set, allocations larger than this fail as WAMR's fixed app heap would.
+    heap_limit: Option<usize>,
+}
+
+/// What the filter made of one record, as Fluent Bit would act on it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `""`: the record is dropped.
+    Drop,
+    /// A JSON object that replaces the record.
+    Replace(serde_json::Map<String, serde_json::Value>),
+    /// Anything else: Fluent Bit logs "invalid JSON format" and drops the record.
+    Invalid(String),
+    /// The call failed (a trap): Fluent Bit skips the record.
+    Failed(String),
+}
+
+impl FluentBitHost {
+    /// Instantiates the module. `accessible` (a host directory and its name inside) is
+    /// preopened as Fluent Bit does with `Accessible_Paths` (whose default, `.`, is Fluent
+    /// Bit's working directory); `heap_limit` emulates a WAMR whose app heap is fixed at
+    /// that size.
+    pub fn new(accessible: Option<(&Path, &str)>, heap_limit: Option<usize>) -> Result<FluentBitHost> {
+        let engine = Engine::default();
+        let module = Module::new(&engine, MODULE).map_err(|e| anyhow!("compiling the module: {e}"))?;
+        let mut wasi = WasiCtxBuilder::new();
+        if let Some((dir, guest)) = accessible {
+            wasi.preopened_dir(dir, guest, wasmtime_wasi::FsPerms::ReadOnly).map_err(|e| anyhow!("{e}"))?;
+        }
+        let mut store = Store::new(&engine, wasi.build_p1());
+        let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).map_err(|e| anyhow!("{e}"))?;
+        let instance = linker.instantiate(&mut store, &module).map_err(|e| anyhow!("instantiating: {e}"))?;
+        // A WASI reactor initialises its runtime once, as WAMR does on instantiation.
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            init.call(&mut store, ()).map_err(|e| anyhow!("_initialize: {e}"))?;
+        }
+        let memory = instance.get_memory(&mut store, "memory").context("the module exports its memory")?;
+        let malloc = instance.get_typed_func(&mut store, "malloc").map_err(|e| anyhow!("malloc export: {e}"))?;
+        let free = instance.get_typed_func(&mut store, "free").map_err(|e| anyhow!("free export: {e}"))?;
+        Ok(FluentBitHost { store, instance, memory, malloc, free, heap_limit })
+    }
+
+    /// `wasm_runtime_module_dup_data`: 0 when the allocation fails.
+    fn dup(&mut self, data: &[u8]) -> Result<u32> {
+        if self.heap_limit.is_some_and(|limit| data.len() > limit) {
+            return Ok(0);
+        }
+        let ptr = self.malloc.call(&mut self.store, data.len() as u32).map_err(|e| anyhow!("malloc: {e}"))?;
+        if ptr != 0 {
+            self.memory.write(&mut self.store, ptr as usize, data).map_err(|e| anyhow!("{e}"))?;
+        }
+        Ok(ptr)
+    }
+
+    /// Calls `function` on one record as `flb_wasm_call_function_format_json` does.
+    pub fn call(&mut self, function: &str, tag: &str, time: (u32, u32), record: &[u8]) -> Result<Verdict> {
+        let func: TypedFunc<(u32, u32, u32, u32, u32, u32), u32> =
+            self.instance.get_typed_func(&mut self.store, function).map_err(|e| anyhow!("{function}: {e}"))?;
+        let mut tag_data = tag.as_bytes().to_vec();
+        tag_data.push(0);
+        let mut record_data = record.to_vec();
+        record_data.push(0);
+        let tag_ptr = self.dup(&tag_data)?;
+        let record_ptr = self.dup(&record_data)?;
+        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record.len() as u32);
+        let result = func.call(&mut self.store, args);
+        let verdict = match result {
+            Err(trap) => Verdict::Failed(format!("{trap:#}")),
+            Ok(ptr) => {
+                let text = self.c_string(ptr)?;
+                if text.is_empty() {
+                    Verdict::Drop
+                } else {
+                    match serde_json::from_str::<serde_json::Value>(&text) {
+                        Ok(serde_json::Value::Object(m)) => Verdict::Replace(m),
+                        _ => Verdict::Invalid(text),
+                    }
+                }
+            }
+        };
+        for ptr in [tag_ptr, record_ptr] {
+            if ptr != 0 {
+                self.free.call(&mut self.store, ptr).map_err(|e| anyhow!("free: {e}"))?;
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// The NUL-terminated string at `ptr` (`wasm_runtime_validate_app_str_addr` first).
+    fn c_string(&mut self, ptr: u32) -> Result<String> {
+        let data = self.memory.data(&self.store);
+        let start = ptr as usize;
+        if ptr == 0 || start >= data.len() {
+            bail!("returned value is invalid: {ptr:#x}");
+        }
+        let Some(len) = data[start..].iter().position(|&b| b == 0) else { bail!("no NUL after {ptr:#x}") };
+        Ok(String::from_utf8_lossy(&data[start..start + len]).into_owned())
+    }
+
+    /// The guest's linear memory now, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory.data_size(&self.store)
+    }
+}

@@ -1,0 +1,180 @@
+//! The wasm32-wasip1 Fluent Bit filter module under an emulated Fluent Bit host that calls
+//! it as `plugins/filter_wasm` does: annotate, filter and drop semantics, a NULL record, a
+//! 200 KB record, 100,000 records with flat memory, invalid JSON, configuration from
+//! `Accessible_Paths`. The result must always be a JSON object or `""`.
+
+use std::path::Path;
+
+use host_test::fluent_bit::{DEFAULT_HEAP_SIZE, FluentBitHost, Verdict};
+use serde_json::{Map, Value};
+
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Records as Fluent Bit's winevtlog input gives them: (parity positive, 4688 positive, negative).
+fn winevtlog_records() -> Vec<String> {
+    std::fs::read_to_string(root().join("fixtures/events/winevtlog.fluentbit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// An extended-only record: `icm -Cn` in the winevtlog shape.
+fn extended_record() -> String {
+    let mut v: Value = serde_json::from_str(&winevtlog_records()[0]).unwrap();
+    v["StringInserts"][10] = Value::String("powershell.exe -c \"icm -Cn FS02 {whoami}\"".into());
+    v.to_string()
+}
+
+fn object(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text).unwrap() {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
+fn replaced(v: Verdict) -> Map<String, Value> {
+    match v {
+        Verdict::Replace(m) => m,
+        other => panic!("expected a JSON object, got {other:?}"),
+    }
+}
+
+#[test]
+fn annotate_adds_annotations_and_keeps_everything_else() {
+    let mut host = FluentBitHost::new(None, None).unwrap();
+    let records = winevtlog_records();
+    let out =
+        replaced(host.call("winrm_detect_annotate", "winevtlog.0", (1772446530, 0), records[0].as_bytes()).unwrap());
+    let mut original = object(&records[0]);
+    let annotations = out["winrm_detect"].as_array().unwrap();
+    assert_eq!(annotations.len(), 1);
+    assert_eq!(annotations[0]["matcher"], "parity");
+    assert_eq!(annotations[0]["fields"]["dest"], "WS01.corp.example");
+    assert_eq!(annotations[0]["remote_targets"][0]["host"], "FS02");
+    original.insert("winrm_detect".into(), out["winrm_detect"].clone());
+    assert_eq!(out, original, "the record is returned whole, with one key added");
+
+    // A record on which nothing fires comes back unchanged.
+    let out = replaced(host.call("winrm_detect_annotate", "winevtlog.0", (0, 0), records[2].as_bytes()).unwrap());
+    assert_eq!(out, object(&records[2]));
+    // So does a record of another shape sharing the pipeline.
+    let app = r#"{"log":"GET /index.html 200","source":"nginx"}"#;
+    assert_eq!(replaced(host.call("winrm_detect_annotate", "app", (0, 0), app.as_bytes()).unwrap()), object(app));
+}
+
+#[test]
+fn filter_forwards_only_matches() {
+    let mut host = FluentBitHost::new(None, None).unwrap();
+    let records = winevtlog_records();
+    let positive = host.call("winrm_detect_filter", "t", (0, 0), records[1].as_bytes()).unwrap();
+    assert_eq!(replaced(positive)["winrm_detect"][0]["fields"]["process_id"], "0x1092");
+    assert_eq!(host.call("winrm_detect_filter", "t", (0, 0), records[2].as_bytes()).unwrap(), Verdict::Drop);
+    let app = br#"{"log":"hello"}"#;
+    assert_eq!(host.call("winrm_detect_filter", "t", (0, 0), app).unwrap(), Verdict::Drop);
+}
+
+#[test]
+fn modes_by_function_name() {
+    let mut host = FluentBitHost::new(None, None).unwrap();
+    let record = extended_record();
+    assert_eq!(host.call("winrm_detect_filter_parity", "t", (0, 0), record.as_bytes()).unwrap(), Verdict::Drop);
+    let out = replaced(host.call("winrm_detect_filter_extended", "t", (0, 0), record.as_bytes()).unwrap());
+    assert_eq!(out["winrm_detect"][0]["matcher"], "extended");
+    assert_eq!(out["winrm_detect"][0]["techniques"], serde_json::json!(["alias", "parameter-alias"]));
+    let out = replaced(host.call("winrm_detect_annotate_extended", "t", (0, 0), record.as_bytes()).unwrap());
+    assert_eq!(out["winrm_detect"][0]["matcher"], "extended");
+    assert_eq!(
+        replaced(host.call("winrm_detect_annotate_parity", "t", (0, 0), record.as_bytes()).unwrap()),
+        object(&record)
+    );
+}
+
+#[test]
+fn a_null_record_and_a_200kb_record() {
+    let mut record: Value = serde_json::from_str(&winevtlog_records()[0]).unwrap();
+    record["Message"] = Value::String("x".repeat(200 << 10));
+    let big = record.to_string();
+    assert!(big.len() > 200_000);
+
+    // WAMR with a fixed 8 KiB app heap: the record cannot be copied in, the module gets NULL.
+    let mut small_heap = FluentBitHost::new(None, Some(DEFAULT_HEAP_SIZE)).unwrap();
+    for function in ["winrm_detect_annotate", "winrm_detect_filter"] {
+        let out = replaced(small_heap.call(function, "t", (0, 0), big.as_bytes()).unwrap());
+        assert_eq!(out["winrm_detect_error"]["kind"], "too-large", "{function}: {out:?}");
+        assert!(out["winrm_detect_error"]["message"].as_str().unwrap().contains("Wasm_Heap_Size"));
+    }
+    // The module's exported allocator takes the whole record.
+    let mut host = FluentBitHost::new(None, None).unwrap();
+    let out = replaced(host.call("winrm_detect_annotate", "t", (0, 0), big.as_bytes()).unwrap());
+    assert_eq!(out["winrm_detect"][0]["matcher"], "parity");
+    assert_eq!(out["Message"].as_str().unwrap().len(), 200 << 10);
+}
+
+#[test]
+fn invalid_input_still_gives_a_json_object() {
+    let mut host = FluentBitHost::new(None, None).unwrap();
+    for bad in [&b"{\"EventID\": 1, \"broken"[..], b"not json at all", b"", b"\xff\xfe\x00garbage"] {
+        for function in ["winrm_detect_annotate", "winrm_detect_filter_extended"] {
+            match host.call(function, "t", (0, 0), bad).unwrap() {
+                Verdict::Replace(m) => assert!(m.contains_key("winrm_detect_error"), "{m:?}"),
+                Verdict::Drop => {}
+                other => panic!("{function} on {bad:?}: {other:?}"),
+            }
+        }
+    }
+    // And the next record is examined as usual.
+    let records = winevtlog_records();
+    assert!(matches!(
+        host.call("winrm_detect_filter", "t", (0, 0), records[0].as_bytes()).unwrap(),
+        Verdict::Replace(_)
+    ));
+}
+
+#[test]
+fn a_hundred_thousand_records_in_flat_memory() {
+    let mut host = FluentBitHost::new(None, None).unwrap();
+    let records = winevtlog_records();
+    let extended = extended_record();
+    let inputs = [records[0].as_str(), records[1].as_str(), records[2].as_str(), extended.as_str(), "{\"log\":\"x\"}"];
+    let run = |host: &mut FluentBitHost, n: usize| {
+        let mut forwarded = 0;
+        for i in 0..n {
+            match host
+                .call("winrm_detect_filter_extended", "t", (i as u32, 0), inputs[i % inputs.len()].as_bytes())
+                .unwrap()
+            {
+                Verdict::Replace(_) => forwarded += 1,
+                Verdict::Drop => {}
+                other => panic!("record {i}: {other:?}"),
+            }
+        }
+        forwarded
+    };
+    run(&mut host, 1_000);
+    let warm = host.memory_bytes();
+    let forwarded = run(&mut host, 100_000);
+    assert_eq!(forwarded, 60_000, "three of every five records match");
+    assert_eq!(host.memory_bytes(), warm, "linear memory grew across records");
+}
+
+#[test]
+fn configuration_comes_from_accessible_paths() {
+    let dir = std::env::temp_dir().join(format!("winrm-detect-fb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = extended_record();
+
+    std::fs::write(dir.join("winrm-detect.json"), r#"{"mode":"extended"}"#).unwrap();
+    let mut host = FluentBitHost::new(Some((&dir, ".")), None).unwrap();
+    let out = replaced(host.call("winrm_detect_filter", "t", (0, 0), record.as_bytes()).unwrap());
+    assert_eq!(out["winrm_detect"][0]["matcher"], "extended");
+
+    std::fs::write(dir.join("winrm-detect.json"), r#"{"mood":"extended"}"#).unwrap();
+    let mut host = FluentBitHost::new(Some((&dir, ".")), None).unwrap();
+    let out = replaced(host.call("winrm_detect_annotate", "t", (0, 0), record.as_bytes()).unwrap());
+    assert_eq!(out["winrm_detect_error"]["kind"], "bad-config");
+    assert!(out["winrm_detect_error"]["message"].as_str().unwrap().contains("mood"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

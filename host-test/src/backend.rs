@@ -111,7 +111,14 @@ impl Backend for Wasm {
         if self.per_event || events.len() == 1 {
             return events.iter().map(|e| self.scan_one(e)).collect();
         }
-        match self.detector.scan_batch(events) {
+        // Lines go through scan-lines (one copy, sparse results); an event holding a line
+        // feed (only possible from a host that did not read lines) through scan-batch.
+        let result = if events.iter().any(|e| e.contains(&b'\n')) {
+            self.detector.scan_batch(events)
+        } else {
+            self.detector.scan_lines(events)
+        };
+        match result {
             Ok(outcomes) => {
                 if let Ok(s) = self.detector.stats() {
                     self.suppressed_now = s.suppressed;

@@ -196,6 +196,35 @@ impl ComponentDetector {
             .collect())
     }
 
+    /// Scans events (none may hold a line feed) through `scan-lines`: one copy into the guest
+    /// for the batch, only what fired or failed back. `Err` means the guest trapped.
+    pub fn scan_lines(&mut self, events: &[Vec<u8>]) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
+        let mut buffer = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum());
+        for e in events {
+            buffer.extend_from_slice(e);
+            buffer.push(b'\n');
+        }
+        self.store.set_epoch_deadline(self.ticks);
+        let flagged = self
+            .bindings
+            .winrm_detect_detector_detection()
+            .detector()
+            .call_scan_lines(&mut self.store, self.handle, &buffer)
+            .map_err(|e| anyhow!("the component trapped: {e}"))?;
+        let mut out: Vec<std::result::Result<Vec<Annotation>, ScanError>> =
+            events.iter().map(|_| Ok(Vec::new())).collect();
+        for f in flagged {
+            let slot = out
+                .get_mut(f.index as usize)
+                .ok_or_else(|| anyhow!("the component flagged line {} of {}", f.index, events.len()))?;
+            *slot = match f.outcome {
+                wit::Outcome::Annotations(list) => Ok(list.into_iter().map(annotation).collect()),
+                wit::Outcome::Failed(e) => Err(scan_error(e)),
+            };
+        }
+        Ok(out)
+    }
+
     /// The detector's counters. `Err` means the guest trapped.
     pub fn stats(&mut self) -> Result<winrm_detect::Stats> {
         let s = self

@@ -171,3 +171,24 @@ fn every_fixture_shape_yields_the_fields_of_the_sysmon_xml_positive() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+#[test]
+fn every_entry_point_of_the_component_agrees() {
+    let runtime = Runtime::load_default().unwrap();
+    for mode in ["parity", "extended"] {
+        let mut detector = runtime.detector(&config(mode)).unwrap().unwrap();
+        let native = winrm_detect::Detector::from_json(&config(mode)).unwrap();
+        for path in fixture_files() {
+            let text = fs::read(&path).unwrap();
+            let events: Vec<Vec<u8>> =
+                text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect();
+            let by_lines = detector.scan_lines(&events).unwrap();
+            let by_batch = detector.scan_batch(&events).unwrap();
+            let one_by_one: Vec<Outcome> = events.iter().map(|e| detector.scan(e).unwrap()).collect();
+            let natively: Vec<Outcome> = events.iter().map(|e| native.scan(e)).collect();
+            assert_eq!(by_lines, by_batch, "{}", path.display());
+            assert_eq!(by_lines, one_by_one, "{}", path.display());
+            assert_eq!(by_lines, natively, "{}", path.display());
+        }
+    }
+}

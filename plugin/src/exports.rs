@@ -38,6 +38,20 @@ impl wit::GuestDetector for Detector {
             .collect()
     }
 
+    fn scan_lines(&self, lines: Vec<u8>) -> Vec<wit::Flagged> {
+        let body = lines.strip_suffix(b"\n").unwrap_or(&lines);
+        let mut flagged = Vec::new();
+        for (index, event) in body.split(|&b| b == b'\n').enumerate() {
+            let outcome = match self.0.scan(event) {
+                Ok(list) if list.is_empty() => continue,
+                Ok(list) => wit::Outcome::Annotations(list.into_iter().map(annotation).collect()),
+                Err(e) => wit::Outcome::Failed(error(e)),
+            };
+            flagged.push(wit::Flagged { index: u32::try_from(index).unwrap_or(u32::MAX), outcome });
+        }
+        flagged
+    }
+
     fn stats(&self) -> wit::Stats {
         let s = self.0.stats();
         wit::Stats { events: s.events, matched: s.matched, suppressed: s.suppressed, errors: s.errors }

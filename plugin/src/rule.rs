@@ -161,18 +161,20 @@ impl Detector {
                 format!("event of {} bytes is over the limit of {max} (limits.max_event_bytes)", event.len()),
             ));
         }
+        // The fast reject works on bytes, before UTF-8 validation: most events end here.
+        // Only a whole-looking event may skip the parser, so that a truncated line is still
+        // reported as broken.
+        let raw = event.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(event).trim_ascii();
+        let framed = (raw.starts_with(b"{") && raw.ends_with(b"}"))
+            || (raw.starts_with(b"<") && (raw.ends_with(b"Event>") || raw.ends_with(b"/>")));
+        let prefilter = prefilter && !self.config.parse_all;
+        if prefilter && framed && !self.prefilter.may_match(raw, &mut self.scratch.borrow_mut()) {
+            return Ok(Vec::new());
+        }
         let text = std::str::from_utf8(event).map_err(|e| {
             ScanError::new(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         })?;
         let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
-        // Only a whole-looking event may skip the parser, so that a truncated line is still
-        // reported as broken.
-        let framed = (trimmed.starts_with('{') && trimmed.ends_with('}'))
-            || (trimmed.starts_with('<') && (trimmed.ends_with("Event>") || trimmed.ends_with("/>")));
-        let prefilter = prefilter && !self.config.parse_all;
-        if prefilter && framed && !self.prefilter.may_match(trimmed.as_bytes(), &mut self.scratch.borrow_mut()) {
-            return Ok(Vec::new());
-        }
         let parsed = event::parse(trimmed, self.config.format, self.config.limits.max_nesting)?;
         Ok(self.evaluate(&parsed))
     }

@@ -33,6 +33,22 @@ enum Command {
     /// Measure throughput on your own logs: the component next to the native library, one
     /// call per event and batched, both modes, on one core, events held in memory.
     Bench(BenchArgs),
+    /// Write out a build this runner carries: the component (for wasmtime hosts) or the
+    /// Fluent Bit filter module (for `WASM_Path`).
+    Artifact {
+        #[arg(value_enum)]
+        which: Artifact,
+        /// Where to write it.
+        output: std::path::PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Artifact {
+    /// The wasm32-wasip2 component (WIT world `detector-component`).
+    Component,
+    /// The wasm32-wasip1 core module for Fluent Bit's `wasm` filter.
+    FluentBit,
 }
 
 #[derive(clap::Args)]
@@ -99,6 +115,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan_command(args),
         Command::Bench(args) => bench_command(args),
+        Command::Artifact { which, output } => {
+            let bytes = match which {
+                Artifact::Component => host_test::component::COMPONENT,
+                Artifact::FluentBit => host_test::fluent_bit::MODULE,
+            };
+            std::fs::write(&output, bytes).with_context(|| format!("writing {}", output.display())).map(|()| {
+                eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
+                ExitCode::SUCCESS
+            })
+        }
     };
     match result {
         Ok(code) => code,

@@ -21,6 +21,19 @@ pub struct Prefilter {
     names: Vec<Finder<'static>>,
     /// Every one of these must appear (parity mode's two search terms).
     terms: Vec<Finder<'static>>,
+    escapes: Escapes,
+}
+
+/// The two escape spellings, searched for with finders built once.
+struct Escapes {
+    json: Finder<'static>,
+    xml: Finder<'static>,
+}
+
+impl Escapes {
+    fn new() -> Escapes {
+        Escapes { json: Finder::new(b"\\u00").into_owned(), xml: Finder::new(b"&#").into_owned() }
+    }
 }
 
 impl Prefilter {
@@ -38,12 +51,13 @@ impl Prefilter {
         Prefilter {
             names: names.into_iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect(),
             terms: terms.iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect(),
+            escapes: Escapes::new(),
         }
     }
 
     /// False only when the event certainly cannot match. `scratch` is reused across calls.
     pub fn may_match(&self, event: &[u8], scratch: &mut Vec<u8>) -> bool {
-        if has_ascii_escape(event) {
+        if self.escapes.spell_ascii(event) {
             return true;
         }
         scratch.clear();
@@ -56,27 +70,33 @@ impl Prefilter {
 /// Whether the event holds a JSON `\u00XX` escape or an XML character reference that
 /// spells an ASCII character other than tab, CR and LF.
 pub fn has_ascii_escape(event: &[u8]) -> bool {
-    for at in memchr::memmem::find_iter(event, b"\\u00") {
-        if event.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)) {
-            return true;
+    Escapes::new().spell_ascii(event)
+}
+
+impl Escapes {
+    fn spell_ascii(&self, event: &[u8]) -> bool {
+        for at in self.json.find_iter(event) {
+            if event.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)) {
+                return true;
+            }
         }
-    }
-    for at in memchr::memmem::find_iter(event, b"&#") {
-        let rest = &event[at + 2..];
-        let (digits, radix) = match rest.first() {
-            Some(b'x' | b'X') => (&rest[1..], 16),
-            _ => (rest, 10),
-        };
-        let end = digits.iter().position(|&b| b == b';').unwrap_or(digits.len()).min(12);
-        let value = std::str::from_utf8(&digits[..end]).ok().and_then(|d| u32::from_str_radix(d, radix).ok());
-        match value {
-            Some(9 | 10 | 13) => {}
-            Some(v) if v >= 128 => {}
-            // ASCII, or something odd the parser will have to judge.
-            _ => return true,
+        for at in self.xml.find_iter(event) {
+            let rest = &event[at + 2..];
+            let (digits, radix) = match rest.first() {
+                Some(b'x' | b'X') => (&rest[1..], 16),
+                _ => (rest, 10),
+            };
+            let end = digits.iter().position(|&b| b == b';').unwrap_or(digits.len()).min(12);
+            let value = std::str::from_utf8(&digits[..end]).ok().and_then(|d| u32::from_str_radix(d, radix).ok());
+            match value {
+                Some(9 | 10 | 13) => {}
+                Some(v) if v >= 128 => {}
+                // ASCII, or something odd the parser will have to judge.
+                _ => return true,
+            }
         }
+        false
     }
-    false
 }
 
 #[cfg(test)]

@@ -9,13 +9,24 @@ use super::{Format, Kind, ProcessEvent, ProcessFields, basename, cim, normalise_
 use crate::error::{ErrorKind, ScanError};
 
 pub(super) fn parse(text: &str, forced: Option<Format>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
-    if let Some(at) = nesting_exceeds(text.as_bytes(), max_nesting) {
-        return Err(ScanError::new(
+    let too_deep = |why: String| {
+        ScanError::new(
             ErrorKind::TooDeep,
-            format!("JSON nested deeper than {max_nesting} levels at byte {at} (limits.max_nesting)"),
-        ));
+            format!("JSON nested too deeply (limits.max_nesting is {max_nesting}): {why}"),
+        )
+    };
+    // serde_json refuses nesting deeper than 128 levels before it could exhaust the stack;
+    // the configured limit, at most 128, is checked on the tree it built.
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            too_deep(e.to_string())
+        } else {
+            ScanError::new(ErrorKind::BrokenJson, e.to_string())
+        }
+    })?;
+    if depth_exceeds(&value, max_nesting) {
+        return Err(too_deep(format!("more than {max_nesting} levels of objects and arrays")));
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| ScanError::new(ErrorKind::BrokenJson, e.to_string()))?;
     let Value::Object(root) = value else {
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
@@ -73,33 +84,14 @@ fn recognise(root: &Map<String, Value>) -> Option<Format> {
     None
 }
 
-/// Where the nesting of objects and arrays first goes past `max`, strings skipped; checked
-/// before parsing so that depth is refused in one cheap pass, never by recursion.
-fn nesting_exceeds(bytes: &[u8], max: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return Some(i);
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+/// Whether objects and arrays nest deeper than `max` (the tree is at most 128 deep).
+fn depth_exceeds(v: &Value, max: usize) -> bool {
+    match v {
+        Value::Object(_) | Value::Array(_) if max == 0 => true,
+        Value::Object(m) => m.values().any(|v| depth_exceeds(v, max - 1)),
+        Value::Array(a) => a.iter().any(|v| depth_exceeds(v, max - 1)),
+        _ => false,
     }
-    None
 }
 
 /// A scalar as text: strings as they are, numbers and booleans printed, anything else absent.
@@ -443,8 +435,10 @@ mod tests {
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
         assert_eq!(parse(&quoted, None, 4).unwrap_err().kind, ErrorKind::UnknownShape);
-        assert_eq!(nesting_exceeds(br#"{"a":[{"b":1}]}"#, 3), None);
-        assert_eq!(nesting_exceeds(br#"{"a":[{"b":[1]}]}"#, 3), Some(11));
+        let v: Value = serde_json::from_str(r#"{"a":[{"b":1}]}"#).unwrap();
+        assert!(!depth_exceeds(&v, 3));
+        assert!(depth_exceeds(&v, 2));
+        assert_eq!(parse(r#"{"a":[{"b":[1]}]}"#, None, 3).unwrap_err().kind, ErrorKind::TooDeep);
     }
 
     #[test]

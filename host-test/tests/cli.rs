@@ -186,3 +186,33 @@ fn the_bundled_fixtures_are_all_there() {
     assert_eq!(names.len(), on_disk);
     assert!(names.iter().all(|n| n.starts_with("fixtures/events/")), "{names:?}");
 }
+
+#[test]
+fn summary_on_the_corpus_bulk_file_is_splunks_row() {
+    let Some(xml) = bulk("xml.gz") else { return };
+    let out = run(&["scan", "--mode", "extended", "--emit", "summary", "--summary-format", "json", &xml], None);
+    assert!(out.status.success());
+    let rows = stdout_json(&out);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["count"], 1);
+    assert_eq!(row["firstTime"], "2024-10-21T11:31:57");
+    assert_eq!(row["lastTime"], "2024-10-21T11:31:57");
+    assert_eq!(row["dest"], "Server002");
+    assert_eq!(row["user"], "admin_test");
+    assert_eq!(row["parent_process_name"], "wsmprovhost.exe");
+    assert_eq!(row["process_id"], "4076");
+    assert_eq!(row["matcher"], "parity");
+    let csv = run(&["scan", "--emit", "summary", "--summary-format", "csv", &xml], None);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(text.starts_with("count,firstTime,lastTime,rule_id,matcher,action,dest,"), "{text}");
+    // One row; its command line holds a line feed, quoted as CSV does.
+    let row = text.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with(
+            "1,2024-10-21T11:31:57,2024-10-21T11:31:57,ba24cda8-4716-11ec-8009-3e22fbd008af,parity,,Server002,"
+        ),
+        "{row}"
+    );
+    assert!(text.contains("\"\"\"powershell.exe\"\" & {Enable-PSRemoting -Force\nInvoke-Command"), "{text}");
+}

@@ -4,22 +4,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 use winrm_detect::Detector;
 
-fn detectors() -> &'static [(Detector, Detector); 1] {
-    static D: OnceLock<[(Detector, Detector); 1]> = OnceLock::new();
-    D.get_or_init(|| {
-        [(
-            Detector::from_json(r#"{"mode":"parity"}"#).unwrap(),
-            Detector::from_json(r#"{"mode":"extended"}"#).unwrap(),
-        )]
-    })
+thread_local! {
+    static DETECTORS: [Detector; 2] = [
+        Detector::from_json(r#"{"mode":"parity"}"#).unwrap(),
+        Detector::from_json(r#"{"mode":"extended"}"#).unwrap(),
+    ];
 }
 
 fuzz_target!(|data: &[u8]| {
-    for (parity, extended) in detectors() {
-        for d in [parity, extended] {
+    DETECTORS.with(|detectors| {
+        for d in detectors {
             let fast = d.scan(data);
             let full = d.scan_without_prefilter(data);
             match (&fast, &full) {
@@ -29,5 +25,5 @@ fuzz_target!(|data: &[u8]| {
                 (Err(_), Ok(_)) => panic!("the fast path failed where the full path did not"),
             }
         }
-    }
+    });
 });

@@ -106,9 +106,13 @@ fn a_call_past_its_time_budget_is_interrupted() {
     let mut slow = b"{\"x\":\"".to_vec();
     slow.resize(60 << 20, b'a');
     slow.extend_from_slice(b"\"}");
-    let out = wasm.scan_batch(&[slow, positive()]);
+    let out = wasm.scan_batch(&[slow]);
     assert_eq!(kind_of(&out[0]), Some(ErrorKind::Internal), "{:?}", out[0].as_ref().err());
-    assert_eq!(out[1].as_ref().map(Vec::len), Ok(1));
+    assert!(wasm.traps >= 1);
+    // A fresh instance takes the next events. With a 20 ms budget on a loaded machine a
+    // tiny call can itself be descheduled past it, so allow it a few tries.
+    let recovered = (0..5).any(|_| wasm.scan_batch(&[positive()])[0].as_ref().is_ok_and(|a| a.len() == 1));
+    assert!(recovered, "the component did not recover after the interrupted call");
 }
 
 #[test]

@@ -63,7 +63,18 @@ fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["rustc", "--release", "--locked", "-p", "winrm-detect", "--lib", "--crate-type", "cdylib", "--target", target])
+        .args([
+            "rustc",
+            "--release",
+            "--locked",
+            "-p",
+            "winrm-detect",
+            "--lib",
+            "--crate-type",
+            "cdylib",
+            "--target",
+            target,
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         // The guest ships inside shippers: small and fast beats quick to build.
         .env("CARGO_PROFILE_RELEASE_LTO", "true")

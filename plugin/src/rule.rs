@@ -46,18 +46,15 @@ pub fn is_powershell(row: &CimRow, profile: MacroProfile) -> bool {
         || ORIGINAL_FILE_NAMES.iter().any(|n| n.eq_ignore_ascii_case(&row.original_file_name))
 }
 
-/// ASCII case-insensitive substring search, as Splunk compares `*term*` wildcards.
-fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
-    let lower = haystack.to_ascii_lowercase();
-    memchr::memmem::find(lower.as_bytes(), needle.as_bytes())
-}
-
 /// `Processes.process="*Invoke-Command*" AND Processes.process="*-ComputerName*"`, with
 /// where each term first stands.
 pub fn parity_terms(process: &str) -> Option<Vec<Evidence>> {
+    // ASCII case-insensitive, as Splunk compares `*term*` wildcards; lower-cased once for both
+    // terms (byte offsets are unchanged by ASCII lower-casing).
+    let lower = process.to_ascii_lowercase();
     let mut evidence = Vec::with_capacity(2);
     for term in ["invoke-command", "-computername"] {
-        let at = find_ignore_case(process, term)?;
+        let at = memchr::memmem::find(lower.as_bytes(), term.as_bytes())?;
         evidence.push(Evidence {
             kind: term.into(),
             text: process[at..at + term.len()].into(),

@@ -463,13 +463,7 @@ impl Analyser {
     }
 
     fn evidence(&self, s: &Script<'_>, kind: &str, tok: usize) -> Evidence {
-        let t = &s.tokens[tok];
-        Evidence {
-            kind: kind.into(),
-            text: s.text[t.start..t.end].to_string(),
-            layer: s.layer.name.clone(),
-            offset: u32::try_from(s.layer.base + t.start).unwrap_or(u32::MAX),
-        }
+        self.evidence_node(s, kind, &Node::Tok(tok))
     }
 
     fn evidence_node(&self, s: &Script<'_>, kind: &str, node: &Node) -> Evidence {

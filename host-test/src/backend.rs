@@ -31,6 +31,32 @@ impl Backend for Native {
     }
 }
 
+/// The library's batch entry point, `Detector::scan_lines`, fed as the component's
+/// `scan-lines` is (the events joined into one buffer), for comparing like with like.
+pub struct NativeLines(pub winrm_detect::Detector);
+
+impl Backend for NativeLines {
+    fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome> {
+        let mut out: Vec<Outcome> = events.iter().map(|_| Ok(Vec::new())).collect();
+        self.0.scan_lines(&join_lines(events), |i, outcome| out[i] = outcome);
+        out
+    }
+
+    fn suppressed(&mut self) -> u64 {
+        self.0.stats().suppressed
+    }
+}
+
+/// Events (none may hold a line feed) as one `scan-lines` buffer, each ended by `\n`.
+pub fn join_lines(events: &[Vec<u8>]) -> Vec<u8> {
+    let mut buffer = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum());
+    for e in events {
+        buffer.extend_from_slice(e);
+        buffer.push(b'\n');
+    }
+    buffer
+}
+
 /// The component, one instance reused for every call.
 pub struct Wasm {
     runtime: Runtime,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use crate::backend::{Backend, Native, Wasm};
+use crate::backend::{Backend, Native, NativeLines, Wasm};
 use crate::component::Runtime;
 use crate::scan::BATCH;
 
@@ -43,10 +43,12 @@ pub fn run(backend: &mut dyn Backend, events: &[Vec<u8>], rounds: u32) -> u64 {
 }
 
 /// The configurations `winrm-detect bench` and `cargo bench` report.
-pub fn configurations() -> [(&'static str, &'static str, Kind); 6] {
+pub fn configurations() -> [(&'static str, &'static str, Kind); 8] {
     [
-        ("native, parity", "parity", Kind::Native),
-        ("native, extended", "extended", Kind::Native),
+        ("native per event, parity", "parity", Kind::Native),
+        ("native batched, parity", "parity", Kind::NativeBatched),
+        ("native per event, extended", "extended", Kind::Native),
+        ("native batched, extended", "extended", Kind::NativeBatched),
         ("component per event, parity", "parity", Kind::PerEvent),
         ("component batched, parity", "parity", Kind::Batched),
         ("component per event, extended", "extended", Kind::PerEvent),
@@ -57,6 +59,7 @@ pub fn configurations() -> [(&'static str, &'static str, Kind); 6] {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Native,
+    NativeBatched,
     PerEvent,
     Batched,
 }
@@ -70,6 +73,9 @@ pub fn backend(runtime: &Runtime, kind: Kind, mode: &str, config: &serde_json::V
     let text = merged.to_string();
     Ok(match kind {
         Kind::Native => Box::new(Native(winrm_detect::Detector::from_json(&text).map_err(|e| anyhow!("{e}"))?)),
+        Kind::NativeBatched => {
+            Box::new(NativeLines(winrm_detect::Detector::from_json(&text).map_err(|e| anyhow!("{e}"))?))
+        }
         Kind::PerEvent | Kind::Batched => {
             let mut w = Wasm::new(runtime, &text)?.map_err(|e| anyhow!("{e}"))?;
             w.per_event = kind == Kind::PerEvent;

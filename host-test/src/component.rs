@@ -199,11 +199,7 @@ impl ComponentDetector {
     /// Scans events (none may hold a line feed) through `scan-lines`: one copy into the guest
     /// for the batch, only what fired or failed back. `Err` means the guest trapped.
     pub fn scan_lines(&mut self, events: &[Vec<u8>]) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
-        let mut buffer = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum());
-        for e in events {
-            buffer.extend_from_slice(e);
-            buffer.push(b'\n');
-        }
+        let buffer = crate::backend::join_lines(events);
         self.store.set_epoch_deadline(self.ticks);
         let flagged = self
             .bindings

@@ -255,6 +255,19 @@ fn the_fast_reject_never_changes_a_verdict() {
                 }
             }
         }
+        // The batch path (`scan-lines`, one search over 256 events) agrees with the events one by one.
+        for chunk in list.chunks(256).filter(|c| c.iter().all(|(_, e)| !e.is_empty() && !e.contains(&b'\n'))) {
+            let batch = chunk.iter().map(|(_, e)| e.as_slice()).collect::<Vec<_>>().join(&b'\n');
+            for (detector, config) in detectors.iter().zip(configs) {
+                let mut flagged = vec![None; chunk.len()];
+                detector.scan_lines(&batch, |i, outcome| flagged[i] = Some(outcome));
+                for ((line, event), batched) in chunk.iter().zip(flagged) {
+                    let one = detector.scan(event);
+                    let one = if one.as_ref().is_ok_and(|a| a.is_empty()) { None } else { Some(one) };
+                    assert_eq!(batched, one, "{}:{line} with {config}, batched", path.display());
+                }
+            }
+        }
     }
     // How much the reject saves: the share of events parity mode never parses.
     let probe =

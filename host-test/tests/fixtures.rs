@@ -7,7 +7,7 @@ use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use host_test::backend::{Backend, Native, Outcome, Wasm};
+use host_test::backend::{Backend, Native, NativeLines, Outcome, Wasm};
 use host_test::component::Runtime;
 use host_test::scan::{self, Record};
 use host_test::{input, output};
@@ -82,12 +82,15 @@ fn component_and_native_library_agree_on_every_fixture() {
     for mode in ["parity", "extended"] {
         let mut wasm = Wasm::new(&runtime, &config(mode)).unwrap().unwrap();
         let mut native = Native(winrm_detect::Detector::from_json(&config(mode)).unwrap());
+        let mut native_lines = NativeLines(winrm_detect::Detector::from_json(&config(mode)).unwrap());
         let mut compared = 0;
         for path in fixture_files() {
             let source = path.display().to_string();
             let (from_wasm, _) = scan_file(&mut wasm, &source, &path);
             let (from_native, _) = scan_file(&mut native, &source, &path);
+            let (from_native_lines, _) = scan_file(&mut native_lines, &source, &path);
             assert_eq!(from_wasm, from_native, "{source} in {mode} mode");
+            assert_eq!(from_native_lines, from_native, "{source} in {mode} mode, Detector::scan_lines");
             compared += from_wasm.len();
         }
         assert!(compared >= 40, "only {compared} events compared");

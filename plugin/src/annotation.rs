@@ -110,7 +110,7 @@ impl CimRow {
     }
 
     /// The result row of version 12 (and the fields version 1 reported), in a fixed order.
-    fn result_fields(&self) -> Vec<(String, Option<String>)> {
+    pub fn result_fields(&self) -> Vec<(String, Option<String>)> {
         let f = &self.fields;
         let exec = |p: &Option<String>| p.as_deref().map(|p| basename(p).to_string());
         let known = |s: &str| Some(s.to_string());

@@ -39,21 +39,14 @@ impl wit::GuestDetector for Detector {
     }
 
     fn scan_lines(&self, lines: Vec<u8>) -> Vec<wit::Flagged> {
-        let body = lines.strip_suffix(b"\n").unwrap_or(&lines);
-        // memchr finds the line ends with SIMD; a byte-by-byte split costs more than the
-        // fast reject of the lines it cuts.
-        let mut starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', body).map(|i| i + 1));
-        let mut ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
-        let lines = std::iter::from_fn(|| Some(&body[starts.next()?..ends.next()?]));
         let mut flagged = Vec::new();
-        for (index, event) in lines.enumerate() {
-            let outcome = match self.0.scan(event) {
-                Ok(list) if list.is_empty() => continue,
+        self.0.scan_lines(&lines, |index, outcome| {
+            let outcome = match outcome {
                 Ok(list) => wit::Outcome::Annotations(list.into_iter().map(annotation).collect()),
                 Err(e) => wit::Outcome::Failed(error(e)),
             };
             flagged.push(wit::Flagged { index: u32::try_from(index).unwrap_or(u32::MAX), outcome });
-        }
+        });
         flagged
     }
 

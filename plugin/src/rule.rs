@@ -100,6 +100,17 @@ pub fn is_loopback(target: &str, dest: &str) -> bool {
         || (dest != "unknown" && !dest.is_empty() && (t == dest || short(&t) == short(&dest)))
 }
 
+/// What the fast reject knows of an event before [`Detector::scan_inner`] looks at it.
+#[derive(Clone, Copy)]
+enum Reject {
+    /// Nothing yet: search the event.
+    Search,
+    /// A batch search found that it cannot match.
+    Certain,
+    /// The reject is not to be used (the proof that it changes nothing).
+    Off,
+}
+
 impl Detector {
     pub fn new(config: Config) -> Detector {
         Detector {
@@ -128,14 +139,45 @@ impl Detector {
         self.stats.get()
     }
 
+    /// How much of a command line extended mode reads, from `limits`.
+    pub fn cmdline_limits(&self) -> &cmdline::Limits {
+        &self.cmdline_limits
+    }
+
     /// Examines one event given as raw bytes (one line of a log).
     pub fn scan(&self, event: &[u8]) -> Result<Vec<Annotation>, ScanError> {
-        self.count(self.scan_inner(event, true))
+        self.count(self.scan_inner(event, Reject::Search))
     }
 
     /// The same verdict without the fast reject, for proving the reject changes nothing.
     pub fn scan_without_prefilter(&self, event: &[u8]) -> Result<Vec<Annotation>, ScanError> {
-        self.count(self.scan_inner(event, false))
+        self.count(self.scan_inner(event, Reject::Off))
+    }
+
+    /// Examines every line of `batch` (events separated by `\n`; a final `\n` ends the last
+    /// one) as [`Detector::scan`] would, and hands `report` the index and outcome of each
+    /// event that matched or failed; the others are only counted. The fast reject runs over
+    /// the whole batch at once ([`Prefilter::candidate_lines`]), which is what makes a batch
+    /// cheaper than its events one by one.
+    pub fn scan_lines(&self, batch: &[u8], mut report: impl FnMut(usize, Result<Vec<Annotation>, ScanError>)) {
+        let body = batch.strip_suffix(b"\n").unwrap_or(batch);
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+            lines.push(start..end);
+            start = end + 1;
+        }
+        let candidates = match self.config.parse_all {
+            true => vec![true; lines.len()],
+            false => self.prefilter.candidate_lines(body, &lines, &mut self.scratch.borrow_mut()),
+        };
+        for (index, (range, candidate)) in lines.into_iter().zip(candidates).enumerate() {
+            let reject = if candidate { Reject::Search } else { Reject::Certain };
+            let outcome = self.count(self.scan_inner(&body[range], reject));
+            if !matches!(&outcome, Ok(a) if a.is_empty()) {
+                report(index, outcome);
+            }
+        }
     }
 
     fn count(&self, result: Result<Vec<Annotation>, ScanError>) -> Result<Vec<Annotation>, ScanError> {
@@ -150,30 +192,47 @@ impl Detector {
         result
     }
 
-    fn scan_inner(&self, event: &[u8], prefilter: bool) -> Result<Vec<Annotation>, ScanError> {
-        let max = self.config.limits.max_event_bytes;
-        if event.len() > max {
-            return Err(ScanError::new(
-                ErrorKind::TooLarge,
-                format!("event of {} bytes is over the limit of {max} (limits.max_event_bytes)", event.len()),
-            ));
-        }
+    fn scan_inner(&self, event: &[u8], reject: Reject) -> Result<Vec<Annotation>, ScanError> {
+        self.check_size(event.len())?;
         // The fast reject works on bytes, before UTF-8 validation: most events end here.
         // Only a whole-looking event may skip the parser, so that a truncated line is still
         // reported as broken.
         let raw = event.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(event).trim_ascii();
         let framed = (raw.starts_with(b"{") && raw.ends_with(b"}"))
             || (raw.starts_with(b"<") && (raw.ends_with(b"Event>") || raw.ends_with(b"/>")));
-        let prefilter = prefilter && !self.config.parse_all;
-        if prefilter && framed && !self.prefilter.may_match(raw, &mut self.scratch.borrow_mut()) {
+        let rejected = framed
+            && !self.config.parse_all
+            && match reject {
+                Reject::Search => !self.prefilter.may_match(raw, &mut self.scratch.borrow_mut()),
+                Reject::Certain => true,
+                Reject::Off => false,
+            };
+        if rejected {
             return Ok(Vec::new());
         }
         let text = std::str::from_utf8(event).map_err(|e| {
             ScanError::new(ErrorKind::InvalidUtf8, format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         })?;
+        Ok(self.evaluate(&self.parse_event(text)?))
+    }
+
+    fn check_size(&self, len: usize) -> Result<(), ScanError> {
+        let max = self.config.limits.max_event_bytes;
+        match len > max {
+            true => Err(ScanError::new(
+                ErrorKind::TooLarge,
+                format!("event of {len} bytes is over the limit of {max} (limits.max_event_bytes)"),
+            )),
+            false => Ok(()),
+        }
+    }
+
+    /// Recognises one event under this detector's format and limits, as [`Detector::scan`]
+    /// does after its fast reject: for hosts that show what was read (the playground).
+    pub fn parse_event(&self, text: &str) -> Result<ProcessEvent, ScanError> {
+        self.check_size(text.len())?;
         let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
-        let parsed = event::parse(trimmed, self.config.format, self.config.limits.max_nesting)?;
-        Ok(self.evaluate(&parsed))
+        event::parse(trimmed, self.config.format, self.config.limits.max_nesting)
     }
 
     /// The rule over one recognised event.

@@ -84,6 +84,17 @@ pub struct Analysis {
     pub invocations: Vec<Invocation>,
     /// What the host runs that cannot be looked into (`-File`, standard input).
     pub opaque: Vec<&'static str>,
+    /// The script texts that are not a substring of the command line (decoded
+    /// `-EncodedCommand` payloads, `-Command` arguments rebuilt from several argv items), so
+    /// that an evidence's `layer` and `offset` can be looked up; `process` is the command line.
+    pub layers: Vec<ScriptLayer>,
+}
+
+/// A script text the analyser derived from the command line, named as evidence names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptLayer {
+    pub name: String,
+    pub text: String,
 }
 
 /// Decodes an `-EncodedCommand` payload (base64 of UTF-16LE) of at most `max_bytes`.
@@ -209,7 +220,7 @@ impl Analyser {
             host::Payload::Command { text, verbatim_at } => {
                 let layer = match verbatim_at {
                     Some(at) => Layer { name: layer.name.clone(), base: layer.base + at },
-                    None => Layer { name: format!("{}/command", layer.name), base: 0 },
+                    None => self.derived_layer(format!("{}/command", layer.name), &text),
                 };
                 self.script(&text, layer, depth, inherited.to_vec());
             }
@@ -225,8 +236,8 @@ impl Analyser {
                         if unicode_dash {
                             techniques.push(Technique::UnicodeDash);
                         }
-                        let layer = Layer { name: format!("{}/encoded-command", layer.name), base: 0 };
                         let decoded = truncate(&decoded, self.limits.max_script_bytes).to_string();
+                        let layer = self.derived_layer(format!("{}/encoded-command", layer.name), &decoded);
                         self.script(&decoded, layer, depth + 1, techniques);
                     }
                     None => self
@@ -238,6 +249,18 @@ impl Analyser {
             host::Payload::Opaque(what) => self.out.opaque.push(what),
             host::Payload::Nothing => {}
         }
+    }
+
+    /// Records a derived script text under a name no other layer has (two encoded commands
+    /// in one script become `…/encoded-command` and `…/encoded-command#2`).
+    fn derived_layer(&mut self, name: String, text: &str) -> Layer {
+        let taken = |n: &str| self.out.layers.iter().any(|l| l.name == n);
+        let name = match taken(&name) {
+            false => name,
+            true => (2..).map(|i| format!("{name}#{i}")).find(|n| !taken(n)).unwrap_or(name),
+        };
+        self.out.layers.push(ScriptLayer { name: name.clone(), text: text.to_string() });
+        Layer { name, base: 0 }
     }
 
     fn script(&mut self, text: &str, layer: Layer, depth: u32, inherited: Vec<Technique>) {

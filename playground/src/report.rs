@@ -1,0 +1,277 @@
+//! What the page shows for one input: the event as read (shape, CIM fields), the parity and
+//! the extended verdict side by side with why each did or did not fire, and the script texts
+//! the evidence offsets point into. Every verdict comes from the library's own `Detector`;
+//! this module only gathers what the detector already knows into one JSON document.
+
+use serde::Serialize;
+use winrm_detect::annotation::CimRow;
+use winrm_detect::cmdline;
+use winrm_detect::event::{Format, Kind, ProcessEvent, ProcessFields};
+use winrm_detect::rule::{is_powershell, parity_terms};
+use winrm_detect::{Annotation, Config, Detector, Mode, ScanError, render};
+
+/// How the page asks for the input to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// An event if it starts like one (`{` or `<`), otherwise a command line.
+    Auto,
+    Event,
+    CommandLine,
+}
+
+impl InputKind {
+    pub fn parse(s: &str) -> InputKind {
+        match s {
+            "event" => InputKind::Event,
+            "command-line" => InputKind::CommandLine,
+            _ => InputKind::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// `event` or `command-line`: how the input was read.
+    pub input: &'static str,
+    /// What the playground did to a bare command line to make it an event.
+    pub note: Option<String>,
+    /// A refused configuration; nothing else is filled in then.
+    pub config_error: Option<ScanError>,
+    /// A refused event (the same error a shipper would get).
+    pub error: Option<ScanError>,
+    pub format: Option<&'static str>,
+    /// `process-creation`, or what else the event is.
+    pub event_kind: Option<String>,
+    /// The CIM result row, after the data model's defaults, in the rule's field order.
+    pub fields: Vec<Field>,
+    /// Whether the `process_powershell` macro holds.
+    pub powershell: bool,
+    pub parity: Verdict,
+    pub extended: Verdict,
+    /// `process` (the command line) and every script text derived from it, by evidence layer.
+    pub layers: Vec<Layer>,
+    /// What PowerShell would run that cannot be looked into.
+    pub opaque: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Layer {
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Verdict {
+    pub matched: bool,
+    /// The detector would have fired but the allowlist or the loopback option stopped it.
+    pub suppressed: bool,
+    /// Why it fired or did not, in a sentence.
+    pub reason: String,
+    pub annotation: Option<Annotation>,
+    /// The annotation in the configuration's `output` shape (native, ECS or OCSF).
+    pub rendered: Option<serde_json::Value>,
+}
+
+/// Reads `input` and runs both modes of the rule over it under `config` (the JSON every host
+/// takes; its `mode` is overridden, since both modes are shown).
+pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
+    let mut report = Report {
+        input: "event",
+        note: None,
+        config_error: None,
+        error: None,
+        format: None,
+        event_kind: None,
+        fields: Vec::new(),
+        powershell: false,
+        parity: Verdict::default(),
+        extended: Verdict::default(),
+        layers: Vec::new(),
+        opaque: Vec::new(),
+    };
+    let config = match Config::from_json(if config.trim().is_empty() { "{}" } else { config }) {
+        Ok(c) => c,
+        Err(e) => {
+            report.config_error = Some(e);
+            return report;
+        }
+    };
+    let parity = Detector::new(Config { mode: Mode::Parity, ..config.clone() });
+    let extended = Detector::new(Config { mode: Mode::Extended, ..config });
+
+    let trimmed = input.trim();
+    let looks_like_event = trimmed.starts_with(['{', '<']) || trimmed.starts_with('\u{feff}');
+    let event = if kind == InputKind::CommandLine || (kind == InputKind::Auto && !looks_like_event) {
+        report.input = "command-line";
+        let (event, note) = command_line_event(trimmed);
+        report.note = note;
+        event
+    } else {
+        match parity.parse_event(input) {
+            Ok(event) => event,
+            Err(e) => {
+                report.error = Some(e);
+                return report;
+            }
+        }
+    };
+    report.format = Some(event.format.as_str());
+    report.event_kind = Some(match &event.kind {
+        Kind::ProcessCreation => "process-creation".to_string(),
+        Kind::Other(what) => what.clone(),
+    });
+
+    let row = CimRow::new(event.fields.clone());
+    report.powershell = is_powershell(&row, parity.config().macro_profile);
+    report.fields = row.result_fields().into_iter().map(|(name, value)| Field { name, value }).collect();
+    if let Some(process) = event.fields.process.as_deref() {
+        let analysis = cmdline::analyse(process, extended.cmdline_limits());
+        report.layers.push(Layer { name: "process".into(), text: process.into() });
+        report.layers.extend(analysis.layers.into_iter().map(|l| Layer { name: l.name, text: l.text }));
+        report.opaque = analysis.opaque;
+    }
+    report.parity = verdict(&parity, &event, &row, report.powershell);
+    report.extended = verdict(&extended, &event, &row, report.powershell);
+    report
+}
+
+/// One mode's verdict, with the reason a detection engineer asks for first.
+fn verdict(detector: &Detector, event: &ProcessEvent, row: &CimRow, powershell: bool) -> Verdict {
+    let before = detector.stats().suppressed;
+    let annotation = detector.evaluate(event).into_iter().next();
+    let suppressed = detector.stats().suppressed > before;
+    let config = detector.config();
+    let reason = match (&annotation, &event.kind) {
+        (Some(a), _) if a.techniques.is_empty() => {
+            "the command line holds *Invoke-Command* and *-ComputerName* (the Splunk rule's two terms)".to_string()
+        }
+        (Some(a), _) => format!("PowerShell would start a remote command: {}", a.techniques.join(", ")),
+        (None, _) if suppressed => {
+            "it would fire, but the allowlist (the _filter macro) or the loopback option suppresses it".to_string()
+        }
+        (None, Kind::Other(what)) => format!("not a process creation ({what})"),
+        (None, Kind::ProcessCreation) if !powershell => format!(
+            "process_name {:?} and original_file_name {:?} are not PowerShell under the {} macro",
+            row.process_name,
+            row.original_file_name,
+            config.macro_profile.as_str()
+        ),
+        (None, Kind::ProcessCreation) => match (config.mode, parity_terms(&row.process)) {
+            (Mode::Parity, None) => {
+                let lower = row.process.to_ascii_lowercase();
+                let missing: Vec<&str> = ["*Invoke-Command*", "*-ComputerName*"]
+                    .into_iter()
+                    .filter(|t| !lower.contains(&t.trim_matches('*').to_ascii_lowercase()))
+                    .collect();
+                format!("the command line lacks {}", missing.join(" and "))
+            }
+            _ => "PowerShell would not run Invoke-Command or New-PSSession against another computer".to_string(),
+        },
+    };
+    let rendered = annotation.as_ref().map(|a| render(a, config.output));
+    Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }
+}
+
+/// PowerShell hosts a command line may start with, without their `.exe`.
+const HOSTS: [&str; 5] = ["powershell", "pwsh", "powershell_ise", "sqlps", "sqltoolsps"];
+
+/// A bare command line as the process creation that would carry it. A line that starts with
+/// a program keeps it as the process; anything else is taken for PowerShell script text and
+/// given to `powershell.exe`, which the note says.
+fn command_line_event(line: &str) -> (ProcessEvent, Option<String>) {
+    let first = match line.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap_or(""),
+        None => line.split_ascii_whitespace().next().unwrap_or(""),
+    };
+    let program = first.rsplit(['\\', '/']).next().unwrap_or(first);
+    let lower = program.to_ascii_lowercase();
+    let (process, process_name, note) = if lower.ends_with(".exe") {
+        (line.to_string(), program.to_string(), None)
+    } else if HOSTS.contains(&lower.as_str()) {
+        (line.to_string(), format!("{program}.exe"), None)
+    } else {
+        let process = format!("powershell.exe {line}");
+        let note = format!(
+            "\"{program}\" is not a program, so the text was run as PowerShell script: process = \"powershell.exe …\""
+        );
+        (process, "powershell.exe".to_string(), Some(note))
+    };
+    let fields = ProcessFields { process: Some(process), process_name: Some(process_name), ..ProcessFields::default() };
+    (ProcessEvent { format: Format::Cim, kind: Kind::ProcessCreation, fields }, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn a_bare_script_runs_under_powershell() {
+        let r = inspect("icm -Cn FS02 { whoami }", InputKind::Auto, "{}");
+        assert_eq!(r.input, "command-line");
+        assert!(r.note.is_some());
+        assert!(!r.parity.matched);
+        assert!(r.parity.reason.contains("*Invoke-Command* and *-ComputerName*"), "{}", r.parity.reason);
+        assert!(r.extended.matched);
+        let a = r.extended.annotation.unwrap();
+        assert_eq!(a.techniques, ["alias", "parameter-alias"]);
+        assert_eq!(a.remote_targets[0].host, "FS02");
+        assert_eq!(r.layers[0].text, "powershell.exe icm -Cn FS02 { whoami }");
+        // Evidence offsets point into the layer they name.
+        for e in &a.evidence {
+            let layer = r.layers.iter().find(|l| l.name == e.layer).unwrap();
+            assert_eq!(&layer.text[e.offset as usize..e.offset as usize + e.text.len()], e.text);
+        }
+    }
+
+    #[test]
+    fn a_command_line_that_names_its_program_keeps_it() {
+        let r = inspect(r#""C:\Windows\cmd.exe" /c Invoke-Command -ComputerName x {}"#, InputKind::Auto, "{}");
+        assert!(r.note.is_none());
+        assert!(!r.powershell);
+        assert!(r.parity.reason.contains("\"cmd.exe\""), "{}", r.parity.reason);
+        let r = inspect("pwsh -c Invoke-Command -ComputerName x {}", InputKind::CommandLine, "{}");
+        assert!(r.parity.matched);
+        assert!(r.extended.matched);
+        assert_eq!(r.extended.annotation.unwrap().matcher, winrm_detect::Matcher::Parity);
+    }
+
+    #[test]
+    fn encoded_evidence_points_into_the_decoded_layer() {
+        // `Invoke-Command -ComputerName FS02 {hostname}` as UTF-16LE base64.
+        let script: Vec<u8> =
+            "Invoke-Command -ComputerName FS02 {hostname}".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let line = format!("powershell.exe -enc {}", base64::engine::general_purpose::STANDARD.encode(script));
+        let r = inspect(&line, InputKind::Auto, "{}");
+        assert!(!r.parity.matched);
+        let a = r.extended.annotation.expect("extended fires");
+        assert!(a.techniques.contains(&"encoded-command".to_string()));
+        let decoded = r.layers.iter().find(|l| l.name == "process/encoded-command").expect("decoded layer");
+        assert_eq!(decoded.text, "Invoke-Command -ComputerName FS02 {hostname}");
+        assert!(a.evidence.iter().any(|e| e.layer == decoded.name));
+    }
+
+    #[test]
+    fn missing_terms_and_errors_are_named() {
+        let r = inspect("powershell.exe -c Invoke-Command {}", InputKind::Auto, "{}");
+        assert_eq!(r.parity.reason, "the command line lacks *-ComputerName*");
+        let r = inspect("{\"EventID\": 1,", InputKind::Auto, "{}");
+        assert_eq!(r.error.unwrap().kind, winrm_detect::ErrorKind::BrokenJson);
+        let r = inspect("x", InputKind::Auto, "{\"mode\": \"loud\"}");
+        assert_eq!(r.config_error.unwrap().kind, winrm_detect::ErrorKind::BadConfig);
+    }
+
+    #[test]
+    fn suppression_is_reported() {
+        let config = r#"{"allowlist": {"command_line_patterns": ["*FS02*"]}}"#;
+        let r = inspect("powershell.exe Invoke-Command -ComputerName FS02 {}", InputKind::Auto, config);
+        assert!(!r.parity.matched && r.parity.suppressed);
+        assert!(r.parity.reason.contains("allowlist"));
+    }
+}

@@ -216,3 +216,19 @@ fn summary_on_the_corpus_bulk_file_is_splunks_row() {
     );
     assert!(text.contains("\"\"\"powershell.exe\"\" & {Enable-PSRemoting -Force\nInvoke-Command"), "{text}");
 }
+
+/// `bench` prints a row per configuration and ratios that are figures, not `inf` or `NaN`
+/// (a renamed configuration once left a ratio dividing by zero).
+#[test]
+fn bench_prints_every_configuration_and_finite_ratios() {
+    let out =
+        run(&["bench", "--seconds", "0.01", "--memory-events", "1000", "fixtures/events/sysmon1.evtx.jsonl"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for (name, _, _) in host_test::bench::configurations() {
+        assert!(text.lines().any(|l| l.starts_with(name)), "no row for {name} in\n{text}");
+    }
+    let ratios = text.lines().find(|l| l.contains("extended / parity")).expect("a ratio line");
+    assert!(!ratios.contains("inf") && !ratios.contains("NaN"), "{ratios}");
+    assert!(text.contains("peak linear memory, parity"), "{text}");
+}

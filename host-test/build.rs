@@ -19,6 +19,7 @@ fn main() {
     for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures", ".cargo/config.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
+    println!("cargo:rerun-if-env-changed=WINRM_DETECT_GUEST_SYMBOLS");
 
     for target in TARGETS {
         ensure_target(target);
@@ -80,6 +81,11 @@ fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
+        // For profiling the guest (`WINRM_DETECT_PERFMAP`): keep the function names.
+        .env(
+            "CARGO_PROFILE_RELEASE_STRIP",
+            if env::var_os("WINRM_DETECT_GUEST_SYMBOLS").is_some() { "debuginfo" } else { "symbols" },
+        )
         // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")

@@ -107,6 +107,11 @@ impl Runtime {
         // Epoch interruption bounds a call's time at the cost of a counter check on loop
         // back-edges, far cheaper than fuel.
         config.epoch_interruption(true);
+        // `perf record` then names the guest's functions (build with WINRM_DETECT_GUEST_SYMBOLS=1
+        // so that the component keeps them): how the figures in #6 were profiled.
+        if std::env::var_os("WINRM_DETECT_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
         let weak = engine.weak();
         std::thread::Builder::new()

@@ -306,3 +306,23 @@ fn every_parity_match_is_reported_identically_in_extended_mode() {
         }
     }
 }
+
+/// Every script text the analyser derives is kept under the name its evidence carries, and two
+/// encoded commands in one script get two names, so each evidence offset resolves to its text.
+#[test]
+fn evidence_layers_are_kept_and_named_apart() {
+    let inner = |host: &str| format!("powershell -enc {}", b64(&format!("Invoke-Command -ComputerName {host} {{x}}")));
+    let line = format!("powershell.exe -c \"{}; {}\"", inner("FS02"), inner("DC01"));
+    let analysis = winrm_detect::cmdline::analyse(&line, &winrm_detect::cmdline::Limits::default());
+    let names: Vec<&str> = analysis.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["process/encoded-command", "process/encoded-command#2"], "{analysis:?}");
+    let targets: Vec<&str> = analysis.invocations.iter().flat_map(|i| i.targets.iter().map(String::as_str)).collect();
+    assert_eq!(targets, ["FS02", "DC01"]);
+    for e in analysis.invocations.iter().flat_map(|i| &i.evidence) {
+        let text = match e.layer.as_str() {
+            "process" => line.as_str(),
+            name => &analysis.layers.iter().find(|l| l.name == name).expect("a named layer").text,
+        };
+        assert_eq!(&text[e.offset as usize..][..e.text.len()], e.text, "{e:?}");
+    }
+}

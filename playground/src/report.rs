@@ -7,8 +7,8 @@ use serde::Serialize;
 use winrm_detect::annotation::CimRow;
 use winrm_detect::cmdline;
 use winrm_detect::event::{Format, Kind, ProcessEvent, ProcessFields};
-use winrm_detect::rule::{is_powershell, parity_terms};
-use winrm_detect::{Annotation, Config, Detector, Mode, ScanError, render};
+use winrm_detect::rule::{PARITY_TERMS, is_powershell, parity_term_offsets};
+use winrm_detect::{Annotation, Config, Detector, Matcher, Mode, ScanError, render};
 
 /// How the page asks for the input to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +148,7 @@ fn verdict(detector: &Detector, event: &ProcessEvent, row: &CimRow, powershell: 
     let suppressed = detector.stats().suppressed > before;
     let config = detector.config();
     let reason = match (&annotation, &event.kind) {
-        (Some(a), _) if a.techniques.is_empty() => {
+        (Some(a), _) if a.matcher == Matcher::Parity => {
             "the command line holds *Invoke-Command* and *-ComputerName* (the Splunk rule's two terms)".to_string()
         }
         (Some(a), _) => format!("PowerShell would start a remote command: {}", a.techniques.join(", ")),
@@ -162,17 +162,20 @@ fn verdict(detector: &Detector, event: &ProcessEvent, row: &CimRow, powershell: 
             row.original_file_name,
             config.macro_profile.as_str()
         ),
-        (None, Kind::ProcessCreation) => match (config.mode, parity_terms(&row.process)) {
-            (Mode::Parity, None) => {
-                let lower = row.process.to_ascii_lowercase();
-                let missing: Vec<&str> = ["*Invoke-Command*", "*-ComputerName*"]
-                    .into_iter()
-                    .filter(|t| !lower.contains(&t.trim_matches('*').to_ascii_lowercase()))
-                    .collect();
-                format!("the command line lacks {}", missing.join(" and "))
-            }
-            _ => "PowerShell would not run Invoke-Command or New-PSSession against another computer".to_string(),
-        },
+        (None, Kind::ProcessCreation) if config.mode == Mode::Parity => {
+            // The rule's terms as the Splunk search spells them, beside PARITY_TERMS.
+            const SPELLED: [&str; 2] = ["*Invoke-Command*", "*-ComputerName*"];
+            debug_assert!(SPELLED.iter().zip(PARITY_TERMS).all(|(s, t)| s.trim_matches('*').eq_ignore_ascii_case(t)));
+            let missing: Vec<&str> = SPELLED
+                .into_iter()
+                .zip(parity_term_offsets(&row.process))
+                .filter_map(|(term, at)| at.is_none().then_some(term))
+                .collect();
+            format!("the command line lacks {}", missing.join(" and "))
+        }
+        (None, Kind::ProcessCreation) => {
+            "PowerShell would not run Invoke-Command or New-PSSession against another computer".to_string()
+        }
     };
     let rendered = annotation.as_ref().map(|a| render(a, config.output));
     Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }

@@ -2,6 +2,12 @@
 //! Fluent Bit filter module (the same crate for `wasm32-wasip1`) so that `cargo run` and
 //! `cargo test` need no manual step, and bundles the fixtures into the runner. Like wasmtime's test-programs artifacts, the inner cargo gets its own target
 //! directory under OUT_DIR: sharing the outer one would wait forever on its lock.
+//!
+//! The Fluent Bit module is then rewritten so that a trap cannot leave it broken: see
+//! `shadow_stack.rs`.
+
+#[path = "build/shadow_stack.rs"]
+mod shadow_stack;
 
 use std::env;
 use std::fs;
@@ -16,7 +22,9 @@ fn main() {
     let root = manifest_dir.parent().expect("host-test sits in the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    for watched in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures", ".cargo/config.toml"] {
+    for watched in
+        ["host-test/build", "plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures", ".cargo/config.toml"]
+    {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=WINRM_DETECT_GUEST_SYMBOLS");
@@ -27,6 +35,7 @@ fn main() {
     let component = build_guest(&root, &out_dir, "wasm32-wasip2");
     println!("cargo:rustc-env=WINRM_DETECT_COMPONENT={}", component.display());
     let module = build_guest(&root, &out_dir, "wasm32-wasip1");
+    let module = shadow_stack::reset_on_entry(&module, keep_names());
     println!("cargo:rustc-env=WINRM_DETECT_FLUENT_BIT={}", module.display());
     bundle_fixtures(&root, &out_dir);
 }
@@ -59,6 +68,11 @@ fn ensure_target(target: &str) {
     );
 }
 
+/// For profiling the guests: keep their function names.
+fn keep_names() -> bool {
+    env::var_os("WINRM_DETECT_GUEST_SYMBOLS").is_some()
+}
+
 fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
     let target_dir = out_dir.join("guest");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -81,10 +95,11 @@ fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
-        // For profiling the guest (`WINRM_DETECT_PERFMAP`): keep the function names.
+        // The names stay for the Fluent Bit module's rewrite (it finds `__stack_pointer` by
+        // name), which drops them unless they are wanted for profiling (`WINRM_DETECT_PERFMAP`).
         .env(
             "CARGO_PROFILE_RELEASE_STRIP",
-            if env::var_os("WINRM_DETECT_GUEST_SYMBOLS").is_some() { "debuginfo" } else { "symbols" },
+            if keep_names() || target == "wasm32-wasip1" { "debuginfo" } else { "symbols" },
         )
         // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

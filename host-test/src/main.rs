@@ -33,6 +33,28 @@ enum Command {
     /// Measure throughput on your own logs: the component next to the native library, one
     /// call per event and batched, both modes, on one core, events held in memory.
     Bench(BenchArgs),
+    /// Measure the Fluent Bit module inside a real Fluent Bit (built by
+    /// ../shared/vendor/fluent-bit/build.sh): events per CPU-second of the fluent-bit process
+    /// with no filter, the passthrough floor, the module (.wasm and .aot, annotate and filter,
+    /// both modes) and a Lua substring filter.
+    FluentBitBench {
+        /// The directory holding fluent-bit and flb-wamrc (default: WINRM_DETECT_FLUENT_BIT_BIN,
+        /// else where build.sh puts them).
+        #[arg(long)]
+        fluent_bit: Option<std::path::PathBuf>,
+        /// Runs per configuration; the best counts.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// How many times the files are repeated in the input.
+        #[arg(long, default_value_t = 1)]
+        copies: usize,
+        /// Where the input, the modules and the configurations are written.
+        #[arg(long, default_value = "target/fluent-bit-bench")]
+        work_dir: std::path::PathBuf,
+        /// Files of events (one per line, .gz read transparently).
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
     /// Write out a build this runner carries: the component (for wasmtime hosts) or the
     /// Fluent Bit filter module (for `WASM_Path`).
     Artifact {
@@ -110,11 +132,33 @@ struct ScanArgs {
     files: Vec<String>,
 }
 
+fn fluent_bit_bench(
+    dir: Option<std::path::PathBuf>,
+    runs: usize,
+    copies: usize,
+    work_dir: &std::path::Path,
+    files: &[String],
+) -> Result<ExitCode> {
+    use host_test::real_fluent_bit::FluentBit;
+    let fluent_bit = match dir {
+        Some(d) => FluentBit::in_dir(&d).with_context(|| format!("no fluent-bit in {}", d.display()))?,
+        None => FluentBit::locate()
+            .context("no Fluent Bit found: run ../shared/vendor/fluent-bit/build.sh or pass --fluent-bit")?,
+    };
+    let rows = host_test::fluent_bit_bench::run(&fluent_bit, files, copies, runs.max(1), work_dir)?;
+    let what = format!("{} ×{copies}, best of {runs}", files.join(" "));
+    print!("{}", host_test::fluent_bit_bench::table(&rows, &what));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan_command(args),
         Command::Bench(args) => bench_command(args),
+        Command::FluentBitBench { fluent_bit, runs, copies, work_dir, files } => {
+            fluent_bit_bench(fluent_bit, runs, copies, &work_dir, &files)
+        }
         Command::Artifact { which, output } => {
             let bytes = match which {
                 Artifact::Component => host_test::component::COMPONENT,

@@ -13,7 +13,7 @@ macro_rules! fixtures {
 }
 
 /// One file per supported shape; the extended file holds one evasion per line.
-const FIXTURES: [(&str, &str); 13] = fixtures![
+const FIXTURES: [(&str, &str); 17] = fixtures![
     "sysmon1.xml",
     "sysmon1.evtx.jsonl",
     "sysmon1.xmltodict.json",
@@ -24,6 +24,10 @@ const FIXTURES: [(&str, &str); 13] = fixtures![
     "security4688.evtx.jsonl",
     "nxlog.jsonl",
     "winevtlog.fluentbit.jsonl",
+    "winevtlog.map.jsonl",
+    "winevtlog.maponly.jsonl",
+    "winevtlog.xml.jsonl",
+    "winevtlog.text.jsonl",
     "ocsf.jsonl",
     "cim.jsonl",
     "extended.evtx.jsonl",

@@ -21,6 +21,15 @@ pub enum Mode {
     Extended,
 }
 
+impl Mode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Parity => "parity",
+            Mode::Extended => "extended",
+        }
+    }
+}
+
 /// Which `process_powershell` macro is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub enum MacroProfile {
@@ -108,7 +117,8 @@ pub struct Limits {
     pub max_command_line_bytes: usize,
     /// `-EncodedCommand` payloads longer than this (in decoded bytes) are not decoded.
     pub max_encoded_bytes: usize,
-    /// Levels of `powershell -EncodedCommand` within decoded text that are followed.
+    /// Levels of PowerShell inside PowerShell that are followed: `-EncodedCommand` payloads
+    /// and `powershell …` commands within script text.
     pub max_decode_depth: u32,
 }
 

@@ -24,7 +24,8 @@ pub mod rule;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
 mod exports;
 
-#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
+// Also compiled for the native unit tests, which call the exports as Fluent Bit would.
+#[cfg(any(test, all(target_arch = "wasm32", target_os = "wasi", target_env = "p1")))]
 mod fluent_bit;
 
 pub use annotation::{Annotation, Evidence, Matcher, RemoteTarget};

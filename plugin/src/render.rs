@@ -19,6 +19,16 @@ pub enum Output {
     Ocsf,
 }
 
+impl Output {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Output::Native => "native",
+            Output::Ecs => "ecs",
+            Output::Ocsf => "ocsf",
+        }
+    }
+}
+
 /// The ATT&CK names of the ids the rule carries.
 fn technique_name(id: &str) -> &'static str {
     match id {

@@ -149,6 +149,12 @@ impl Detector {
         self.stats.get()
     }
 
+    /// The fast reject's buffer, for a test that leaves it borrowed as a trap would.
+    #[cfg(test)]
+    pub(crate) fn scratch_for_tests(&self) -> &RefCell<Vec<u8>> {
+        &self.scratch
+    }
+
     /// How much of a command line extended mode reads, from `limits`.
     pub fn cmdline_limits(&self) -> &cmdline::Limits {
         &self.cmdline_limits

@@ -60,7 +60,8 @@ pub struct Limits {
     pub max_script_bytes: usize,
     /// Bytes of `-EncodedCommand` payload decoded.
     pub max_encoded_bytes: usize,
-    /// Layers of `powershell -EncodedCommand` inside decoded text.
+    /// Layers of PowerShell inside PowerShell that are followed: `-EncodedCommand` payloads
+    /// and `powershell …` commands within script text.
     pub max_decode_depth: u32,
 }
 
@@ -104,7 +105,7 @@ pub fn decode_encoded(base64_text: &str, max_bytes: usize) -> Option<String> {
 
 /// Analyses a PowerShell process's command line.
 pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
-    let mut a = Analyser { limits: *limits, out: Analysis::default() };
+    let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0 };
     let line = truncate(command_line, limits.max_script_bytes);
     a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
     a.out
@@ -131,6 +132,9 @@ struct Layer {
 struct Analyser {
     limits: Limits,
     out: Analysis,
+    /// How many groups deep the reading is, across every layer: with [`MAX_GROUP_DEPTH`]
+    /// it bounds the recursion (and so the stack) however the layers nest.
+    group_depth: usize,
 }
 
 #[derive(Debug)]
@@ -139,16 +143,18 @@ enum Node {
     Group { kind: Group, open: usize, end: usize, children: Vec<Node> },
 }
 
-/// Deeper groups than this are read as flat tokens: no real command needs them, and it
-/// bounds recursion on hostile input.
+/// Groups deeper than this, counted across every layer, are read as flat tokens: no real
+/// command needs them, and the analyser's recursion (one level per group) is bounded by it.
+/// That bound is what the Fluent Bit module's stack size is measured against.
 const MAX_GROUP_DEPTH: usize = 64;
 
-fn build_tree(tokens: &[Token], text_len: usize) -> Vec<Node> {
+/// The tokens as a tree of groups at most `max_depth` deep (deeper groups stay flat).
+fn build_tree(tokens: &[Token], text_len: usize, max_depth: usize) -> Vec<Node> {
     let mut stack: Vec<(Group, usize, Vec<Node>)> = Vec::new();
     let mut top: Vec<Node> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
         match t.kind {
-            Kind::Open(g) if stack.len() < MAX_GROUP_DEPTH => stack.push((g, i, Vec::new())),
+            Kind::Open(g) if stack.len() < max_depth => stack.push((g, i, Vec::new())),
             Kind::Close if !stack.is_empty() => {
                 let (kind, open, children) = stack.pop().expect("not empty");
                 let node = Node::Group { kind, open, end: t.end, children };
@@ -265,10 +271,18 @@ impl Analyser {
 
     fn script(&mut self, text: &str, layer: Layer, depth: u32, inherited: Vec<Technique>) {
         let tokens = lexer::tokenize(text);
-        let tree = build_tree(&tokens, text.len());
+        let tree = build_tree(&tokens, text.len(), MAX_GROUP_DEPTH.saturating_sub(self.group_depth));
         let mut script =
             Script { text, tokens, layer, depth, inherited, sessions: HashMap::new(), hashes: HashMap::new() };
         self.block(&mut script, &tree);
+    }
+
+    /// The commands inside a group, one level deeper.
+    fn group(&mut self, s: &mut Script<'_>, children: &[Node]) -> Option<Vec<String>> {
+        self.group_depth += 1;
+        let made = self.block(s, children);
+        self.group_depth -= 1;
+        made
     }
 
     /// Statements and pipeline elements of a block, each read as a command.
@@ -294,21 +308,37 @@ impl Analyser {
     /// One pipeline element: an assignment, a command, or an expression. Returns the
     /// targets of the WinRM session it makes, if it is a `New-PSSession`.
     fn element(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
-        if let [Node::Tok(v), Node::Tok(eq), rhs @ ..] = nodes
+        // `$a = $b = value`: every variable of the chain gets the value. A loop, not
+        // recursion: the chain is as long as the input makes it.
+        let mut assigned = Vec::new();
+        let mut nodes = nodes;
+        while let [Node::Tok(v), Node::Tok(eq), rhs @ ..] = nodes
             && s.tokens[*v].kind == Kind::Var
             && s.tokens[*eq].kind == Kind::Assign
         {
-            let name = s.tokens[*v].value.to_ascii_lowercase();
-            if let [Node::Group { kind: Group::Hash, children, .. }] = rhs {
+            assigned.push(s.tokens[*v].value.to_ascii_lowercase());
+            nodes = rhs;
+        }
+        if !assigned.is_empty() {
+            if let [Node::Group { kind: Group::Hash, children, .. }] = nodes {
                 let entries = hash_entries(s, children);
-                s.hashes.insert(name.clone(), entries);
+                for name in &assigned {
+                    s.hashes.insert(name.clone(), entries.clone());
+                }
             }
-            let made = self.element(s, rhs);
+            let made = self.command(s, nodes);
             if let Some(targets) = &made {
-                s.sessions.insert(name, targets.clone());
+                for name in assigned {
+                    s.sessions.insert(name, targets.clone());
+                }
             }
             return made;
         }
+        self.command(s, nodes)
+    }
+
+    /// A command or an expression (the right-hand side of an assignment).
+    fn command(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
         // Skip the call operator: `& 'Invoke-Command' …`, `. icm …`.
         let (called, rest) = match nodes {
             [Node::Tok(c), rest @ ..] if s.tokens[*c].kind == Kind::Call => (true, rest),
@@ -330,30 +360,35 @@ impl Analyser {
             }
             // `(New-PSSession …)`, `$(…)`: the value of the group's last command.
             Some(Node::Group { kind: Group::Paren | Group::Subexpr, children, .. }) if rest.len() == 1 => {
-                return self.block(s, children);
+                return self.group(s, children);
             }
             _ => None,
         };
         // Commands nested in arguments: script blocks, subexpressions, hashtable values.
         for node in rest {
             if let Node::Group { children, .. } = node {
-                self.block(s, children);
+                self.group(s, children);
             }
         }
         made
     }
 
-    /// `powershell -enc …` inside a script: read its arguments as a host command line.
+    /// `powershell -enc …` inside a script: read its arguments as a host command line, one
+    /// layer deeper.
     fn nested_host(&mut self, s: &mut Script<'_>, nodes: &[Node]) {
         let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
             return;
         };
+        if s.depth >= self.limits.max_decode_depth {
+            self.out.opaque.push("PowerShell nested deeper than the decoding limit");
+            return;
+        }
         let start = node_start(s, first);
         let end = node_end(s, last);
         let line = s.text[start..end].to_string();
         let layer = Layer { name: s.layer.name.clone(), base: s.layer.base + start };
         let inherited = s.inherited.clone();
-        self.host_line(&line, &layer, s.depth, &inherited);
+        self.host_line(&line, &layer, s.depth + 1, &inherited);
     }
 
     fn cmdlet(
@@ -477,7 +512,7 @@ impl Analyser {
                     all.extend(s.sessions.get(&s.tokens[*t].value.to_ascii_lowercase())?.iter().cloned());
                 }
                 Node::Group { kind: Group::Paren | Group::Subexpr, children, .. } => {
-                    all.extend(self.block(s, children)?);
+                    all.extend(self.group(s, children)?);
                 }
                 _ => return None,
             }

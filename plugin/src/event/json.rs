@@ -8,36 +8,39 @@ use super::windows::WinEvent;
 use super::{Format, Kind, ProcessEvent, ProcessFields, basename, cim, normalise_time, present};
 use crate::error::{ErrorKind, ScanError};
 
-pub(super) fn parse(text: &str, forced: Option<Format>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
-    let too_deep = |why: String| {
-        ScanError::new(
+/// The string fields shippers put a raw line in: Fluent Bit's `tail`, `tcp` and `stdin`
+/// inputs without a parser (and any input whose parser failed) write `log`; its `syslog`
+/// parsers, Vector and Logstash `message`; others `msg`, `event` or `raw`.
+const EMBEDDING_KEYS: [&str; 5] = ["log", "message", "msg", "event", "raw"];
+
+/// `embedded`: whether a record of no known shape may carry an event as text in one of
+/// [`EMBEDDING_KEYS`] (one level only: the text inside is not searched again).
+pub(super) fn parse(
+    text: &str,
+    forced: Option<Format>,
+    max_nesting: usize,
+    embedded: bool,
+) -> Result<ProcessEvent, ScanError> {
+    // serde_json parses by recursion, one level per object or array (and stops at 128);
+    // refusing deeper text first, without recursion, bounds the stack by the configured
+    // limit. The Fluent Bit module's stack size is measured against that bound.
+    if nesting_exceeds(text.as_bytes(), max_nesting) {
+        return Err(ScanError::new(
             ErrorKind::TooDeep,
-            format!("JSON nested too deeply (limits.max_nesting is {max_nesting}): {why}"),
-        )
-    };
-    // serde_json refuses nesting deeper than 128 levels before it could exhaust the stack;
-    // the configured limit, at most 128, is checked on the tree it built.
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            too_deep(e.to_string())
-        } else {
-            ScanError::new(ErrorKind::BrokenJson, e.to_string())
-        }
-    })?;
-    if depth_exceeds(&value, max_nesting) {
-        return Err(too_deep(format!("more than {max_nesting} levels of objects and arrays")));
+            format!("JSON nested more than {max_nesting} levels of objects and arrays (limits.max_nesting)"),
+        ));
     }
+    let value: Value = serde_json::from_str(text).map_err(|e| ScanError::new(ErrorKind::BrokenJson, e.to_string()))?;
     let Value::Object(root) = value else {
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
     let format = match forced {
         Some(f) => f,
-        None => recognise(&root).ok_or_else(|| {
-            ScanError::new(
-                ErrorKind::UnknownShape,
-                "JSON object of no known event shape (no Event, winlog, event_data, EventID, StringInserts, class_uid, process or CIM keys)",
-            )
-        })?,
+        None => match recognise(&root) {
+            Some(f) => f,
+            None if embedded => return embedded_event(&root, max_nesting),
+            None => return Err(no_known_shape()),
+        },
     };
     match format {
         Format::EvtxJson | Format::Xmltodict => evtx_like(&root, format),
@@ -45,11 +48,36 @@ pub(super) fn parse(text: &str, forced: Option<Format>, max_nesting: usize) -> R
         Format::Winlogbeat6 => winlogbeat6(&root),
         Format::Ecs => Ok(ecs(&root)),
         Format::Nxlog => Ok(nxlog(&root)),
-        Format::FluentBit => fluent_bit(&root),
+        Format::FluentBit => fluent_bit(&root, max_nesting),
         Format::Ocsf => Ok(ocsf(&root)),
         Format::Cim => Ok(cim::from_record(&root)),
         Format::Auto | Format::WindowsXml => unreachable!("handled by event::parse"),
     }
+}
+
+fn no_known_shape() -> ScanError {
+    ScanError::new(
+        ErrorKind::UnknownShape,
+        "JSON object of no known event shape (no Event, winlog, event_data, EventID, StringInserts, class_uid, process or CIM keys, and no event text under log, message, msg, event or raw)",
+    )
+}
+
+/// A record that is not itself an event shape, but carries one as text: Windows event XML
+/// or a JSON event in a string field, as inputs without a Windows parser deliver it. Text
+/// that starts like an event (`<`, `{`, after an optional byte-order mark) is read as one,
+/// and its errors are the record's; any other text is not an event.
+fn embedded_event(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+    for key in EMBEDDING_KEYS {
+        let Some(Value::String(raw)) = root.get(key) else { continue };
+        let inner = raw.strip_prefix('\u{feff}').unwrap_or(raw).trim();
+        if inner.starts_with('<') || inner.starts_with('{') {
+            return super::parse_text(inner, Format::Auto, max_nesting, false).map_err(|mut e| {
+                e.message = format!("the event text in `{key}`: {}", e.message);
+                e
+            });
+        }
+    }
+    Err(no_known_shape())
 }
 
 fn recognise(root: &Map<String, Value>) -> Option<Format> {
@@ -72,7 +100,7 @@ fn recognise(root: &Map<String, Value>) -> Option<Format> {
     if matches!(root.get("event_data"), Some(Value::Object(_))) {
         return Some(Format::Winlogbeat6);
     }
-    if matches!(root.get("StringInserts"), Some(Value::Array(_))) {
+    if is_winevtlog(root) {
         return Some(Format::FluentBit);
     }
     if root.contains_key("EventID") {
@@ -84,14 +112,37 @@ fn recognise(root: &Map<String, Value>) -> Option<Format> {
     None
 }
 
-/// Whether objects and arrays nest deeper than `max` (the tree is at most 128 deep).
-fn depth_exceeds(v: &Value, max: usize) -> bool {
-    match v {
-        Value::Object(_) | Value::Array(_) if max == 0 => true,
-        Value::Object(m) => m.values().any(|v| depth_exceeds(v, max - 1)),
-        Value::Array(a) => a.iter().any(|v| depth_exceeds(v, max - 1)),
-        _ => false,
+/// Whether objects and arrays in JSON text nest deeper than `max`. One pass, no recursion;
+/// brackets inside strings do not count. On broken text it counts what a parser would have
+/// entered before failing, so a parser run after a `false` never goes deeper than `max`.
+fn nesting_exceeds(text: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                // Skip the string: to its closing quote, stepping over escapes.
+                i += 1;
+                while let Some(at) = memchr::memchr2(b'"', b'\\', &text[i..]) {
+                    i += at;
+                    if text[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
     }
+    false
 }
 
 /// A scalar as text: strings as they are, numbers and booleans printed, anything else absent.
@@ -264,8 +315,30 @@ fn nxlog(root: &Map<String, Value>) -> ProcessEvent {
     win.into_process_event(Format::Nxlog)
 }
 
-/// Fluent Bit's winevtlog input: the event data is the positional `StringInserts` array.
-fn fluent_bit(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
+/// Fluent Bit's winevtlog input, as `plugins/in_winevtlog/pack.c` writes a record: the
+/// event data as the positional `StringInserts` array (`string_inserts`, the default), as
+/// an `EventData` map of names to values (`event_data_as_map`), or both; with
+/// `render_event_as_xml` the whole event as XML under `System`; with `render_event_as_text`
+/// the system fields as `Name=value` lines under `render_event_text_key`. Only the
+/// default rendering has the system fields as keys of their own.
+fn is_winevtlog(root: &Map<String, Value>) -> bool {
+    matches!(root.get("StringInserts"), Some(Value::Array(_)))
+        || (matches!(root.get("EventData"), Some(Value::Object(_))) && !root.contains_key("Event"))
+        || root.get("System").and_then(Value::as_str).is_some_and(|x| x.trim_start().starts_with('<'))
+        || (root.contains_key("ProviderName") && root.contains_key("EventRecordID") && root.contains_key("Computer"))
+        || root.values().filter_map(Value::as_str).any(|t| t.starts_with("ProviderName=") && t.contains("\nEventID="))
+}
+
+fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+    // render_event_as_xml: the XML is the whole event, its EventData included.
+    if let Some(xml) = root.get("System").and_then(Value::as_str).filter(|x| x.trim_start().starts_with('<')) {
+        return super::xml::parse(xml.trim(), max_nesting)
+            .map(|event| ProcessEvent { format: Format::FluentBit, ..event })
+            .map_err(|mut e| {
+                e.message = format!("the event XML in `System` (render_event_as_xml): {}", e.message);
+                e
+            });
+    }
     let mut win = WinEvent {
         channel: at_text(root, &["Channel"]),
         provider: at_text(root, &["ProviderName"]),
@@ -274,13 +347,49 @@ fn fluent_bit(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
         version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
         ..WinEvent::default()
     };
+    if win.provider.is_none()
+        && let Some(rendered) = root.values().filter_map(Value::as_str).find(|t| t.starts_with("ProviderName="))
+    {
+        system_from_text(&mut win, rendered);
+    }
     if let Some(id) = at_text(root, &["EventID"]) {
         win.set_event_id(&id);
     }
-    if let Some(Value::Array(inserts)) = root.get("StringInserts") {
-        win.set_inserts(inserts.iter().map(Value::as_str));
+    let map = root.get("EventData").and_then(Value::as_object);
+    let inserts = root.get("StringInserts").and_then(Value::as_array);
+    if let Some(map) = map {
+        data_from_map(&mut win, map);
     }
-    Ok(win.into_process_event(Format::FluentBit))
+    if let Some(inserts) = inserts {
+        // Numbers (a Sysmon ProcessId is a UInt32) are packed as integers, not text.
+        win.set_inserts(inserts.iter().map(text));
+    }
+    let event = win.into_process_event(Format::FluentBit);
+    if map.is_none() && inserts.is_none() && event.kind == Kind::ProcessCreation {
+        return Err(ScanError::new(
+            ErrorKind::UnknownShape,
+            "a winevtlog process creation without its event data: set string_inserts (the default) or event_data_as_map on the winevtlog input",
+        ));
+    }
+    Ok(event)
+}
+
+/// The system fields of `render_event_as_text`: `Name=value` lines (`append_kv_line`).
+fn system_from_text(win: &mut WinEvent, rendered: &str) {
+    for line in rendered.lines() {
+        let Some((name, value)) = line.split_once('=') else { continue };
+        let value = value.trim();
+        let value = (!value.is_empty()).then(|| value.to_string());
+        match name {
+            "ProviderName" => win.provider = value,
+            "Channel" => win.channel = value,
+            "Computer" => win.computer = value,
+            "TimeCreated" => win.time = value,
+            "Version" => win.version = value.and_then(|v| v.parse().ok()),
+            "EventID" => win.set_event_id(value.as_deref().unwrap_or_default()),
+            _ => {}
+        }
+    }
 }
 
 fn contains_text(v: Option<&Value>, wanted: &str) -> bool {
@@ -428,17 +537,18 @@ mod tests {
 
     #[test]
     fn errors_are_typed() {
-        assert_eq!(parse("{", None, 64).unwrap_err().kind, ErrorKind::BrokenJson);
-        assert_eq!(parse(r#"{"a":1}"#, None, 64).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse("{", None, 64, true).unwrap_err().kind, ErrorKind::BrokenJson);
+        assert_eq!(parse(r#"{"a":1}"#, None, 64, true).unwrap_err().kind, ErrorKind::UnknownShape);
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(parse(&deep, None, 64).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(parse(&deep, None, 64, true).unwrap_err().kind, ErrorKind::TooDeep);
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
-        assert_eq!(parse(&quoted, None, 4).unwrap_err().kind, ErrorKind::UnknownShape);
-        let v: Value = serde_json::from_str(r#"{"a":[{"b":1}]}"#).unwrap();
-        assert!(!depth_exceeds(&v, 3));
-        assert!(depth_exceeds(&v, 2));
-        assert_eq!(parse(r#"{"a":[{"b":[1]}]}"#, None, 3).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(parse(&quoted, None, 4, true).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert!(!nesting_exceeds(br#"{"a":[{"b":1}]}"#, 3));
+        assert!(nesting_exceeds(br#"{"a":[{"b":1}]}"#, 2));
+        assert!(!nesting_exceeds(br#"{"a":"[[[\"[[","b":{}}"#, 2));
+        assert!(nesting_exceeds(b"[[[", 2));
+        assert_eq!(parse(r#"{"a":[{"b":[1]}]}"#, None, 3, true).unwrap_err().kind, ErrorKind::TooDeep);
     }
 
     #[test]

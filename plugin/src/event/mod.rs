@@ -94,13 +94,19 @@ pub struct ProcessEvent {
 
 /// Recognises and normalises one event. `text` is one whole event (one line of a log).
 /// Objects, arrays or elements nested deeper than `max_nesting` are refused.
+/// A JSON record of no known shape is searched for an event carried as text (`{"log":
+/// "<Event…"}`, as a shipper's input without a Windows parser makes it).
 pub fn parse(text: &str, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+    parse_text(text, format, max_nesting, true)
+}
+
+fn parse_text(text: &str, format: Format, max_nesting: usize, embedded: bool) -> Result<ProcessEvent, ScanError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
     match (text.as_bytes().first(), format) {
         (None, _) => Err(ScanError::new(ErrorKind::Empty, "empty event")),
         (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text, max_nesting),
-        (Some(b'{'), Format::Auto) => json::parse(text, None, max_nesting),
-        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f), max_nesting),
+        (Some(b'{'), Format::Auto) => json::parse(text, None, max_nesting, embedded),
+        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f), max_nesting, embedded),
         (Some(_), Format::Auto) => {
             Err(ScanError::new(ErrorKind::UnknownShape, "not an event: expected a JSON object or Windows event XML"))
         }
@@ -140,6 +146,17 @@ pub(crate) fn normalise_time(raw: &str) -> String {
         out.push('T');
         out.push_str(&t[11..]);
         let tail = t.get(19..).unwrap_or("");
+        // `2026-03-02 11:15:30 +0100`, as Fluent Bit's winevtlog writes local time.
+        let b_tail = tail.as_bytes();
+        if b_tail.len() == 6
+            && b_tail[0] == b' '
+            && matches!(b_tail[1], b'+' | b'-')
+            && b_tail[2..].iter().all(u8::is_ascii_digit)
+        {
+            out.truncate(19);
+            out.push_str(&format!("{}:{}", &tail[1..4], &tail[4..]));
+            return out;
+        }
         let has_zone = tail.contains(['Z', 'z', '+', '-']);
         if !has_zone {
             out.push('Z');
@@ -225,6 +242,7 @@ mod tests {
         assert_eq!(normalise_time("2024-10-21T11:31:57.615954Z"), "2024-10-21T11:31:57.615954Z");
         assert_eq!(normalise_time("2024-10-21 11:31:56.6587087"), "2024-10-21T11:31:56.6587087Z");
         assert_eq!(normalise_time("2020-10-27T20:00:14.32+02:00"), "2020-10-27T20:00:14.32+02:00");
+        assert_eq!(normalise_time("2026-03-02 11:15:30 +0100"), "2026-03-02T11:15:30+01:00");
         assert_eq!(normalise_time("1729510317615"), "2024-10-21T11:31:57.615Z");
         assert_eq!(normalise_time("0"), "1970-01-01T00:00:00.000Z");
         assert_eq!(normalise_time("yesterday"), "yesterday");

@@ -160,7 +160,7 @@ impl WinEvent {
 
     /// Fills data items from positional inserts (Fluent Bit winevtlog) once the event id is
     /// known. Returns false when the event is not one whose layout we know.
-    pub fn set_inserts<'a>(&mut self, inserts: impl ExactSizeIterator<Item = Option<&'a str>>) -> bool {
+    pub fn set_inserts(&mut self, inserts: impl ExactSizeIterator<Item = Option<String>>) -> bool {
         let names: &[&str] = match (self.source(), self.event_id) {
             (Source::Sysmon, Some(1)) => {
                 let v5 = match self.version {
@@ -351,7 +351,7 @@ mod tests {
         v[4] = Some(r"C:\p\powershell.exe");
         v[9] = Some("PowerShell.EXE");
         v[10] = Some("powershell -c 1");
-        assert!(e.set_inserts(v.into_iter()));
+        assert!(e.set_inserts(v.into_iter().map(|x| x.map(String::from))));
         let p = e.into_process_event(Format::FluentBit);
         assert_eq!(p.fields.process_name.as_deref(), Some("powershell.exe"));
         assert_eq!(p.fields.original_file_name.as_deref(), Some("PowerShell.EXE"));
@@ -361,7 +361,7 @@ mod tests {
         e.version = Some(3);
         let mut v: Vec<Option<&str>> = vec![Some("x"); 21];
         v[9] = Some("powershell -c 1");
-        assert!(e.set_inserts(v.into_iter()));
+        assert!(e.set_inserts(v.into_iter().map(|x| x.map(String::from))));
         let p = e.into_process_event(Format::FluentBit);
         assert_eq!(p.fields.process.as_deref(), Some("powershell -c 1"));
         assert_eq!(p.fields.original_file_name, None);

@@ -1,0 +1,184 @@
+//! `winrm-detect fluent-bit-bench`: what the module costs inside a real Fluent Bit. The same
+//! file goes through `tail` (JSON lines with the `json` parser, anything else as `log`) to a
+//! `null` output with no filter, with the module's passthrough function (the floor any wasm
+//! filter pays: the record turned into JSON, copied in, copied back and parsed again), with
+//! the module annotating and filtering in both modes, interpreted and ahead-of-time compiled,
+//! and with a Lua filter doing the parity rule's substring test. Each is run `runs` times;
+//! the best run's CPU time (user + system of the fluent-bit process) counts.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::real_fluent_bit::{FAST_SERVICE, FluentBit, NULL_OUTPUT, tail_input};
+
+/// The parity rule's substring test in Lua, over every string of the record.
+const LUA_FILTER: &str = r#"
+local function has_terms(v)
+  if type(v) == "string" then
+    local s = string.lower(v)
+    return string.find(s, "invoke-command", 1, true) ~= nil and string.find(s, "-computername", 1, true) ~= nil
+  elseif type(v) == "table" then
+    for _, x in pairs(v) do
+      if has_terms(x) then return true end
+    end
+  end
+  return false
+end
+
+function winrm_detect(tag, timestamp, record)
+  if has_terms(record) then
+    record["winrm_detect"] = "parity"
+    return 1, timestamp, record
+  end
+  return 0, timestamp, record
+end
+"#;
+
+struct Setup {
+    name: String,
+    filter: String,
+    /// Which floor its ratio is taken against: the passthrough of the same build.
+    floor: Option<&'static str>,
+}
+
+pub struct Row {
+    pub name: String,
+    pub events_per_cpu_second: f64,
+    pub vs_no_filter: f64,
+    pub vs_passthrough: Option<f64>,
+}
+
+/// Writes the input (the files' lines, `copies` times) into `dir` and returns its path, the
+/// number of events and whether they are JSON.
+fn prepare(files: &[String], copies: usize, dir: &Path) -> Result<(std::path::PathBuf, usize, bool)> {
+    let mut lines = Vec::new();
+    for f in files {
+        let file = std::fs::File::open(f).with_context(|| format!("open {f}"))?;
+        let reader = crate::input::sniff(std::io::BufReader::new(file))?;
+        for line in reader.lines() {
+            let line = line?;
+            if !line.trim().is_empty() {
+                lines.push(line);
+            }
+        }
+    }
+    if lines.is_empty() {
+        bail!("no events in {files:?}");
+    }
+    let json = lines[0].trim_start().starts_with('{');
+    let path = dir.join(if json { "events.jsonl" } else { "events.log" });
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    for _ in 0..copies {
+        for line in &lines {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok((path, lines.len() * copies, json))
+}
+
+fn wasm_filter(module: &Path, function: &str) -> String {
+    format!(
+        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: 256K\n",
+        module.display(),
+        module.parent().unwrap_or(Path::new(".")).display()
+    )
+}
+
+pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize, dir: &Path) -> Result<Vec<Row>> {
+    std::fs::create_dir_all(dir)?;
+    let (input, events, json) = prepare(files, copies, dir)?;
+    let wasm = dir.join("winrm_detect.wasm");
+    std::fs::write(&wasm, crate::fluent_bit::MODULE)?;
+    let aot = dir.join("winrm_detect.aot");
+    fluent_bit.compile_aot(&wasm, &aot)?;
+    let lua = dir.join("winrm_detect.lua");
+    std::fs::write(&lua, LUA_FILTER)?;
+
+    let mut setups = vec![
+        Setup { name: "no filter".into(), filter: String::new(), floor: None },
+        Setup {
+            name: "lua substring filter".into(),
+            filter: format!(
+                "    - name: lua\n      match: '*'\n      script: {}\n      call: winrm_detect\n",
+                lua.display()
+            ),
+            floor: None,
+        },
+    ];
+    for (kind, module) in [(".wasm", &wasm), (".aot", &aot)] {
+        let floor = if kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
+        setups.push(Setup {
+            name: format!("passthrough {kind}"),
+            filter: wasm_filter(module, "winrm_detect_passthrough"),
+            floor: None,
+        });
+        for function in [
+            "winrm_detect_annotate_parity",
+            "winrm_detect_annotate_extended",
+            "winrm_detect_filter_parity",
+            "winrm_detect_filter_extended",
+        ] {
+            let short = function.trim_start_matches("winrm_detect_").replace('_', " ");
+            setups.push(Setup {
+                name: format!("{short} {kind}"),
+                filter: wasm_filter(module, function),
+                floor: Some(floor),
+            });
+        }
+    }
+
+    let mut best: Vec<(String, Duration, Option<&'static str>)> = Vec::new();
+    for setup in &setups {
+        let parser = if json { Some("json") } else { None };
+        let filters = match setup.filter.is_empty() {
+            true => String::new(),
+            false => format!("  filters:\n{}", setup.filter),
+        };
+        let yaml = format!(
+            "{FAST_SERVICE}parsers:\n  - name: json\n    format: json\npipeline:\n  inputs:\n{}{filters}  outputs:\n{NULL_OUTPUT}",
+            tail_input(&input, parser, "bench", true),
+        );
+        let config = dir.join("bench.yaml");
+        std::fs::write(&config, yaml)?;
+        let mut fastest = Duration::MAX;
+        for _ in 0..runs {
+            let run = fluent_bit.run(&config, Duration::from_secs(1800))?;
+            if !run.success || run.stderr.contains("exception") {
+                bail!("{}: Fluent Bit failed:\n{}", setup.name, run.stderr);
+            }
+            fastest = fastest.min(run.cpu);
+        }
+        eprintln!("{:<28} {:>8.3} CPU-s (best of {runs})", setup.name, fastest.as_secs_f64());
+        best.push((setup.name.clone(), fastest, setup.floor));
+    }
+    let rate = |d: Duration| events as f64 / d.as_secs_f64();
+    let no_filter = rate(best[0].1);
+    let rate_of = |name: &str| best.iter().find(|(n, ..)| n == name).map(|(_, d, _)| rate(*d));
+    Ok(best
+        .iter()
+        .map(|(name, cpu, floor)| Row {
+            name: name.clone(),
+            events_per_cpu_second: rate(*cpu),
+            vs_no_filter: rate(*cpu) / no_filter,
+            vs_passthrough: floor.and_then(rate_of).map(|f| rate(*cpu) / f),
+        })
+        .collect())
+}
+
+/// The table, as the README shows it.
+pub fn table(rows: &[Row], events: &str) -> String {
+    let mut out = format!(
+        "| configuration ({events}) | events per CPU-second | × no filter | × passthrough |\n|---|---:|---:|---:|\n"
+    );
+    for r in rows {
+        let floor = r.vs_passthrough.map(|x| format!("{x:.2}")).unwrap_or_else(|| "".into());
+        let _ = writeln!(out, "| {} | {:.0} | {:.2} | {floor} |", r.name, r.events_per_cpu_second, r.vs_no_filter);
+    }
+    out
+}

@@ -1,0 +1,350 @@
+//! The real Fluent Bit as a child process, for the end-to-end tests and
+//! `winrm-detect fluent-bit-bench`: finding the binaries that
+//! `../shared/vendor/fluent-bit/build.sh` built, compiling the module ahead of time with its
+//! `flb-wamrc`, taking the operator configurations out of the README (so that what is tested
+//! is what operators paste), running one over a file until the input ends, and reading
+//! what came out and what it cost.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Where `build.sh` puts its binaries when given no prefix.
+fn default_bin_dir() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("fluent-bit-5.1.1").join("bin"))
+}
+
+pub struct FluentBit {
+    pub bin: PathBuf,
+    /// WAMR's AOT compiler built beside it, when it was.
+    pub wamrc: Option<PathBuf>,
+}
+
+/// What one run printed, and the CPU time it took (user + system, all threads).
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub success: bool,
+    pub cpu: Duration,
+    pub wall: Duration,
+}
+
+impl FluentBit {
+    /// `WINRM_DETECT_FLUENT_BIT_BIN` (the directory `build.sh` printed), else the build
+    /// script's default prefix. `None` when there is no `fluent-bit` there.
+    pub fn locate() -> Option<FluentBit> {
+        let dir = std::env::var_os("WINRM_DETECT_FLUENT_BIT_BIN").map(PathBuf::from).or_else(default_bin_dir)?;
+        Self::in_dir(&dir)
+    }
+
+    pub fn in_dir(dir: &Path) -> Option<FluentBit> {
+        let bin = dir.join("fluent-bit");
+        let wamrc = dir.join("flb-wamrc");
+        bin.is_file().then(|| FluentBit { bin, wamrc: wamrc.is_file().then_some(wamrc) })
+    }
+
+    /// For tests: the binaries, or `None` (the test says what is missing and returns) — but
+    /// under `CI=true` a missing Fluent Bit is a failure, not a skip.
+    pub fn for_tests() -> Option<FluentBit> {
+        let found = Self::locate();
+        if found.is_none() {
+            let why =
+                "no Fluent Bit: run `bash ../shared/vendor/fluent-bit/build.sh` (or set WINRM_DETECT_FLUENT_BIT_BIN)";
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            eprintln!("skipped: {why}");
+        }
+        found
+    }
+
+    /// `flb-wamrc -o out wasm`: the module compiled for this CPU and this WAMR.
+    pub fn compile_aot(&self, wasm: &Path, out: &Path) -> Result<()> {
+        let wamrc = self.wamrc.as_ref().context("no flb-wamrc beside fluent-bit (built with FLB_AOT=0?)")?;
+        let output = Command::new(wamrc).arg("-o").arg(out).arg(wasm).output().context("run flb-wamrc")?;
+        if !output.status.success() {
+            bail!("flb-wamrc failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(())
+    }
+
+    /// Runs `fluent-bit -c config` until it exits (the input ended) or `timeout` passes (it is
+    /// then stopped with SIGTERM, which flushes, and the run counts as failed).
+    pub fn run(&self, config: &Path, timeout: Duration) -> Result<Run> {
+        self.run_with(config, timeout, None, || Ok(()))
+    }
+
+    /// Runs `fluent-bit -c config`, calls `feed` once it has started (to send it traffic),
+    /// and stops it with SIGTERM once `want` records (stdout lines) came out and a moment
+    /// passed in which no more did, or when `timeout` passes (the run then counts as
+    /// failed). Fluent Bit 5.1.1's `exit_on_eof` can lose the first records of a small
+    /// file at shutdown, so the tests wait for what they expect instead.
+    pub fn run_until(
+        &self,
+        config: &Path,
+        want: usize,
+        timeout: Duration,
+        feed: impl FnOnce() -> Result<()>,
+    ) -> Result<Run> {
+        self.run_with(config, timeout, Some(want), feed)
+    }
+
+    fn run_with(
+        &self,
+        config: &Path,
+        timeout: Duration,
+        want: Option<usize>,
+        feed: impl FnOnce() -> Result<()>,
+    ) -> Result<Run> {
+        let started = Instant::now();
+        let before = children_cpu();
+        let mut child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("start {}", self.bin.display()))?;
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let lines = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = lines.clone();
+        let out_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut line = String::new();
+            while std::io::BufRead::read_line(&mut reader, &mut line).is_ok_and(|n| n > 0) {
+                text.push_str(&line);
+                line.clear();
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            text
+        });
+        let err_reader = std::thread::spawn(move || read_all(stderr));
+        let fed = feed();
+        let mut timed_out = false;
+        let mut last = (0, Instant::now());
+        loop {
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            let seen = lines.load(std::sync::atomic::Ordering::Relaxed);
+            if seen != last.0 {
+                last = (seen, Instant::now());
+            }
+            if let Some(want) = want
+                && seen >= want
+                && last.1.elapsed() > Duration::from_millis(500)
+            {
+                terminate(pid);
+                break;
+            }
+            if started.elapsed() > timeout || fed.is_err() {
+                timed_out = true;
+                terminate(pid);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = child.wait()?;
+        let cpu = children_cpu().saturating_sub(before);
+        fed?;
+        Ok(Run {
+            stdout: out_reader.join().expect("reader"),
+            stderr: err_reader.join().expect("reader"),
+            // Stopped on purpose, Fluent Bit 5.1.1 sometimes aborts on its way out.
+            success: (status.success() || want.is_some()) && !timed_out,
+            cpu,
+            wall: started.elapsed(),
+        })
+    }
+}
+
+/// Asks a process to stop (Fluent Bit flushes what it holds on SIGTERM).
+pub fn terminate(pid: u32) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+fn read_all(mut from: impl std::io::Read) -> String {
+    let mut bytes = Vec::new();
+    let _ = from.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// CPU time of every child this process has waited for.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// The YAML block that follows `<!-- fluent-bit-config: NAME -->` in the README.
+pub fn readme_config(readme: &str, name: &str) -> Result<String> {
+    let marker = format!("<!-- fluent-bit-config: {name} -->");
+    let after = readme.split_once(&marker).with_context(|| format!("no {marker} in the README"))?.1;
+    let body =
+        after.trim_start().strip_prefix("```yaml\n").with_context(|| format!("no ```yaml block after {marker}"))?;
+    let end = body.find("\n```").with_context(|| format!("unclosed block after {marker}"))?;
+    Ok(body[..end + 1].to_string())
+}
+
+/// A YAML configuration's `pipeline` sections, as text, split so that a test can swap one.
+pub struct Pipeline {
+    /// Everything outside `pipeline:` (`service:`, `parsers:`...).
+    pub preamble: String,
+    pub inputs: String,
+    pub filters: String,
+    pub outputs: String,
+}
+
+impl Pipeline {
+    /// Splits a configuration of the README's form: top-level keys, `pipeline:` with
+    /// `inputs:`, `filters:` and `outputs:` indented by two spaces.
+    pub fn parse(yaml: &str) -> Result<Pipeline> {
+        let mut p =
+            Pipeline { preamble: String::new(), inputs: String::new(), filters: String::new(), outputs: String::new() };
+        let mut current: Option<&str> = None;
+        for line in yaml.lines() {
+            let indent = line.len() - line.trim_start().len();
+            let key = line.trim();
+            if indent == 0 && !key.is_empty() && !key.starts_with('#') {
+                current = if key == "pipeline:" { Some("pipeline") } else { None };
+                if current.is_some() {
+                    continue;
+                }
+            } else if indent == 2 && current.is_some() && key.ends_with(':') && !key.starts_with('-') {
+                current = Some(match key {
+                    "inputs:" => "inputs",
+                    "filters:" => "filters",
+                    "outputs:" => "outputs",
+                    other => bail!("unexpected pipeline key {other}"),
+                });
+                continue;
+            }
+            let target = match current {
+                None => &mut p.preamble,
+                Some("inputs") => &mut p.inputs,
+                Some("filters") => &mut p.filters,
+                Some("outputs") => &mut p.outputs,
+                Some(_) => bail!("text between pipeline: and its first section: {line}"),
+            };
+            target.push_str(line);
+            target.push('\n');
+        }
+        if p.filters.is_empty() {
+            bail!("the configuration has no filters");
+        }
+        Ok(p)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        format!(
+            "{}pipeline:\n  inputs:\n{}  filters:\n{}  outputs:\n{}",
+            self.preamble, self.inputs, self.filters, self.outputs
+        )
+    }
+}
+
+/// `text` with the value of every `key: …` line (any indentation, list items included)
+/// set to `value`. Fails when there is none.
+pub fn set_value(text: &str, key: &str, value: &str) -> Result<String> {
+    let mut found = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        let body = line.trim_start().trim_start_matches("- ");
+        match body.strip_prefix(key).and_then(|r| r.strip_prefix(':')) {
+            Some(_) => {
+                found = true;
+                let head = &line[..line.len() - body.len()];
+                out.push_str(&format!("{head}{key}: {value}\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if !found {
+        bail!("no `{key}:` in\n{text}");
+    }
+    Ok(out)
+}
+
+/// The value of the first `key: …` line.
+pub fn value_of<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let body = line.trim_start().trim_start_matches("- ");
+        body.strip_prefix(key)?.strip_prefix(':').map(str::trim)
+    })
+}
+
+/// A `tail` input that reads `file` from its start (and, with `exit_on_eof`, stops Fluent
+/// Bit at its end).
+pub fn tail_input(file: &Path, parser: Option<&str>, tag: &str, exit_on_eof: bool) -> String {
+    let parser = parser.map(|p| format!("      parser: {p}\n")).unwrap_or_default();
+    format!(
+        "    - name: tail\n      path: {}\n      read_from_head: true\n      exit_on_eof: {exit_on_eof}\n      buffer_max_size: 8M\n{parser}      tag: {tag}\n",
+        file.display()
+    )
+}
+
+/// Every record as one JSON line on stdout, nothing added.
+pub const STDOUT_OUTPUT: &str =
+    "    - name: stdout\n      match: '*'\n      format: json_lines\n      json_date_key: false\n";
+
+/// Records dropped after the filters (for measuring).
+pub const NULL_OUTPUT: &str = "    - name: 'null'\n      match: '*'\n";
+
+/// Flush often and leave quickly once the input is done.
+pub const FAST_SERVICE: &str = "service:\n  flush: 0.2\n  grace: 1\n  log_level: info\n";
+
+/// The JSON records among Fluent Bit's stdout lines, and the lines that were not records.
+pub fn records(stdout: &str) -> (Vec<serde_json::Map<String, serde_json::Value>>, Vec<String>) {
+    let mut records = Vec::new();
+    let mut other = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str(line) {
+            Ok(serde_json::Value::Object(m)) => records.push(m),
+            _ => other.push(line.to_string()),
+        }
+    }
+    (records, other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "service:\n  flush: 1\npipeline:\n  inputs:\n    - name: winevtlog\n      tag: winevt\n  filters:\n    - name: wasm\n      wasm_path: /etc/fluent-bit/winrm_detect.wasm\n      wasm_stack_size: 256K\n  outputs:\n    - name: stdout\n      match: '*'\n";
+
+    #[test]
+    fn pipelines_split_and_join() {
+        let p = Pipeline::parse(YAML).unwrap();
+        assert_eq!(p.preamble, "service:\n  flush: 1\n");
+        assert!(p.inputs.contains("winevtlog") && p.filters.contains("wasm_path") && p.outputs.contains("stdout"));
+        assert_eq!(p.to_yaml(), YAML);
+        let f = set_value(&p.filters, "wasm_path", "/tmp/m.aot").unwrap();
+        assert!(f.contains("      wasm_path: /tmp/m.aot\n"), "{f}");
+        assert_eq!(value_of(&f, "wasm_stack_size"), Some("256K"));
+        assert!(set_value(&p.filters, "nope", "x").is_err());
+        let named = set_value(&p.inputs, "name", "tail").unwrap();
+        assert!(named.starts_with("    - name: tail\n"), "{named}");
+    }
+
+    #[test]
+    fn readme_blocks_are_found_by_marker() {
+        let readme = "x\n<!-- fluent-bit-config: a -->\n```yaml\nk: 1\n```\n";
+        assert_eq!(readme_config(readme, "a").unwrap(), "k: 1\n");
+        assert!(readme_config(readme, "b").is_err());
+    }
+}

@@ -1,0 +1,398 @@
+//! Fluent Bit's `wasm` filter ABI (wasm32-wasip1 core module; Fluent Bit runs WAMR with WASI
+//! preview 1 and cannot load a component), as `plugins/filter_wasm` and `src/wasm/flb_wasm.c`
+//! of Fluent Bit 5.1.1 call it:
+//!
+//! ```text
+//! NAME(tag: *const u8, tag_len: u32, time_sec: u32, time_nsec: u32,
+//!      record: *const u8, record_len: u32) -> *const u8
+//! ```
+//!
+//! The record is the body as NUL-terminated JSON (`Event_Format json`), copied into our
+//! memory through our own exported `malloc` and freed after the call. Fluent Bit copies the
+//! NUL-terminated string we return and never frees it: `""` drops the record, a JSON object
+//! replaces it (and is parsed again). So a record passed on unchanged is answered with its
+//! own address (no copy, and the cheapest thing for Fluent Bit to re-read), a dropped one
+//! with a static `""`, and any other answer lives in one buffer this module reuses (never a
+//! pointer to freed memory, unlike Fluent Bit's own Rust example).
+//!
+//! One instance serves every record for the life of the filter (Fluent Bit 4.1 and later),
+//! and a call that traps leaves whatever it was doing half-done. So nothing here may
+//! trap on input (the stack use is bounded by the limits, see the README), and the state
+//! kept across calls is repaired on entry when the previous call did not return: see
+//! [`run`]. The shadow stack pointer, which a trap also leaves lowered, is reset at each
+//! export's entry by a rewrite of the built module (`host-test/build.rs`).
+//!
+//! The function name chooses the behaviour: `winrm_detect_annotate*` returns every record,
+//! with `winrm_detect` (the annotations) added where something fired; `winrm_detect_filter*`
+//! forwards only what fired (edge filtering before SIEM ingest). The `_parity` and
+//! `_extended` variants fix the mode; the bare names take it from the configuration
+//! ([`settings`]). `winrm_detect_passthrough` returns every record untouched: it measures
+//! what Fluent Bit's own JSON round trip costs any wasm filter.
+
+mod settings;
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::{Config, Mode};
+use crate::error::{ErrorKind, ScanError};
+use crate::rule::Detector;
+
+use settings::Settings;
+
+/// Past this, the output buffer gives memory back after a large record.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// Under a refused configuration, filter mode forwards one record marked `bad-config` per
+/// this many seconds of record time, so that the fault shows downstream even when nothing
+/// matches (and never as a flood).
+const FAULT_NOTICE_SECONDS: u32 = 60;
+
+/// The answer that drops a record.
+static EMPTY: u8 = 0;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Annotate,
+    Filter,
+}
+
+struct State {
+    settings: Settings,
+    parity: Option<Detector>,
+    extended: Option<Detector>,
+    out: Vec<u8>,
+    /// Filter mode under a refused configuration: the record time of the last record
+    /// forwarded to show the fault.
+    last_fault_notice: Option<u32>,
+}
+
+/// The state kept across calls.
+struct Global(UnsafeCell<Option<State>>);
+
+// SAFETY: wasm32-wasip1 is built without threads, so there is one thread; and Fluent Bit
+// never calls into the instance while a call is running (the module calls nothing that
+// could call back), so at most one reference to the state exists at a time.
+unsafe impl Sync for Global {}
+
+static STATE: Global = Global(UnsafeCell::new(None));
+
+/// Set while a call runs. Found set on entry, it means the previous call trapped.
+static IN_CALL: AtomicBool = AtomicBool::new(false);
+
+fn run(behaviour: Behaviour, mode: Option<Mode>, time_sec: u32, record: *const u8, record_len: u32) -> *const u8 {
+    // SAFETY: see `Global`: this is the only live reference.
+    let slot = unsafe { &mut *STATE.0.get() };
+    let state = slot.get_or_insert_with(|| State {
+        settings: Settings::load(),
+        parity: None,
+        extended: None,
+        out: Vec::new(),
+        last_fault_notice: None,
+    });
+    if IN_CALL.swap(true, Ordering::Relaxed) {
+        state.recover();
+    }
+    let answer = state.answer(behaviour, mode, time_sec, record, record_len);
+    IN_CALL.store(false, Ordering::Relaxed);
+    answer
+}
+
+impl State {
+    /// After a trap: a detector may be mid-call (its scratch `RefCell` left borrowed), so
+    /// both are dropped and made anew on demand. Dropping them is sound: a trap stops the
+    /// module at a call or at a faulting instruction, and Rust's collections update their
+    /// fields only after the allocator has returned, so every `Vec` is whole. The
+    /// settings are never written after loading, and the output buffer is cleared per call.
+    fn recover(&mut self) {
+        self.parity = None;
+        self.extended = None;
+        self.out = Vec::new();
+        eprintln!(
+            "[winrm-detect] warn: the previous record's call trapped and that record was dropped by Fluent Bit; \
+             the detector was reset. Raise wasm_stack_size if this repeats (see the README)"
+        );
+    }
+
+    fn detector(&mut self, mode: Mode) -> &Detector {
+        let config = &self.settings.config;
+        match mode {
+            Mode::Parity => &mut self.parity,
+            Mode::Extended => &mut self.extended,
+        }
+        .get_or_insert_with(|| Detector::new(Config { mode, ..config.clone() }))
+    }
+
+    fn answer(
+        &mut self,
+        behaviour: Behaviour,
+        mode: Option<Mode>,
+        time_sec: u32,
+        record: *const u8,
+        record_len: u32,
+    ) -> *const u8 {
+        self.out.clear();
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out.shrink_to(KEEP_CAPACITY);
+        }
+        if record.is_null() {
+            // Fluent Bit passes NULL when it could not copy the record into our memory (our
+            // `malloc` failed: the instance's memory cannot grow). Nothing to hand back.
+            let e = ScanError::new(
+                ErrorKind::TooLarge,
+                format!("Fluent Bit could not copy a record of {record_len} bytes into the module's memory"),
+            );
+            write_error(&mut self.out, None, &e);
+            return finish(&mut self.out);
+        }
+        // SAFETY: Fluent Bit copied `record_len` bytes and a NUL into our memory at `record`,
+        // and frees them only after we return.
+        let bytes = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
+        let mode = mode.unwrap_or(self.settings.config.mode);
+        let scanned = match self.detector(mode).scan(bytes) {
+            // Records of other shapes (application logs sharing the pipeline) are not ours to
+            // judge: they pass as records on which nothing fired.
+            Err(e) if e.kind == ErrorKind::UnknownShape && is_object(bytes) => Ok(Vec::new()),
+            other => other,
+        };
+        let refused = self.settings.refused.as_ref();
+        match scanned {
+            Ok(annotations) if annotations.is_empty() => match (behaviour, refused) {
+                (Behaviour::Annotate, None) => record,
+                (Behaviour::Filter, None) => &EMPTY,
+                (Behaviour::Annotate, Some(e)) => {
+                    write_error(&mut self.out, Some(bytes), e);
+                    finish(&mut self.out)
+                }
+                (Behaviour::Filter, Some(e)) => {
+                    let due = self.last_fault_notice.is_none_or(|t| time_sec.abs_diff(t) >= FAULT_NOTICE_SECONDS);
+                    if !due {
+                        return &EMPTY;
+                    }
+                    self.last_fault_notice = Some(time_sec);
+                    write_error(&mut self.out, Some(bytes), e);
+                    finish(&mut self.out)
+                }
+            },
+            Ok(annotations) => {
+                let output = self.settings.config.output;
+                let rendered: Vec<serde_json::Value> = annotations.iter().map(|a| crate::render(a, output)).collect();
+                let list = serde_json::to_string(&rendered).unwrap_or_else(|_| "[]".into());
+                let mut added = vec![("winrm_detect", list)];
+                if let Some(e) = refused {
+                    added.push(("winrm_detect_error", error_json(e)));
+                }
+                splice(&mut self.out, bytes, &added);
+                finish(&mut self.out)
+            }
+            Err(e) => {
+                write_error(&mut self.out, Some(bytes), &e);
+                finish(&mut self.out)
+            }
+        }
+    }
+}
+
+/// NUL-terminates the buffer and hands out its address; it stays valid until the next call.
+fn finish(out: &mut Vec<u8>) -> *const u8 {
+    // A NUL inside would cut Fluent Bit's copy short. JSON text has none (Fluent Bit measured
+    // the record with strlen), but a record that is not JSON might.
+    for b in out.iter_mut().filter(|b| **b == 0) {
+        *b = b' ';
+    }
+    out.push(0);
+    out.as_ptr()
+}
+
+/// Whether the record looks like one JSON object (as every Fluent Bit record body is).
+fn is_object(record: &[u8]) -> bool {
+    let r = record.trim_ascii();
+    r.starts_with(b"{") && r.ends_with(b"}")
+}
+
+/// The record (a JSON object) with each `"key": value` (value already JSON) added before its
+/// closing brace.
+fn splice(out: &mut Vec<u8>, record: &[u8], added: &[(&str, String)]) {
+    let body = record.trim_ascii_end();
+    let body = body.strip_suffix(b"}").unwrap_or(body);
+    let mut empty = body.trim_ascii().len() <= 1;
+    out.extend_from_slice(body);
+    for (key, value) in added {
+        if !empty {
+            out.push(b',');
+        }
+        empty = false;
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'}');
+}
+
+fn error_json(e: &ScanError) -> String {
+    serde_json::json!({"kind": e.kind.as_str(), "message": e.message}).to_string()
+}
+
+/// The record with `winrm_detect_error` (`{"kind", "message"}`) added when it is a JSON
+/// object; otherwise its text under `log` beside the error.
+fn write_error(out: &mut Vec<u8>, record: Option<&[u8]>, e: &ScanError) {
+    let error = error_json(e);
+    match record {
+        Some(r) if is_object(r) => splice(out, r, &[("winrm_detect_error", error)]),
+        Some(r) => {
+            let log = serde_json::to_string(&String::from_utf8_lossy(r)).unwrap_or_default();
+            out.extend_from_slice(format!("{{\"winrm_detect_error\":{error},\"log\":{log}}}").as_bytes());
+        }
+        None => out.extend_from_slice(format!("{{\"winrm_detect_error\":{error}}}").as_bytes()),
+    }
+}
+
+macro_rules! export {
+    ($name:ident, $behaviour:expr, $mode:expr) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name(
+            _tag: *const u8,
+            _tag_len: u32,
+            time_sec: u32,
+            _time_nsec: u32,
+            record: *const u8,
+            record_len: u32,
+        ) -> *const u8 {
+            run($behaviour, $mode, time_sec, record, record_len)
+        }
+    };
+}
+
+export!(winrm_detect_annotate, Behaviour::Annotate, None);
+export!(winrm_detect_annotate_parity, Behaviour::Annotate, Some(Mode::Parity));
+export!(winrm_detect_annotate_extended, Behaviour::Annotate, Some(Mode::Extended));
+export!(winrm_detect_filter, Behaviour::Filter, None);
+export!(winrm_detect_filter_parity, Behaviour::Filter, Some(Mode::Parity));
+export!(winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended));
+
+/// WASI preview 1's reactor entry point, which WAMR calls once at instantiation: it runs the
+/// constructors of Rust's standard library and wasi-libc (which find the preopened
+/// directories). Exporting it also makes the module a reactor, which WAMR then loads without
+/// its "should be either a command or a reactor" warning on Fluent Bit's stdout.
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
+#[unsafe(no_mangle)]
+pub extern "C" fn _initialize() {
+    unsafe extern "C" {
+        /// Made by wasm-ld: calls every constructor.
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: the runtime calls `_initialize` once, before any other export.
+    unsafe { __wasm_call_ctors() }
+}
+
+/// Every record back untouched: the floor any wasm filter pays in Fluent Bit (the record
+/// turned into JSON, copied in, copied out and parsed again), for measuring.
+#[unsafe(no_mangle)]
+pub extern "C" fn winrm_detect_passthrough(
+    _tag: *const u8,
+    _tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record: *const u8,
+    _record_len: u32,
+) -> *const u8 {
+    if record.is_null() { &EMPTY } else { record }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// The exports share one global state, as in the module; the tests take turns.
+    static TURN: Mutex<()> = Mutex::new(());
+
+    type Export = extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
+
+    /// Calls an export as Fluent Bit does (the record NUL-terminated in our memory) and
+    /// returns its answer, and whether it was the record itself.
+    fn call(f: Export, record: &str) -> (String, bool) {
+        let mut bytes = record.as_bytes().to_vec();
+        bytes.push(0);
+        let tag = b"winevt\0";
+        let answer = f(tag.as_ptr(), 6, 1_772_446_530, 0, bytes.as_ptr(), record.len() as u32);
+        // SAFETY: every answer is NUL-terminated and valid until the next call.
+        let text = unsafe { CStr::from_ptr(answer.cast()) }.to_str().unwrap().to_string();
+        (text, std::ptr::eq(answer, bytes.as_ptr()))
+    }
+
+    const POSITIVE: &str = r#"{"EventID":1,"Version":5,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS01","StringInserts":["-","2026-03-02 10:15:30.123","{G}",4242,"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","","","","","PowerShell.EXE","powershell -c Invoke-Command -ComputerName FS02 {1}"]}"#;
+    const NEGATIVE: &str = r#"{"EventID":1,"Version":5,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS01","StringInserts":["-","t","{G}",7,"C:\\Windows\\System32\\cmd.exe","","","","","Cmd.Exe","cmd /c dir"]}"#;
+
+    #[test]
+    fn unchanged_records_are_answered_with_themselves_and_drops_with_nothing() {
+        let _turn = TURN.lock().unwrap();
+        let (text, same) = call(winrm_detect_annotate, NEGATIVE);
+        assert!(same, "an unchanged record is handed back, not copied");
+        assert_eq!(text, NEGATIVE);
+        let (text, _) = call(winrm_detect_filter, NEGATIVE);
+        assert_eq!(text, "");
+        let (text, same) = call(winrm_detect_passthrough, POSITIVE);
+        assert!(same && text == POSITIVE);
+    }
+
+    #[test]
+    fn matches_are_spliced_into_the_record() {
+        let _turn = TURN.lock().unwrap();
+        for f in [winrm_detect_annotate as Export, winrm_detect_filter, winrm_detect_filter_extended] {
+            let (text, _) = call(f, POSITIVE);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["winrm_detect"][0]["matcher"], "parity", "{text}");
+            assert_eq!(v["winrm_detect"][0]["fields"]["process_id"], "4242", "an integer insert is read: {text}");
+            assert_eq!(v["StringInserts"][3], 4242, "the record is kept whole");
+        }
+        let (text, _) =
+            call(winrm_detect_filter_extended, &POSITIVE.replace("Invoke-Command -ComputerName", "icm -cn"));
+        assert!(text.contains(r#""matcher":"extended""#), "{text}");
+        let (text, _) = call(winrm_detect_filter_parity, &POSITIVE.replace("Invoke-Command -ComputerName", "icm -cn"));
+        assert_eq!(text, "");
+    }
+
+    #[test]
+    fn unreadable_events_are_forwarded_with_the_error_by_every_function() {
+        let _turn = TURN.lock().unwrap();
+        let truncated = r#"{"log":"<Event><System><EventID>1</EventID></System><EventData><Data Name='CommandLine'>powershell Invoke-Command -ComputerName FS02"}"#;
+        for f in [winrm_detect_annotate as Export, winrm_detect_filter] {
+            let (text, _) = call(f, truncated);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["winrm_detect_error"]["kind"], "broken-xml", "{text}");
+            assert!(v["log"].as_str().unwrap().starts_with("<Event>"));
+        }
+        // Another application's record is nothing of ours.
+        let (text, _) = call(winrm_detect_filter, r#"{"log":"GET / 200 powershell"}"#);
+        assert_eq!(text, "");
+    }
+
+    #[test]
+    fn a_call_that_did_not_return_is_repaired_on_entry() {
+        let _turn = TURN.lock().unwrap();
+        call(winrm_detect_annotate, NEGATIVE);
+        // What a trap in the middle of a scan leaves: the call flag set and a detector's
+        // scratch buffer borrowed for good.
+        IN_CALL.store(true, Ordering::Relaxed);
+        // SAFETY: the tests take turns; nothing else holds the state.
+        let state = unsafe { &mut *STATE.0.get() }.as_mut().unwrap();
+        std::mem::forget(state.parity.as_ref().unwrap().scratch_for_tests().borrow_mut());
+        let (text, _) = call(winrm_detect_filter, POSITIVE);
+        assert!(text.contains("winrm_detect"), "{text}");
+        assert!(!IN_CALL.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn splicing_keeps_the_record_and_adds_keys() {
+        let mut out = Vec::new();
+        splice(&mut out, br#" {"a":1} "#, &[("x", "[]".into()), ("y", "{}".into())]);
+        assert_eq!(out, br#" {"a":1,"x":[],"y":{}}"#);
+        out.clear();
+        splice(&mut out, b"{}", &[("x", "1".into())]);
+        assert_eq!(out, br#"{"x":1}"#);
+    }
+}

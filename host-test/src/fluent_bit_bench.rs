@@ -84,7 +84,7 @@ fn prepare(files: &[String], copies: usize, dir: &Path) -> Result<(std::path::Pa
 
 fn wasm_filter(module: &Path, function: &str) -> String {
     format!(
-        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: 256K\n",
+        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: 384K\n",
         module.display(),
         module.parent().unwrap_or(Path::new(".")).display()
     )

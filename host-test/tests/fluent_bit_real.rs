@@ -420,11 +420,11 @@ fn stack_need() {
             if passes(low) {
                 high = low;
             }
-            while high - low > 1 {
+            while high - low > 4 {
                 let mid = (low + high) / 2;
                 if passes(mid) { high = mid } else { low = mid }
             }
-            row.push_str(&format!(" {high} KiB |"));
+            row.push_str(&format!(" ≤ {high} KiB |"));
         }
         println!("{row}");
     }

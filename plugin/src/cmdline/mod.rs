@@ -105,7 +105,7 @@ pub fn decode_encoded(base64_text: &str, max_bytes: usize) -> Option<String> {
 
 /// Analyses a PowerShell process's command line.
 pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
-    let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0 };
+    let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0, host_depth: 0 };
     let line = truncate(command_line, limits.max_script_bytes);
     a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
     a.out
@@ -135,6 +135,9 @@ struct Analyser {
     /// How many groups deep the reading is, across every layer: with [`MAX_GROUP_DEPTH`]
     /// it bounds the recursion (and so the stack) however the layers nest.
     group_depth: usize,
+    /// How many `powershell …` commands deep inside script text the reading is; bounded by
+    /// `max_decode_depth` like the encoded layers.
+    host_depth: u32,
 }
 
 #[derive(Debug)]
@@ -373,13 +376,12 @@ impl Analyser {
         made
     }
 
-    /// `powershell -enc …` inside a script: read its arguments as a host command line, one
-    /// layer deeper.
+    /// `powershell -enc …` inside a script: read its arguments as a host command line.
     fn nested_host(&mut self, s: &mut Script<'_>, nodes: &[Node]) {
         let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
             return;
         };
-        if s.depth >= self.limits.max_decode_depth {
+        if self.host_depth >= self.limits.max_decode_depth {
             self.out.opaque.push("PowerShell nested deeper than the decoding limit");
             return;
         }
@@ -388,7 +390,9 @@ impl Analyser {
         let line = s.text[start..end].to_string();
         let layer = Layer { name: s.layer.name.clone(), base: s.layer.base + start };
         let inherited = s.inherited.clone();
-        self.host_line(&line, &layer, s.depth + 1, &inherited);
+        self.host_depth += 1;
+        self.host_line(&line, &layer, s.depth, &inherited);
+        self.host_depth -= 1;
     }
 
     fn cmdlet(

@@ -123,7 +123,7 @@ fn nesting_exceeds(text: &[u8], max: usize) -> bool {
             b'"' => {
                 // Skip the string: to its closing quote, stepping over escapes.
                 i += 1;
-                while let Some(at) = memchr::memchr2(b'"', b'\\', &text[i..]) {
+                while let Some(at) = text.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
                     i += at;
                     if text[i] == b'"' {
                         break;
@@ -548,6 +548,9 @@ mod tests {
         assert!(nesting_exceeds(br#"{"a":[{"b":1}]}"#, 2));
         assert!(!nesting_exceeds(br#"{"a":"[[[\"[[","b":{}}"#, 2));
         assert!(nesting_exceeds(b"[[[", 2));
+        // A string cut after a backslash ends the text, not the scan's bounds.
+        assert!(!nesting_exceeds(br#"{"a":"\"#, 2));
+        assert_eq!(parse(r#"{"a":"\"#, None, 64, true).unwrap_err().kind, ErrorKind::BrokenJson);
         assert_eq!(parse(r#"{"a":[{"b":[1]}]}"#, None, 3, true).unwrap_err().kind, ErrorKind::TooDeep);
     }
 

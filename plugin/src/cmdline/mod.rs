@@ -322,22 +322,21 @@ impl Analyser {
             assigned.push(s.tokens[*v].value.to_ascii_lowercase());
             nodes = rhs;
         }
-        if !assigned.is_empty() {
-            if let [Node::Group { kind: Group::Hash, children, .. }] = nodes {
-                let entries = hash_entries(s, children);
-                for name in &assigned {
-                    s.hashes.insert(name.clone(), entries.clone());
-                }
+        if let [Node::Group { kind: Group::Hash, children, .. }] = nodes
+            && !assigned.is_empty()
+        {
+            let entries = hash_entries(s, children);
+            for name in &assigned {
+                s.hashes.insert(name.clone(), entries.clone());
             }
-            let made = self.command(s, nodes);
-            if let Some(targets) = &made {
-                for name in assigned {
-                    s.sessions.insert(name, targets.clone());
-                }
-            }
-            return made;
         }
-        self.command(s, nodes)
+        let made = self.command(s, nodes);
+        if let Some(targets) = &made {
+            for name in assigned {
+                s.sessions.insert(name, targets.clone());
+            }
+        }
+        made
     }
 
     /// A command or an expression (the right-hand side of an assignment).

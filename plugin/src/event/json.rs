@@ -324,14 +324,24 @@ fn nxlog(root: &Map<String, Value>) -> ProcessEvent {
 fn is_winevtlog(root: &Map<String, Value>) -> bool {
     matches!(root.get("StringInserts"), Some(Value::Array(_)))
         || (matches!(root.get("EventData"), Some(Value::Object(_))) && !root.contains_key("Event"))
-        || root.get("System").and_then(Value::as_str).is_some_and(|x| x.trim_start().starts_with('<'))
+        || rendered_xml(root).is_some()
         || (root.contains_key("ProviderName") && root.contains_key("EventRecordID") && root.contains_key("Computer"))
-        || root.values().filter_map(Value::as_str).any(|t| t.starts_with("ProviderName=") && t.contains("\nEventID="))
+        || rendered_text(root).is_some()
+}
+
+/// `render_event_as_xml`: the event's XML under `System`.
+fn rendered_xml(root: &Map<String, Value>) -> Option<&str> {
+    root.get("System").and_then(Value::as_str).filter(|x| x.trim_start().starts_with('<'))
+}
+
+/// `render_event_as_text`: the `Name=value` lines, under whatever key the input was given.
+fn rendered_text(root: &Map<String, Value>) -> Option<&str> {
+    root.values().filter_map(Value::as_str).find(|t| t.starts_with("ProviderName=") && t.contains("\nEventID="))
 }
 
 fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
     // render_event_as_xml: the XML is the whole event, its EventData included.
-    if let Some(xml) = root.get("System").and_then(Value::as_str).filter(|x| x.trim_start().starts_with('<')) {
+    if let Some(xml) = rendered_xml(root) {
         return super::xml::parse(xml.trim(), max_nesting)
             .map(|event| ProcessEvent { format: Format::FluentBit, ..event })
             .map_err(|mut e| {
@@ -348,7 +358,7 @@ fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEv
         ..WinEvent::default()
     };
     if win.provider.is_none()
-        && let Some(rendered) = root.values().filter_map(Value::as_str).find(|t| t.starts_with("ProviderName="))
+        && let Some(rendered) = rendered_text(root)
     {
         system_from_text(&mut win, rendered);
     }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::real_fluent_bit::{FAST_SERVICE, FluentBit, NULL_OUTPUT, tail_input};
+use crate::real_fluent_bit::{
+    FAST_SERVICE, FluentBit, JSON_PARSER, NULL_OUTPUT, Pipeline, README_STACK_SIZE, tail_input,
+};
 
 /// The parity rule's substring test in Lua, over every string of the record.
 const LUA_FILTER: &str = r#"
@@ -84,7 +86,7 @@ fn prepare(files: &[String], copies: usize, dir: &Path) -> Result<(std::path::Pa
 
 fn wasm_filter(module: &Path, function: &str) -> String {
     format!(
-        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: 384K\n",
+        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: {README_STACK_SIZE}\n",
         module.display(),
         module.parent().unwrap_or(Path::new(".")).display()
     )
@@ -135,17 +137,14 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
 
     let mut best: Vec<(String, Duration, Option<&'static str>)> = Vec::new();
     for setup in &setups {
-        let parser = if json { Some("json") } else { None };
-        let filters = match setup.filter.is_empty() {
-            true => String::new(),
-            false => format!("  filters:\n{}", setup.filter),
+        let pipeline = Pipeline {
+            preamble: format!("{FAST_SERVICE}{JSON_PARSER}"),
+            inputs: tail_input(&input, json.then_some("json"), "bench", true),
+            filters: setup.filter.clone(),
+            outputs: NULL_OUTPUT.into(),
         };
-        let yaml = format!(
-            "{FAST_SERVICE}parsers:\n  - name: json\n    format: json\npipeline:\n  inputs:\n{}{filters}  outputs:\n{NULL_OUTPUT}",
-            tail_input(&input, parser, "bench", true),
-        );
         let config = dir.join("bench.yaml");
-        std::fs::write(&config, yaml)?;
+        std::fs::write(&config, pipeline.to_yaml())?;
         let mut fastest = Duration::MAX;
         for _ in 0..runs {
             let run = fluent_bit.run(&config, Duration::from_secs(1800))?;

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use host_test::real_fluent_bit::{
-    self as fb, FAST_SERVICE, FluentBit, Pipeline, STDOUT_OUTPUT, readme_config, set_value, tail_input, value_of,
+    self as fb, FAST_SERVICE, FluentBit, JSON_PARSER, Pipeline, README_STACK_SIZE, STDOUT_OUTPUT, readme_config,
+    set_value, tail_input, value_of,
 };
 use serde_json::{Map, Value};
 
@@ -150,6 +151,16 @@ fn fixtures(suffix: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Every configuration the README gives operators sets the stack the worst cases were
+/// measured against, the value `fluent-bit-bench` uses too.
+#[test]
+fn readme_configurations_set_the_measured_stack() {
+    for name in ["winevtlog", "tail-json", "tail-xml", "tcp-xml"] {
+        let p = Pipeline::parse(&readme_config(&readme(), name).unwrap()).unwrap();
+        assert_eq!(value_of(&p.filters, "wasm_stack_size"), Some(README_STACK_SIZE), "{name}");
+    }
+}
+
 /// `winevtlog` cannot run here: the records it writes under each option (our fixtures,
 /// written from `plugins/in_winevtlog/pack.c`) are fed through a `tail` instead, into the
 /// README's winevtlog filter.
@@ -161,7 +172,7 @@ fn winevtlog_records_under_every_option() {
         for file in fixtures(".jsonl").into_iter().filter(|f| f.to_string_lossy().contains("winevtlog.")) {
             let input = tail_input(&file, Some("json"), "winevt", false);
             let (mut p, function) = configure("winevtlog", &module, &dir, Some(input));
-            p.preamble.push_str("parsers:\n  - name: json\n    format: json\n");
+            p.preamble.push_str(JSON_PARSER);
             let lines = lines_of(&file);
             let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
             let (records, _) = run(&fluent_bit, &dir, &p, forwarded(&function, &want).len());

@@ -199,11 +199,7 @@ fn tail_configurations_over_every_fixture() {
             }
             fs::write(&joined, all.join("\n") + "\n").unwrap();
             let (mut p, function) = configure(name, &module, &dir, None);
-            let parser = value_of(&p.inputs, "parser").map(str::to_string);
-            p.inputs = tail_input(&joined, parser.as_deref(), "winevt", false).replace(
-                "      buffer_max_size: 8M\n",
-                &format!("      buffer_max_size: {}\n", value_of(&p.inputs, "buffer_max_size").unwrap()),
-            );
+            p.inputs = readme_tail(&p.inputs, &joined);
             let want = expected(&all, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
             let (records, _) = run(&fluent_bit, &dir, &p, forwarded(&function, &want).len());
             assert!(want.iter().filter(|w| matches!(w, Ok(a) if !a.is_empty())).count() >= files.len());
@@ -241,6 +237,11 @@ fn tcp_configuration_with_xml_lines() {
     }
 }
 
+/// The README's `tail` input as written, reading `file` from its start.
+fn readme_tail(inputs: &str, file: &Path) -> String {
+    set_value(inputs, "path", &file.display().to_string()).unwrap() + "      read_from_head: true\n"
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -269,7 +270,7 @@ fn worst_cases_never_trap_under_the_readme_settings() {
     for module in modules(&fluent_bit, &dir) {
         for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
             let (mut p, _) = configure("tail-json", &module, &dir, None);
-            p.inputs = tail_input(&file, Some("json"), "winevt", false);
+            p.inputs = readme_tail(&p.inputs, &file);
             p.filters = set_value(&p.filters, "function_name", function).unwrap();
             let (records, _) = run(&fluent_bit, &dir, &p, cases.len());
             let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(function)));
@@ -303,7 +304,7 @@ fn corpus_through_fluent_bit() {
     for module in modules(&fluent_bit, &dir) {
         for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
             let (mut p, _) = configure("tail-xml", &module, &dir, None);
-            p.inputs = tail_input(&file, None, "winevt", false).replace("buffer_max_size: 8M", "buffer_max_size: 1M");
+            p.inputs = readme_tail(&p.inputs, &file);
             p.filters = set_value(&p.filters, "function_name", function).unwrap();
             let (records, _) = run(&fluent_bit, &dir, &p, events);
             assert_eq!(records.len(), events, "{function} via {}", module.display());
@@ -340,7 +341,7 @@ fn a_trap_is_not_forever() {
     let file = dir.join("trap.jsonl");
     fs::write(&file, lines.join("\n") + "\n").unwrap();
     let (mut p, _) = configure("tail-json", module, &dir, None);
-    p.inputs = tail_input(&file, Some("json"), "winevt", false);
+    p.inputs = readme_tail(&p.inputs, &file);
     p.filters = set_value(&p.filters, "function_name", "winrm_detect_annotate").unwrap();
     p.filters = set_value(&p.filters, "wasm_stack_size", "8K").unwrap();
     let (records, log) = run_fed(&fluent_bit, &dir, &p, 100, false, || Ok(()));
@@ -368,7 +369,7 @@ fn configuration_file_in_accessible_paths() {
     let file = dir.join("events.jsonl");
     fs::write(&file, lines.join("\n") + "\n").unwrap();
     let (mut p, _) = configure("tail-json", module, &dir, None);
-    p.inputs = tail_input(&file, Some("json"), "winevt", false);
+    p.inputs = readme_tail(&p.inputs, &file);
     p.filters =
         set_value(&p.filters, "accessible_paths", &format!("{},{}", dir.join("empty").display(), conf.display()))
             .unwrap();
@@ -419,7 +420,7 @@ fn stack_need() {
         for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
             let passes = |kib: u32| {
                 let (mut p, _) = configure("tail-json", module, &dir, None);
-                p.inputs = tail_input(&file, Some("json"), "winevt", false);
+                p.inputs = readme_tail(&p.inputs, &file);
                 p.filters = set_value(&p.filters, "function_name", function).unwrap();
                 p.filters = set_value(&p.filters, "wasm_stack_size", &format!("{kib}K")).unwrap();
                 let config = dir.join("fluent-bit.yaml");

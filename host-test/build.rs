@@ -4,8 +4,12 @@
 //! directory under OUT_DIR: sharing the outer one would wait forever on its lock.
 //!
 //! The Fluent Bit module is then rewritten so that a trap cannot leave it broken: see
-//! `shadow_stack.rs`.
+//! `shadow_stack.rs`. The component is also compiled to machine code here, with the engine
+//! configuration the runner uses (`src/engine_config.rs`), so that the runner starts without
+//! compiling it (see `Runtime::load_default`).
 
+#[path = "src/engine_config.rs"]
+mod engine_config;
 #[path = "build/shadow_stack.rs"]
 mod shadow_stack;
 
@@ -22,9 +26,16 @@ fn main() {
     let root = manifest_dir.parent().expect("host-test sits in the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    for watched in
-        ["host-test/build", "plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "fixtures", ".cargo/config.toml"]
-    {
+    for watched in [
+        "host-test/build",
+        "host-test/src/engine_config.rs",
+        "plugin/src",
+        "plugin/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "fixtures",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=WINRM_DETECT_GUEST_SYMBOLS");
@@ -34,6 +45,8 @@ fn main() {
     }
     let component = build_guest(&root, &out_dir, "wasm32-wasip2");
     println!("cargo:rustc-env=WINRM_DETECT_COMPONENT={}", component.display());
+    let precompiled = precompile(&component, &out_dir);
+    println!("cargo:rustc-env=WINRM_DETECT_COMPONENT_CWASM={}", precompiled.display());
     let module = build_guest(&root, &out_dir, "wasm32-wasip1");
     let module = shadow_stack::reset_on_entry(&module, keep_names());
     println!("cargo:rustc-env=WINRM_DETECT_FLUENT_BIT={}", module.display());
@@ -113,6 +126,17 @@ fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
     let wasm = target_dir.join(target).join("release").join("winrm_detect.wasm");
     assert!(wasm.is_file(), "no component at {}", wasm.display());
     wasm
+}
+
+/// The component compiled for this machine by the wasmtime the runner links (same version, same
+/// configuration): what `Component::deserialize` may load.
+fn precompile(component: &Path, out_dir: &Path) -> PathBuf {
+    let engine = wasmtime::Engine::new(&engine_config::engine_config()).expect("a wasmtime engine");
+    let bytes = fs::read(component).expect("read the component");
+    let compiled = engine.precompile_component(&bytes).expect("precompile the component");
+    let path = out_dir.join("winrm_detect.cwasm");
+    fs::write(&path, compiled).expect("write the precompiled component");
+    path
 }
 
 /// `fixtures/events/*` become `FIXTURES: &[(&str, &[u8])]`, scanned when the runner is

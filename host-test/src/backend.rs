@@ -139,7 +139,7 @@ impl Backend for Wasm {
         }
         // Lines go through scan-lines (one copy, sparse results); an event holding a line
         // feed (only possible from a host that did not read lines) through scan-batch.
-        let result = if events.iter().any(|e| e.contains(&b'\n')) {
+        let result = if events.iter().any(|e| memchr::memchr(b'\n', e).is_some()) {
             self.detector.scan_batch(events)
         } else {
             self.detector.scan_lines(events)

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, ScanError};
 
@@ -25,6 +25,13 @@ use exports::winrm_detect::detector::detection as wit;
 /// The component the build script made, carried inside the runner so that it works from
 /// wherever it is installed.
 pub const COMPONENT: &[u8] = include_bytes!(env!("WINRM_DETECT_COMPONENT"));
+
+/// [`COMPONENT`] compiled to machine code by the build script for the machine that built it.
+/// Aligned as wasmtime wants an image it maps in place.
+static PRECOMPILED: &Aligned<[u8]> = &Aligned(*include_bytes!(env!("WINRM_DETECT_COMPONENT_CWASM")));
+
+#[repr(align(16))]
+struct Aligned<T: ?Sized>(T);
 
 /// What one instance of the guest may use. A call that runs past its budget or an
 /// allocation past the memory limit traps; the backend then replaces the instance.
@@ -40,6 +47,18 @@ impl Default for HostLimits {
     fn default() -> Self {
         HostLimits { memory_bytes: 64 << 20, call_budget: Duration::from_secs(1) }
     }
+}
+
+/// An engine configured as the build script's (`engine_config.rs`).
+fn engine() -> Result<Engine> {
+    let mut config = crate::engine_config::engine_config();
+    // `perf record` then names the guest's functions (build with WINRM_DETECT_GUEST_SYMBOLS=1
+    // so that the component keeps them): how the figures in #6 were profiled. It changes no
+    // compiled code, so a precompiled component still loads.
+    if std::env::var_os("WINRM_DETECT_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    Engine::new(&config).map_err(|e| anyhow!("{e}"))
 }
 
 /// How often the epoch advances: the resolution of the call budget.
@@ -84,14 +103,40 @@ pub struct Runtime {
     component: Component,
     linker: Linker<State>,
     limits: HostLimits,
+    precompiled: bool,
 }
 
 impl Runtime {
-    /// Compiles the component built with this crate.
+    /// The component built with this crate, ready without compiling it: see
+    /// [`Runtime::default_with_limits`].
     pub fn load_default() -> Result<Runtime> {
-        Runtime::from_bytes(COMPONENT)
+        Runtime::default_with_limits(HostLimits::default())
     }
 
+    /// The component built with this crate, loaded from the machine code the build script
+    /// compiled, or compiled now when that code cannot run here (another CPU, whose features
+    /// the build machine's code may use; wasmtime checks them).
+    pub fn default_with_limits(limits: HostLimits) -> Result<Runtime> {
+        let engine = engine()?;
+        // SAFETY: `Component::deserialize` trusts its bytes to be machine code wasmtime made.
+        // These are: our build script ran `Engine::precompile_component` on `COMPONENT` with
+        // the wasmtime this crate links (one version in Cargo.lock, the same features) and the
+        // configuration `engine()` uses (`engine_config.rs`, shared by both), and they are
+        // embedded in this binary, so nothing could have changed them since. wasmtime itself
+        // refuses an image of another version, configuration or CPU feature set: then we compile.
+        let (component, precompiled) = match unsafe { Component::deserialize(&engine, &PRECOMPILED.0) } {
+            Ok(c) => (c, true),
+            Err(e) => {
+                eprintln!(
+                    "winrm-detect: the precompiled component cannot run here ({e}); compiling it (about a second)"
+                );
+                (Component::new(&engine, COMPONENT).map_err(|e| anyhow!("compiling the component: {e}"))?, false)
+            }
+        };
+        Runtime::with_component(engine, component, limits, precompiled)
+    }
+
+    /// Compiles a component read from `path`.
     pub fn load(path: &Path) -> Result<Runtime> {
         let bytes = std::fs::read(path).with_context(|| format!("reading the component {}", path.display()))?;
         Runtime::from_bytes(&bytes)
@@ -101,18 +146,14 @@ impl Runtime {
         Runtime::with_limits(bytes, HostLimits::default())
     }
 
+    /// Compiles `bytes` (a component).
     pub fn with_limits(bytes: &[u8], limits: HostLimits) -> Result<Runtime> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // Epoch interruption bounds a call's time at the cost of a counter check on loop
-        // back-edges, far cheaper than fuel.
-        config.epoch_interruption(true);
-        // `perf record` then names the guest's functions (build with WINRM_DETECT_GUEST_SYMBOLS=1
-        // so that the component keeps them): how the figures in #6 were profiled.
-        if std::env::var_os("WINRM_DETECT_PERFMAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
+        let engine = engine()?;
+        let component = Component::new(&engine, bytes).map_err(|e| anyhow!("compiling the component: {e}"))?;
+        Runtime::with_component(engine, component, limits, false)
+    }
+
+    fn with_component(engine: Engine, component: Component, limits: HostLimits, precompiled: bool) -> Result<Runtime> {
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("winrm-detect-epoch".into())
@@ -124,10 +165,14 @@ impl Runtime {
                 }
             })
             .context("starting the epoch ticker")?;
-        let component = Component::new(&engine, bytes).map_err(|e| anyhow!("compiling the component: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        Ok(Runtime { engine, component, linker, limits })
+        Ok(Runtime { engine, component, linker, limits, precompiled })
+    }
+
+    /// Whether this runtime loaded the build's machine code rather than compiling.
+    pub fn is_precompiled(&self) -> bool {
+        self.precompiled
     }
 
     fn call_ticks(&self) -> u64 {

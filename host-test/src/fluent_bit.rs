@@ -43,13 +43,28 @@ impl FluentBitHost {
     /// preopened as Fluent Bit does with `Accessible_Paths` (whose default, `.`, is Fluent
     /// Bit's working directory).
     pub fn new(accessible: Option<(&Path, &str)>) -> Result<FluentBitHost> {
-        let engine = Engine::default();
+        FluentBitHost::build(accessible, false)
+    }
+
+    /// The same host counting fuel ([`FluentBitHost::instructions`]): what a record costs in
+    /// an interpreter such as Fluent Bit's WAMR, which pays per WebAssembly instruction.
+    pub fn metered(accessible: Option<(&Path, &str)>) -> Result<FluentBitHost> {
+        FluentBitHost::build(accessible, true)
+    }
+
+    fn build(accessible: Option<(&Path, &str)>, metered: bool) -> Result<FluentBitHost> {
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(metered);
+        let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
         let module = Module::new(&engine, MODULE).map_err(|e| anyhow!("compiling the module: {e}"))?;
         let mut wasi = WasiCtxBuilder::new();
         if let Some((dir, guest)) = accessible {
             wasi.preopened_dir(dir, guest, wasmtime_wasi::FsPerms::ReadOnly).map_err(|e| anyhow!("{e}"))?;
         }
         let mut store = Store::new(&engine, wasi.build_p1());
+        if metered {
+            store.set_fuel(u64::MAX).map_err(|e| anyhow!("{e}"))?;
+        }
         let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).map_err(|e| anyhow!("{e}"))?;
         let instance = linker.instantiate(&mut store, &module).map_err(|e| anyhow!("instantiating: {e}"))?;
@@ -115,6 +130,12 @@ impl FluentBitHost {
         }
         let Some(len) = data[start..].iter().position(|&b| b == 0) else { bail!("no NUL after {ptr:#x}") };
         Ok(String::from_utf8_lossy(&data[start..start + len]).into_owned())
+    }
+
+    /// WebAssembly instructions run since the host was made (wasmtime's fuel: about one per
+    /// instruction); 0 unless [`FluentBitHost::metered`].
+    pub fn instructions(&self) -> u64 {
+        self.store.get_fuel().map_or(0, |left| u64::MAX - left)
     }
 
     /// The guest's linear memory now, in bytes.

@@ -42,6 +42,8 @@ end
 
 struct Setup {
     name: String,
+    /// The module's function it calls, if any.
+    function: Option<&'static str>,
     filter: String,
     /// Which floor its ratio is taken against: the passthrough of the same build.
     floor: Option<&'static str>,
@@ -49,6 +51,8 @@ struct Setup {
 
 pub struct Row {
     pub name: String,
+    /// WebAssembly instructions the function runs per record (the module's functions only).
+    pub instructions_per_event: Option<f64>,
     pub events_per_cpu_second: f64,
     pub vs_no_filter: f64,
     pub vs_passthrough: Option<f64>,
@@ -84,6 +88,35 @@ fn prepare(files: &[String], copies: usize, dir: &Path) -> Result<(std::path::Pa
     Ok((path, lines.len() * copies, json))
 }
 
+/// How many records of the input [`instructions_per_event`] runs.
+const METERED_SAMPLE: usize = 20_000;
+
+/// The WebAssembly instructions `function` runs per record, counted by wasmtime's fuel over the
+/// first records of `input`, each handed over as Fluent Bit's `tail` would (a JSON line as it
+/// is, any other line as `{"log": line}`). An interpreter such as WAMR's pays per instruction,
+/// so this is where the interpreted module's time goes, free of the CPU-time noise.
+pub fn instructions_per_event(input: &Path, json: bool, function: &str) -> Result<f64> {
+    let mut host = crate::fluent_bit::FluentBitHost::metered(None)?;
+    let reader = std::io::BufReader::new(std::fs::File::open(input)?);
+    let mut records = 0;
+    let mut before = host.instructions();
+    for line in reader.lines().take(METERED_SAMPLE) {
+        let line = line?;
+        let record = match json {
+            true => line,
+            false => serde_json::json!({ "log": line }).to_string(),
+        };
+        if records == 0 {
+            // The first call loads the settings and builds the detector: not per record.
+            host.call(function, "bench", (0, 0), record.as_bytes())?;
+            before = host.instructions();
+        }
+        host.call(function, "bench", (0, 0), record.as_bytes())?;
+        records += 1;
+    }
+    Ok((host.instructions() - before) as f64 / records.max(1) as f64)
+}
+
 fn wasm_filter(module: &Path, function: &str) -> String {
     format!(
         "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: {README_STACK_SIZE}\n",
@@ -103,9 +136,10 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
     std::fs::write(&lua, LUA_FILTER)?;
 
     let mut setups = vec![
-        Setup { name: "no filter".into(), filter: String::new(), floor: None },
+        Setup { name: "no filter".into(), function: None, filter: String::new(), floor: None },
         Setup {
             name: "lua substring filter".into(),
+            function: None,
             filter: format!(
                 "    - name: lua\n      match: '*'\n      script: {}\n      call: winrm_detect\n",
                 lua.display()
@@ -117,6 +151,7 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
         let floor = if kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
         setups.push(Setup {
             name: format!("passthrough {kind}"),
+            function: Some("winrm_detect_passthrough"),
             filter: wasm_filter(module, "winrm_detect_passthrough"),
             floor: None,
         });
@@ -129,13 +164,27 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
             let short = function.trim_start_matches("winrm_detect_").replace('_', " ");
             setups.push(Setup {
                 name: format!("{short} {kind}"),
+                function: Some(function),
                 filter: wasm_filter(module, function),
                 floor: Some(floor),
             });
         }
     }
 
-    let mut best: Vec<(String, Duration, Option<&'static str>)> = Vec::new();
+    let mut instructions: Vec<(&str, f64)> = Vec::new();
+    for function in setups.iter().filter_map(|s| s.function) {
+        if !instructions.iter().any(|(f, _)| *f == function) {
+            let count = instructions_per_event(&input, json, function)?;
+            eprintln!("{function:<31} {count:>8.0} wasm instructions per record");
+            instructions.push((function, count));
+        }
+    }
+    let instructions_of = |function: Option<&str>| {
+        let function = function?;
+        instructions.iter().find(|(f, _)| *f == function).map(|(_, n)| *n)
+    };
+
+    let mut best: Vec<(String, Duration, Option<&'static str>, Option<f64>)> = Vec::new();
     for setup in &setups {
         let pipeline = Pipeline {
             preamble: format!("{FAST_SERVICE}{JSON_PARSER}"),
@@ -154,15 +203,16 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
             fastest = fastest.min(run.cpu);
         }
         eprintln!("{:<28} {:>8.3} CPU-s (best of {runs})", setup.name, fastest.as_secs_f64());
-        best.push((setup.name.clone(), fastest, setup.floor));
+        best.push((setup.name.clone(), fastest, setup.floor, instructions_of(setup.function)));
     }
     let rate = |d: Duration| events as f64 / d.as_secs_f64();
     let no_filter = rate(best[0].1);
-    let rate_of = |name: &str| best.iter().find(|(n, ..)| n == name).map(|(_, d, _)| rate(*d));
+    let rate_of = |name: &str| best.iter().find(|(n, ..)| n == name).map(|(_, d, ..)| rate(*d));
     Ok(best
         .iter()
-        .map(|(name, cpu, floor)| Row {
+        .map(|(name, cpu, floor, instructions)| Row {
             name: name.clone(),
+            instructions_per_event: *instructions,
             events_per_cpu_second: rate(*cpu),
             vs_no_filter: rate(*cpu) / no_filter,
             vs_passthrough: floor.and_then(rate_of).map(|f| rate(*cpu) / f),
@@ -173,11 +223,16 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
 /// The table, as the README shows it.
 pub fn table(rows: &[Row], events: &str) -> String {
     let mut out = format!(
-        "| configuration ({events}) | events per CPU-second | × no filter | × passthrough |\n|---|---:|---:|---:|\n"
+        "| configuration ({events}) | events per CPU-second | × no filter | × passthrough | wasm instructions per event |\n|---|---:|---:|---:|---:|\n"
     );
     for r in rows {
-        let floor = r.vs_passthrough.map(|x| format!("{x:.2}")).unwrap_or_else(|| "".into());
-        let _ = writeln!(out, "| {} | {:.0} | {:.2} | {floor} |", r.name, r.events_per_cpu_second, r.vs_no_filter);
+        let floor = r.vs_passthrough.map(|x| format!("{x:.2}")).unwrap_or_default();
+        let instructions = r.instructions_per_event.map(|x| format!("{x:.0}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {floor} | {instructions} |",
+            r.name, r.events_per_cpu_second, r.vs_no_filter
+        );
     }
     out
 }

@@ -93,3 +93,42 @@ mod tests {
         assert_eq!(lines_of(b"\n", 8), [b""]);
     }
 }
+
+/// What standard input is, for deciding what `scan` with no file reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdinKind {
+    /// A pipe, a redirected file or a socket: events may come from it.
+    Data,
+    Terminal,
+    /// `/dev/null` or another character device that is not a terminal (what scripts, IDE
+    /// tasks and service managers hand a program they pipe nothing into).
+    NullDevice,
+    Closed,
+}
+
+impl StdinKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            StdinKind::Data => "a pipe or file",
+            StdinKind::Terminal => "a terminal",
+            StdinKind::NullDevice => "a device such as /dev/null",
+            StdinKind::Closed => "closed",
+        }
+    }
+}
+
+pub fn stdin_kind() -> StdinKind {
+    use std::io::IsTerminal;
+    if io::stdin().is_terminal() {
+        return StdinKind::Terminal;
+    }
+    // SAFETY: fstat writes into the zeroed struct we own; fd 0 needs no other condition.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut stat) } != 0 {
+        return StdinKind::Closed;
+    }
+    match stat.st_mode & libc::S_IFMT {
+        libc::S_IFCHR => StdinKind::NullDevice,
+        _ => StdinKind::Data,
+    }
+}

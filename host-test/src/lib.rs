@@ -8,12 +8,14 @@
 pub mod backend;
 pub mod bench;
 pub mod component;
+pub mod engine_config;
 pub mod fluent_bit;
 pub mod fluent_bit_bench;
 pub mod input;
 pub mod output;
 pub mod real_fluent_bit;
 pub mod scan;
+pub mod serve;
 pub mod worst_cases;
 
 /// Our own fixtures, compiled into the runner (see build.rs).

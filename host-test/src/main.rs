@@ -27,8 +27,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Scan events (one per line; .gz read transparently). With no file and a terminal on
-    /// stdin, scans the bundled fixtures.
+    /// Scan events (one per line; .gz read transparently). With no file, reads standard input
+    /// when something is piped or redirected into it, and otherwise (a terminal, /dev/null, a
+    /// closed stdin, as scripts and IDE tasks give) scans the bundled fixtures.
     Scan(ScanArgs),
     /// Measure throughput on your own logs: the component next to the native library, one
     /// call per event and batched, both modes, on one core, events held in memory.
@@ -63,6 +64,55 @@ enum Command {
         /// Where to write it.
         output: std::path::PathBuf,
     },
+    /// Serve the detection over HTTP for shippers without a wasm hook (Vector, Logstash,
+    /// Fluent Bit's `http` output): POST batches of events (NDJSON, a JSON array or one event;
+    /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the
+    /// request is answered 200 only once the next hop took them (503 otherwise: retry).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on. Loopback by default: say 0.0.0.0:PORT to accept other hosts.
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: std::net::SocketAddr,
+    /// Where scanned events go: the URL of the next hop's HTTP input (a Vector
+    /// `http_server` source, a Fluent Bit `http` input, Splunk HEC). Without it, NDJSON on stdout.
+    #[arg(long)]
+    forward: Option<String>,
+    /// A header sent with every forward, `Name: value` (repeatable), e.g.
+    /// `Authorization: Splunk <token>` for HEC.
+    #[arg(long = "forward-header")]
+    forward_headers: Vec<String>,
+    /// How forwarded batches are framed.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    forward_format: host_test::serve::deliver::ForwardFormat,
+    /// Seconds to wait for the next hop before answering the shipper 503.
+    #[arg(long, default_value_t = 30)]
+    forward_timeout: u64,
+    /// Every event with its verdict, or only the matches (and the events that could not be read).
+    #[arg(long, value_enum, default_value = "all")]
+    emit: host_test::serve::deliver::Emit,
+    /// Component instances scanning in parallel (default: the cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Request bodies read at once; more requests wait, unread (default: 2 × workers).
+    #[arg(long)]
+    max_in_flight: Option<usize>,
+    /// Largest request body, before and after gzip (413 past it).
+    #[arg(long, default_value_t = 16 << 20)]
+    max_body_bytes: usize,
+    /// A file holding a token every request (except GET /health) must carry as
+    /// `Authorization: Bearer <token>`.
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// The detector's configuration (JSON; see the README). Read once at start: restart to
+    /// change it.
+    #[arg(long)]
+    config: Option<String>,
+    /// Overrides the configuration's mode.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -159,6 +209,7 @@ fn main() -> ExitCode {
         Command::FluentBitBench { fluent_bit, runs, copies, work_dir, files } => {
             fluent_bit_bench(fluent_bit, runs, copies, &work_dir, &files)
         }
+        Command::Serve(args) => serve_command(args),
         Command::Artifact { which, output } => {
             let bytes = match which {
                 Artifact::Component => host_test::component::COMPONENT,
@@ -180,15 +231,72 @@ fn main() -> ExitCode {
 }
 
 /// The configuration text handed to the component: the file's, with `--mode` applied.
-fn config_text(args: &ScanArgs) -> Result<String> {
-    let mut config = match &args.config {
+fn serve_command(args: ServeArgs) -> Result<ExitCode> {
+    use host_test::serve::{self, deliver::Destination, deliver::Forwarder};
+    let config = config_text(args.config.as_deref(), args.mode)?;
+    if let Err(e) = winrm_detect::Config::from_json(&config) {
+        eprintln!("winrm-detect: {}", e.message);
+        return Ok(ExitCode::from(2));
+    }
+    let token = match &args.token_file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading the token {}", path.display()))?;
+            let token = text.trim().to_string();
+            anyhow::ensure!(!token.is_empty(), "the token file {} is empty", path.display());
+            Some(token)
+        }
+        None => None,
+    };
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
+    let destination = match &args.forward {
+        Some(url) => Destination::Forward(Forwarder::new(
+            url,
+            &args.forward_headers,
+            args.forward_format,
+            std::time::Duration::from_secs(args.forward_timeout),
+        )?),
+        None => Destination::Stdout(std::sync::Mutex::new(io::stdout())),
+    };
+    let options = serve::Options {
+        listen: args.listen,
+        config,
+        workers,
+        emit: args.emit,
+        destination,
+        token,
+        max_body_bytes: args.max_body_bytes,
+        max_in_flight: args.max_in_flight.unwrap_or(2 * workers),
+    };
+    let runtime = Runtime::load_default()?;
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("the async runtime")?;
+    eprintln!("winrm-detect serve: {workers} workers, delivering to {}", args.forward.as_deref().unwrap_or("stdout"));
+    tokio.block_on(serve::run(options, runtime, shutdown_signal()))?;
+    eprintln!("winrm-detect serve: stopped; every request answered 200 was delivered");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or Ctrl-C: stop taking requests, finish those in flight.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn config_text(config: Option<&str>, mode: Option<ModeArg>) -> Result<String> {
+    let mut config = match config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading the configuration {path}"))?;
             serde_json::from_str::<Value>(&text).with_context(|| format!("the configuration {path} is not JSON"))?
         }
         None => Value::Object(Default::default()),
     };
-    if let Some(mode) = args.mode {
+    if let Some(mode) = mode {
         let Value::Object(map) = &mut config else { anyhow::bail!("the configuration must be a JSON object") };
         let mode = match mode {
             ModeArg::Parity => "parity",
@@ -200,7 +308,7 @@ fn config_text(args: &ScanArgs) -> Result<String> {
 }
 
 fn scan_command(args: ScanArgs) -> Result<ExitCode> {
-    let config = config_text(&args)?;
+    let config = config_text(args.config.as_deref(), args.mode)?;
     // The component checks the configuration too; the runner needs its output choices.
     let parsed = match winrm_detect::Config::from_json(&config) {
         Ok(c) => c,
@@ -252,8 +360,14 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
         }
     };
 
-    if args.files.is_empty() && io::stdin().is_terminal() {
-        eprintln!("winrm-detect: no file given and stdin is a terminal: scanning the bundled fixtures");
+    let stdin = input::stdin_kind();
+    if args.files.is_empty() && stdin != input::StdinKind::Data {
+        eprintln!(
+            "winrm-detect: no file given and nothing piped in (stdin is {}): scanning the {} bundled fixture files; \
+             give files or pipe events to scan your own",
+            stdin.describe(),
+            fixtures::FIXTURES.len()
+        );
         for (name, bytes) in fixtures::FIXTURES {
             let mut reader = input::sniff(io::BufReader::new(*bytes))?;
             totals.add(scan::scan_lines(&mut backend, name, &mut reader, &mut on_record)?);
@@ -270,6 +384,10 @@ fn scan_command(args: ScanArgs) -> Result<ExitCode> {
                 }
             };
             match scan::scan_lines(&mut backend, file, &mut reader, &mut on_record) {
+                Ok(t) if t.events == 0 && file == "-" => {
+                    eprintln!("winrm-detect: standard input ({}) held no events", stdin.describe());
+                    totals.add(t)
+                }
                 Ok(t) => totals.add(t),
                 Err(e) => {
                     eprintln!("{file}: error: reading stopped: {e}");

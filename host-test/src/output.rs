@@ -33,7 +33,12 @@ pub fn match_line(record: &Record<'_>, output: Output) -> Option<String> {
 /// The event as JSON with its annotations added: a JSON object keeps its keys; anything
 /// else (event XML) is carried as a string under `event`.
 pub fn all_line(record: &Record<'_>, output: Output) -> String {
-    let text = String::from_utf8_lossy(record.event);
+    annotated_event(record.event, &record.outcome, output)
+}
+
+/// [`all_line`] for an event and its outcome: what `--emit all` writes and `serve` hands on.
+pub fn annotated_event(event: &[u8], outcome: &crate::backend::Outcome, output: Output) -> String {
+    let text = String::from_utf8_lossy(event);
     let trimmed = text.trim_start_matches('\u{feff}');
     let mut object = match serde_json::from_str::<Value>(trimmed) {
         Ok(Value::Object(map)) => map,
@@ -43,7 +48,7 @@ pub fn all_line(record: &Record<'_>, output: Output) -> String {
             map
         }
     };
-    match &record.outcome {
+    match outcome {
         Ok(list) => {
             object.insert(ANNOTATIONS_KEY.into(), rendered(list, output));
         }

@@ -240,9 +240,6 @@ impl Pipeline {
             target.push_str(line);
             target.push('\n');
         }
-        if p.filters.is_empty() {
-            bail!("the configuration has no filters");
-        }
         Ok(p)
     }
 

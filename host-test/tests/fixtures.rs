@@ -76,6 +76,32 @@ fn fixtures_match_expected_output_through_the_component() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The build's machine code (what the runner loads) and the component compiled now give the
+/// same outcome for every fixture event in both modes.
+#[test]
+fn precompiled_and_freshly_compiled_components_agree() {
+    let precompiled = Runtime::load_default().unwrap();
+    assert!(
+        precompiled.is_precompiled(),
+        "the build's precompiled component did not load on the machine that built it"
+    );
+    let fresh = Runtime::from_bytes(host_test::component::COMPONENT).unwrap();
+    assert!(!fresh.is_precompiled());
+    for mode in ["parity", "extended"] {
+        let mut a = Wasm::new(&precompiled, &config(mode)).unwrap().unwrap();
+        let mut b = Wasm::new(&fresh, &config(mode)).unwrap().unwrap();
+        let mut matched = 0;
+        for path in fixture_files() {
+            let source = path.display().to_string();
+            let (from_precompiled, _) = scan_file(&mut a, &source, &path);
+            let (from_fresh, _) = scan_file(&mut b, &source, &path);
+            assert_eq!(from_precompiled, from_fresh, "{source} in {mode} mode");
+            matched += from_fresh.iter().filter(|o| matches!(o, Ok(a) if !a.is_empty())).count();
+        }
+        assert!(matched > 0, "no fixture matched in {mode} mode");
+    }
+}
+
 #[test]
 fn component_and_native_library_agree_on_every_fixture() {
     let runtime = Runtime::load_default().unwrap();

@@ -171,3 +171,27 @@ fn configuration_comes_from_accessible_paths() {
     assert!(out["winrm_detect_error"]["message"].as_str().unwrap().contains("mood"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What each function costs an interpreter, in WebAssembly instructions per corpus record
+/// (`fluent-bit-bench` prints the same beside its CPU figures):
+/// `cargo test --release -p host-test --test fluent_bit -- --ignored --nocapture instructions`.
+#[test]
+#[ignore = "a measurement: prints instruction counts"]
+fn instructions_per_record() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/jayanthk007_atomic-evtx/bulk");
+    let dir = std::env::temp_dir().join(format!("winrm-detect-instructions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("events.log");
+    let text = flate2::read::GzDecoder::new(std::fs::File::open(corpus.join("sysmon_all_ttp_evtx.xml.gz")).unwrap());
+    std::io::copy(&mut std::io::BufReader::new(text), &mut std::fs::File::create(&input).unwrap()).unwrap();
+    for function in [
+        "winrm_detect_passthrough",
+        "winrm_detect_annotate_parity",
+        "winrm_detect_annotate_extended",
+        "winrm_detect_filter_parity",
+    ] {
+        let n = host_test::fluent_bit_bench::instructions_per_event(&input, false, function).unwrap();
+        println!("{function:<31} {n:>8.0} wasm instructions per record");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

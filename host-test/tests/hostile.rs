@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use host_test::backend::{Backend, Wasm};
-use host_test::component::{COMPONENT, HostLimits, Runtime};
+use host_test::component::{HostLimits, Runtime};
 use host_test::scan;
 use winrm_detect::ErrorKind;
 
@@ -84,7 +84,7 @@ fn a_guest_out_of_memory_is_replaced_and_only_its_event_fails() {
     // Let a 12 MB event through the detector's own size limit, but not through the memory
     // the host grants: copying it into the guest fails, and the guest aborts.
     let limits = HostLimits { memory_bytes: 8 << 20, ..HostLimits::default() };
-    let runtime = Runtime::with_limits(COMPONENT, limits).unwrap();
+    let runtime = Runtime::default_with_limits(limits).unwrap();
     let mut wasm = Wasm::new(&runtime, r#"{"limits":{"max_event_bytes":67108864}}"#).unwrap().unwrap();
     let big = vec![b'{'; 12 << 20];
     let out = wasm.scan_batch(&[positive(), big, positive()]);
@@ -100,7 +100,7 @@ fn a_guest_out_of_memory_is_replaced_and_only_its_event_fails() {
 #[test]
 fn a_call_past_its_time_budget_is_interrupted() {
     let limits = HostLimits { memory_bytes: 512 << 20, call_budget: Duration::from_millis(20) };
-    let runtime = Runtime::with_limits(COMPONENT, limits).unwrap();
+    let runtime = Runtime::default_with_limits(limits).unwrap();
     let mut wasm = Wasm::new(&runtime, r#"{"limits":{"max_event_bytes":67108864}}"#).unwrap().unwrap();
     // Validating and folding 60 MB takes the guest far longer than 20 ms.
     let mut slow = b"{\"x\":\"".to_vec();
@@ -158,8 +158,7 @@ fn the_runner_loses_nothing_in_a_file_of_corpus_and_garbage() {
     assert!(expected_matches >= 15, "{expected_matches}");
 
     // A memory limit the 12 MB garbage line cannot fit: the guest traps on it, mid-batch.
-    let runtime =
-        Runtime::with_limits(COMPONENT, HostLimits { memory_bytes: 8 << 20, ..HostLimits::default() }).unwrap();
+    let runtime = Runtime::default_with_limits(HostLimits { memory_bytes: 8 << 20, ..HostLimits::default() }).unwrap();
     let mut wasm = Wasm::new(&runtime, r#"{"limits":{"max_event_bytes":67108864}}"#).unwrap().unwrap();
     let mut reader = BufReader::new(Cursor::new(file));
     let mut matched_lines = 0;

@@ -110,17 +110,6 @@ pub fn is_loopback(target: &str, dest: &str) -> bool {
         || (dest != "unknown" && !dest.is_empty() && (t == dest || short(&t) == short(&dest)))
 }
 
-/// What the fast reject knows of an event before [`Detector::scan_inner`] looks at it.
-#[derive(Clone, Copy)]
-enum Reject {
-    /// Nothing yet: search the event.
-    Search,
-    /// A batch search found that it cannot match.
-    Certain,
-    /// The reject is not to be used (the proof that it changes nothing).
-    Off,
-}
-
 impl Detector {
     pub fn new(config: Config) -> Detector {
         Detector {
@@ -162,35 +151,24 @@ impl Detector {
 
     /// Examines one event given as raw bytes (one line of a log).
     pub fn scan(&self, event: &[u8]) -> Result<Vec<Annotation>, ScanError> {
-        self.count(self.scan_inner(event, Reject::Search))
+        self.count(self.scan_inner(event, true))
     }
 
     /// The same verdict without the fast reject, for proving the reject changes nothing.
     pub fn scan_without_prefilter(&self, event: &[u8]) -> Result<Vec<Annotation>, ScanError> {
-        self.count(self.scan_inner(event, Reject::Off))
+        self.count(self.scan_inner(event, false))
     }
 
     /// Examines every line of `batch` (events separated by `\n`; a final `\n` ends the last
     /// one) as [`Detector::scan`] would, and hands `report` the index and outcome of each
-    /// event that matched or failed; the others are only counted. The fast reject runs over
-    /// the whole batch at once ([`Prefilter::candidate_lines`]): one fold, each needle
-    /// searched once instead of event by event. (Measured natively, that costs about what the
-    /// events one by one cost: the work is per byte, not per call.)
+    /// event that matched or failed; the others are only counted.
     pub fn scan_lines(&self, batch: &[u8], mut report: impl FnMut(usize, Result<Vec<Annotation>, ScanError>)) {
         let body = batch.strip_suffix(b"\n").unwrap_or(batch);
-        let mut lines = Vec::new();
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
-            lines.push(start..end);
+        let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+        for (index, end) in ends.enumerate() {
+            let outcome = self.scan(&body[start..end]);
             start = end + 1;
-        }
-        let candidates = match self.config.parse_all {
-            true => vec![true; lines.len()],
-            false => self.prefilter.candidate_lines(body, &lines, &mut self.scratch.borrow_mut()),
-        };
-        for (index, (range, candidate)) in lines.into_iter().zip(candidates).enumerate() {
-            let reject = if candidate { Reject::Search } else { Reject::Certain };
-            let outcome = self.count(self.scan_inner(&body[range], reject));
             if !matches!(&outcome, Ok(a) if a.is_empty()) {
                 report(index, outcome);
             }
@@ -209,7 +187,7 @@ impl Detector {
         result
     }
 
-    fn scan_inner(&self, event: &[u8], reject: Reject) -> Result<Vec<Annotation>, ScanError> {
+    fn scan_inner(&self, event: &[u8], fast_reject: bool) -> Result<Vec<Annotation>, ScanError> {
         self.check_size(event.len())?;
         // The fast reject works on bytes, before UTF-8 validation: most events end here.
         // Only a whole-looking event may skip the parser, so that a truncated line is still
@@ -218,12 +196,9 @@ impl Detector {
         let framed = (raw.starts_with(b"{") && raw.ends_with(b"}"))
             || (raw.starts_with(b"<") && (raw.ends_with(b"Event>") || raw.ends_with(b"/>")));
         let rejected = framed
+            && fast_reject
             && !self.config.parse_all
-            && match reject {
-                Reject::Search => !self.prefilter.may_match(raw, &mut self.scratch.borrow_mut()),
-                Reject::Certain => true,
-                Reject::Off => false,
-            };
+            && !self.prefilter.may_match(raw, &mut self.scratch.borrow_mut());
         if rejected {
             return Ok(Vec::new());
         }

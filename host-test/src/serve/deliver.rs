@@ -1,0 +1,171 @@
+//! What `serve` hands on, and to whom: each event as a record with what the detection added
+//! (`winrm_detect`, or `winrm_detect_error` for an event it could not read), posted to the
+//! next hop (`--forward`) or written to stdout. `deliver` returns only once the records are
+//! with the next hop (a 2xx answer) or flushed to stdout: the caller acknowledges the shipper
+//! only then.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use winrm_detect::Output;
+
+use crate::backend::Outcome;
+
+/// Which events are handed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// Every event, with `winrm_detect` (an empty list when nothing fired).
+    All,
+    /// Only the events the rule fired on, and those it could not read (with the error).
+    Matches,
+}
+
+/// How a batch of records is framed for the next hop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ForwardFormat {
+    /// One JSON record per line (Vector `http_server` with newline-delimited framing, Fluent
+    /// Bit `http` input, Logstash `http` input with `json_lines`).
+    Ndjson,
+    /// One JSON array of records.
+    JsonArray,
+    /// Splunk HTTP Event Collector (`/services/collector/event`): `{"event": record}` objects,
+    /// one after another.
+    SplunkHec,
+}
+
+/// The record handed on for one event (as `scan --emit all` writes it), or `None` when `emit`
+/// leaves it out.
+pub fn record(event: &[u8], outcome: &Outcome, emit: Emit, output: Output) -> Option<Vec<u8>> {
+    match outcome {
+        Ok(annotations) if annotations.is_empty() && emit == Emit::Matches => None,
+        _ => Some(crate::output::annotated_event(event, outcome, output).into_bytes()),
+    }
+}
+
+/// The body the next hop is sent.
+pub fn frame(records: &[Vec<u8>], format: ForwardFormat) -> Vec<u8> {
+    let size: usize = records.iter().map(|r| r.len() + 12).sum();
+    let mut body = Vec::with_capacity(size + 2);
+    match format {
+        ForwardFormat::Ndjson => {
+            for r in records {
+                body.extend_from_slice(r);
+                body.push(b'\n');
+            }
+        }
+        ForwardFormat::JsonArray => {
+            body.push(b'[');
+            for (i, r) in records.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(r);
+            }
+            body.push(b']');
+        }
+        ForwardFormat::SplunkHec => {
+            for r in records {
+                body.extend_from_slice(b"{\"event\":");
+                body.extend_from_slice(r);
+                body.extend_from_slice(b"}\n");
+            }
+        }
+    }
+    body
+}
+
+/// Where records go.
+pub enum Destination {
+    Forward(Forwarder),
+    Stdout(std::sync::Mutex<std::io::Stdout>),
+}
+
+pub struct Forwarder {
+    client: reqwest::Client,
+    url: String,
+    headers: Vec<(String, String)>,
+    format: ForwardFormat,
+}
+
+impl Forwarder {
+    /// `headers` as `Name: value` (e.g. `Authorization: Splunk <token>`).
+    pub fn new(url: &str, headers: &[String], format: ForwardFormat, timeout: Duration) -> Result<Forwarder> {
+        if !url.starts_with("http://") {
+            bail!("--forward {url}: only http:// URLs are supported (put TLS in the next hop's front, see the README)");
+        }
+        let headers = headers
+            .iter()
+            .map(|h| {
+                let (name, value) =
+                    h.split_once(':').with_context(|| format!("--forward-header {h:?}: not `Name: value`"))?;
+                Ok((name.trim().to_string(), value.trim().to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let client = reqwest::Client::builder().timeout(timeout).build().context("the forwarding client")?;
+        Ok(Forwarder { client, url: url.to_string(), headers, format })
+    }
+}
+
+impl Destination {
+    /// Hands `records` on; `Ok` only once they are delivered.
+    pub async fn deliver(&self, records: Vec<Vec<u8>>) -> Result<()> {
+        match self {
+            Destination::Forward(f) => {
+                let content_type = match f.format {
+                    ForwardFormat::JsonArray | ForwardFormat::SplunkHec => "application/json",
+                    ForwardFormat::Ndjson => "application/x-ndjson",
+                };
+                let mut request =
+                    f.client.post(&f.url).header("content-type", content_type).body(frame(&records, f.format));
+                for (name, value) in &f.headers {
+                    request = request.header(name, value);
+                }
+                let response = request.send().await.context("the next hop did not answer")?;
+                let status = response.status();
+                if !status.is_success() {
+                    bail!("the next hop answered {status}");
+                }
+                Ok(())
+            }
+            Destination::Stdout(out) => {
+                let body = frame(&records, ForwardFormat::Ndjson);
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                out.write_all(&body).and_then(|_| out.flush()).context("writing to stdout")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use winrm_detect::{ErrorKind, ScanError};
+
+    #[test]
+    fn records_keep_the_event_and_add_the_verdict() {
+        let ok: Outcome = Ok(Vec::new());
+        assert_eq!(record(br#"{"a":1}"#, &ok, Emit::All, Output::Native).unwrap(), br#"{"a":1,"winrm_detect":[]}"#);
+        assert!(record(br#"{"a":1}"#, &ok, Emit::Matches, Output::Native).is_none());
+        let broken: Outcome = Err(ScanError::new(ErrorKind::BrokenJson, "eof"));
+        let out = record(b"{\"a\":", &broken, Emit::Matches, Output::Native).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["event"], "{\"a\":");
+        assert_eq!(v["winrm_detect_error"]["kind"], "broken-json");
+        let out = record(b"<Event>x</Event>", &ok, Emit::All, Output::Native).unwrap();
+        assert_eq!(out, br#"{"event":"<Event>x</Event>","winrm_detect":[]}"#);
+        // Passed by the fast reject unparsed, but not JSON: carried as text, never spliced
+        // (one bad record would make the next hop refuse the whole batch, forever).
+        let out = record(br#"{"a":1,}"#, &ok, Emit::All, Output::Native).unwrap();
+        assert_eq!(out, br#"{"event":"{\"a\":1,}","winrm_detect":[]}"#);
+    }
+
+    #[test]
+    fn frames() {
+        let records = vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()];
+        assert_eq!(frame(&records, ForwardFormat::Ndjson), b"{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(frame(&records, ForwardFormat::JsonArray), b"[{\"a\":1},{\"b\":2}]");
+        assert_eq!(frame(&records, ForwardFormat::SplunkHec), b"{\"event\":{\"a\":1}}\n{\"event\":{\"b\":2}}\n");
+    }
+}

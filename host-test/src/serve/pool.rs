@@ -1,0 +1,77 @@
+//! The component instances `serve` scans with: one `Store` and instance per worker, reused
+//! for every request (instantiating costs tens of microseconds, a call well under one), each
+//! used by one blocking thread at a time. A request waits for a free worker; it never makes
+//! one.
+
+use std::sync::Mutex;
+
+use anyhow::{Result, anyhow};
+use tokio::sync::Semaphore;
+
+use crate::backend::{Backend, Outcome, Wasm};
+use crate::component::Runtime;
+
+pub struct Pool {
+    runtime: Runtime,
+    config: String,
+    free: Mutex<Vec<Worker>>,
+    permits: Semaphore,
+}
+
+struct Worker {
+    backend: Wasm,
+    /// Suppressed matches already counted from this worker.
+    suppressed_seen: u64,
+}
+
+/// What one batch came to.
+pub struct Scanned {
+    /// The events, handed back.
+    pub events: Vec<Vec<u8>>,
+    pub outcomes: Vec<Outcome>,
+    /// Matches the allowlists or `report_loopback` suppressed in this batch.
+    pub suppressed: u64,
+}
+
+impl Pool {
+    /// `workers` instances of the component, each a detector made from `config` (JSON). A
+    /// configuration the detector refuses is an error here, before anything is served.
+    pub fn new(runtime: Runtime, config: &str, workers: usize) -> Result<Pool> {
+        let mut free = Vec::with_capacity(workers);
+        for _ in 0..workers.max(1) {
+            free.push(Worker { backend: new_backend(&runtime, config)?, suppressed_seen: 0 });
+        }
+        Ok(Pool { runtime, config: config.to_string(), permits: Semaphore::new(free.len()), free: Mutex::new(free) })
+    }
+
+    /// Scans `events` on a free worker, off the async threads.
+    pub async fn scan(&self, events: Vec<Vec<u8>>) -> Result<Scanned> {
+        let _permit = self.permits.acquire().await.map_err(|e| anyhow!("{e}"))?;
+        let worker = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let Some(mut worker) = worker else { return Err(anyhow!("no free worker although a permit was granted")) };
+        let job = tokio::task::spawn_blocking(move || {
+            let outcomes = worker.backend.scan_batch(&events);
+            let total = worker.backend.suppressed();
+            let suppressed = total.saturating_sub(worker.suppressed_seen);
+            worker.suppressed_seen = total;
+            (worker, Scanned { events, outcomes, suppressed })
+        })
+        .await;
+        let (worker, scanned) = match job {
+            Ok(done) => done,
+            Err(e) => {
+                // The backend recovers from traps itself; a panic here is ours. Replace the
+                // worker so that the pool keeps its size.
+                let fresh = Worker { backend: new_backend(&self.runtime, &self.config)?, suppressed_seen: 0 };
+                self.free.lock().unwrap_or_else(|p| p.into_inner()).push(fresh);
+                return Err(anyhow!("a scanning thread failed: {e}"));
+            }
+        };
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
+        Ok(scanned)
+    }
+}
+
+fn new_backend(runtime: &Runtime, config: &str) -> Result<Wasm> {
+    Wasm::new(runtime, config)?.map_err(|e| anyhow!("the configuration was refused: {}", e.message))
+}

@@ -234,10 +234,13 @@ fn main() -> ExitCode {
 fn serve_command(args: ServeArgs) -> Result<ExitCode> {
     use host_test::serve::{self, deliver::Destination, deliver::Forwarder};
     let config = config_text(args.config.as_deref(), args.mode)?;
-    if let Err(e) = winrm_detect::Config::from_json(&config) {
-        eprintln!("winrm-detect: {}", e.message);
-        return Ok(ExitCode::from(2));
-    }
+    let output = match winrm_detect::Config::from_json(&config) {
+        Ok(c) => c.output,
+        Err(e) => {
+            eprintln!("winrm-detect: {}", e.message);
+            return Ok(ExitCode::from(2));
+        }
+    };
     let token = match &args.token_file {
         Some(path) => {
             let text =
@@ -261,6 +264,7 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
     let options = serve::Options {
         listen: args.listen,
         config,
+        output,
         workers,
         emit: args.emit,
         destination,

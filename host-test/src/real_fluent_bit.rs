@@ -163,8 +163,9 @@ impl FluentBit {
     }
 }
 
-/// Asks a process to stop (Fluent Bit flushes what it holds on SIGTERM).
-fn terminate(pid: u32) {
+/// Asks a process to stop (Fluent Bit flushes what it holds on SIGTERM, `serve` finishes the
+/// requests in flight).
+pub fn terminate(pid: u32) {
     // SAFETY: a signal to our own child, which has not been reaped yet.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
 }

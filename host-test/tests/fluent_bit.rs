@@ -178,11 +178,10 @@ fn configuration_comes_from_accessible_paths() {
 #[test]
 #[ignore = "a measurement: prints instruction counts"]
 fn instructions_per_record() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/jayanthk007_atomic-evtx/bulk");
     let dir = std::env::temp_dir().join(format!("winrm-detect-instructions-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("events.log");
-    let text = flate2::read::GzDecoder::new(std::fs::File::open(corpus.join("sysmon_all_ttp_evtx.xml.gz")).unwrap());
+    let text = flate2::read::GzDecoder::new(std::fs::File::open(host_test::corpus_bulk("xml.gz")).unwrap());
     std::io::copy(&mut std::io::BufReader::new(text), &mut std::fs::File::create(&input).unwrap()).unwrap();
     for function in [
         "winrm_detect_passthrough",

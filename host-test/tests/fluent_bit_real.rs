@@ -213,7 +213,7 @@ fn tail_configurations_over_every_fixture() {
 fn tcp_configuration_with_xml_lines() {
     let Some(fluent_bit) = FluentBit::for_tests() else { return };
     let dir = scratch("tcp");
-    let port = free_port();
+    let port = host_test::free_loopback_port();
     let mut lines = Vec::new();
     for f in fixtures(".xml") {
         lines.extend(lines_of(&f));
@@ -240,10 +240,6 @@ fn tcp_configuration_with_xml_lines() {
 /// The README's `tail` input as written, reading `file` from its start.
 fn readme_tail(inputs: &str, file: &Path) -> String {
     set_value(inputs, "path", &file.display().to_string()).unwrap() + "      read_from_head: true\n"
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Fluent Bit takes a moment to listen.
@@ -288,7 +284,7 @@ fn worst_cases_never_trap_under_the_readme_settings() {
 #[test]
 fn corpus_through_fluent_bit() {
     let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let bulk = root().join("../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.xml.gz");
+    let bulk = host_test::corpus_bulk("xml.gz");
     if !bulk.is_file() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "no corpus at {}", bulk.display());
         eprintln!("skipped: no corpus at {}", bulk.display());

@@ -3,19 +3,11 @@
 //! second, p99 latency and peak memory (figures, not targets).
 
 use std::io::{BufRead, Write};
-use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn corpus_lines(n: usize) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.xml.gz");
-    let text = flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap());
+    let text = flate2::read::GzDecoder::new(std::fs::File::open(host_test::corpus_bulk("xml.gz")).unwrap());
     std::io::BufReader::new(text).lines().take(n).map(Result::unwrap).collect()
 }
 
@@ -27,7 +19,7 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(args: &[&str]) -> Serve {
-        let port = free_port();
+        let port = host_test::free_loopback_port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
             .args(["serve", "--listen", &listen])
@@ -53,8 +45,7 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        // SAFETY: a signal to our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        host_test::real_fluent_bit::terminate(self.child.id());
         let _ = self.child.wait();
     }
 }
@@ -140,7 +131,7 @@ fn what_each_request_earns() {
 /// The next hop refusing or absent: 503, so that the shipper retries; nothing acknowledged.
 #[test]
 fn a_failed_forward_is_not_acknowledged() {
-    let dead = free_port();
+    let dead = host_test::free_loopback_port();
     let serve = Serve::start(&["--forward", &format!("http://127.0.0.1:{dead}/"), "--forward-timeout", "2"]);
     let client = reqwest::Client::new();
     block_on(async {

@@ -7,16 +7,11 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_test::real_fluent_bit::{FluentBit, Pipeline, readme_config, set_value};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use host_test::real_fluent_bit::{FluentBit, Pipeline, readme_config, set_value, terminate};
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap()
@@ -36,8 +31,7 @@ struct Running(Child);
 
 impl Running {
     fn stop(&mut self) {
-        // SAFETY: a signal to our own child, not yet reaped.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+        terminate(self.0.id());
         let _ = self.0.wait();
     }
 }
@@ -53,9 +47,7 @@ impl Scene {
         let fluent_bit = FluentBit::for_tests()?;
         let dir = std::env::temp_dir().join(format!("winrm-detect-serve-real-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.xml.gz");
-        let text = flate2::read::GzDecoder::new(std::fs::File::open(corpus).unwrap());
+        let text = flate2::read::GzDecoder::new(std::fs::File::open(host_test::corpus_bulk("xml.gz")).unwrap());
         let mut lines: HashMap<String, usize> = HashMap::new();
         for line in std::io::BufReader::new(text).lines() {
             *lines.entry(line.unwrap()).or_default() += 1;
@@ -69,7 +61,14 @@ impl Scene {
             }
         }
         std::fs::write(&input, body).unwrap();
-        Some(Scene { dir, fluent_bit, input, lines, serve_port: free_port(), receive_port: free_port() })
+        Some(Scene {
+            dir,
+            fluent_bit,
+            input,
+            lines,
+            serve_port: host_test::free_loopback_port(),
+            receive_port: host_test::free_loopback_port(),
+        })
     }
 
     fn total(&self) -> usize {

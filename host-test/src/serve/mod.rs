@@ -17,7 +17,7 @@ pub mod pool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -39,6 +39,8 @@ pub struct Options {
     pub listen: SocketAddr,
     /// The detector's configuration (JSON), the same as every host's.
     pub config: String,
+    /// The annotations' field convention, from that configuration.
+    pub output: Output,
     pub workers: usize,
     pub emit: Emit,
     pub destination: Destination,
@@ -65,13 +67,12 @@ pub async fn run(
     runtime: Runtime,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let output = winrm_detect::Config::from_json(&options.config).map_err(|e| anyhow::anyhow!("{}", e.message))?.output;
     let pool = Pool::new(runtime, &options.config, options.workers)?;
     let app = Arc::new(App {
         pool,
         destination: options.destination,
         emit: options.emit,
-        output,
+        output: options.output,
         token: options.token,
         max_body_bytes: options.max_body_bytes,
         in_flight: Semaphore::new(options.max_in_flight.max(1)),
@@ -199,6 +200,3 @@ fn too_large(limit: usize) -> (StatusCode, String) {
         format!("the body is over {limit} bytes (--max-body-bytes); send smaller batches\n"),
     )
 }
-
-/// How long the forwarding client waits for the next hop by default.
-pub const DEFAULT_FORWARD_TIMEOUT: Duration = Duration::from_secs(30);

@@ -17,7 +17,7 @@ pub mod pool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -26,6 +26,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http_body_util::BodyExt;
 use tokio::sync::Semaphore;
 use winrm_detect::Output;
 
@@ -118,33 +119,29 @@ async fn ingest(State(app): State<Arc<App>>, method: Method, headers: HeaderMap,
 }
 
 async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (StatusCode, String) {
-    if method != Method::POST {
-        return (StatusCode::METHOD_NOT_ALLOWED, "POST events; GET /health, /metrics\n".into());
-    }
-    if !authorised(app, headers) {
-        return (StatusCode::UNAUTHORIZED, "a bearer token is required\n".into());
-    }
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > app.max_body_bytes) {
-        return too_large(app.max_body_bytes);
+    let refusal = if method != Method::POST {
+        Some((StatusCode::METHOD_NOT_ALLOWED, "POST events; GET /health, /metrics\n".into()))
+    } else if !authorised(app, headers) {
+        Some((StatusCode::UNAUTHORIZED, "a bearer token is required\n".into()))
+    } else {
+        let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        declared.is_some_and(|n| n > app.max_body_bytes).then(|| too_large(app.max_body_bytes))
+    };
+    if let Some(refusal) = refusal {
+        discard(body).await;
+        return refusal;
     }
     // Waiting here, before the body is read, is the backpressure: the bytes stay in the socket.
     let Ok(_permit) = app.in_flight.acquire().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
     };
-    let raw = match axum::body::to_bytes(body, app.max_body_bytes).await {
+    let raw = match read_at_most(body, app.max_body_bytes).await {
         Ok(b) => b,
-        Err(e) => {
-            let over = std::error::Error::source(&e)
-                .is_some_and(|s| s.downcast_ref::<http_body_util::LengthLimitError>().is_some());
-            return match over {
-                true => too_large(app.max_body_bytes),
-                false => (StatusCode::BAD_REQUEST, format!("reading the body: {e}\n")),
-            };
-        }
+        Err(None) => return too_large(app.max_body_bytes),
+        Err(Some(e)) => return (StatusCode::BAD_REQUEST, format!("reading the body: {e}\n")),
     };
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-    let text = match body::decode(encoding, &raw, app.max_body_bytes) {
+    let text = match body::decode(encoding, raw, app.max_body_bytes) {
         Ok(t) => t,
         Err(BodyError::TooLarge(limit)) => return too_large(limit),
         Err(BodyError::BadEncoding(m)) => return (StatusCode::BAD_REQUEST, format!("{m}\n")),
@@ -152,7 +149,6 @@ async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {m}: send gzip or nothing\n"));
         }
     };
-    drop(raw);
     let events: Vec<Vec<u8>> = body::events(&text).into_iter().map(<[u8]>::to_vec).collect();
     drop(text);
     let scanned = match app.pool.scan(events).await {
@@ -192,6 +188,42 @@ async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (
     m.forwarded_records.fetch_add(handed_on, Relaxed);
     let answer = serde_json::json!({"events": events, "matched": matched, "errors": errors, "delivered": handed_on});
     (StatusCode::OK, format!("{answer}\n"))
+}
+
+/// The body, or `Err(None)` past `limit` (the rest read and dropped, see [`discard`]).
+async fn read_at_most(mut body: Body, limit: usize) -> Result<Vec<u8>, Option<axum::Error>> {
+    let mut raw = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(Some)?;
+        if let Some(data) = frame.data_ref() {
+            if raw.len() + data.len() > limit {
+                discard(body).await;
+                return Err(None);
+            }
+            raw.extend_from_slice(data);
+        }
+    }
+    Ok(raw)
+}
+
+/// Reads what the client is still sending before answering a refusal, and drops it: a server
+/// that answers and closes while the client writes makes the client's write fail (a reset or
+/// broken pipe) before it reads the answer, so a shipper would see a network error to retry
+/// forever instead of a 413 or 401 it can act on. nginx calls this a lingering close; like its,
+/// ours is bounded, in bytes and in time, and holds no memory.
+async fn discard(mut body: Body) {
+    const DRAIN_BYTES: usize = 64 << 20;
+    const DRAIN_TIME: Duration = Duration::from_secs(5);
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut read = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > DRAIN_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn too_large(limit: usize) -> (StatusCode, String) {

@@ -2,17 +2,14 @@
 //! Sysmon events), native library next to the component, one call per event and batched,
 //! in both modes. The same configurations `winrm-detect bench FILE` measures.
 
-use std::path::Path;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use host_test::bench::{backend, configurations, run};
+use host_test::bench::{backend, batches, configurations, run};
 use host_test::component::Runtime;
 use host_test::input;
 
 fn bulk_events() -> Option<Vec<Vec<u8>>> {
     // `../shared` beside the repository, as CI lays it out.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.jsonl.gz");
+    let path = host_test::corpus_bulk("jsonl.gz");
     let mut reader = input::open(path.to_str()?).ok()?;
     let mut events = Vec::new();
     let mut buf = Vec::new();
@@ -30,13 +27,14 @@ fn throughput(c: &mut Criterion) {
         return;
     };
     let bytes: u64 = events.iter().map(|e| e.len() as u64).sum();
+    let batches = batches(&events);
     let runtime = Runtime::load_default().expect("the component loads");
     let mut group = c.benchmark_group("bulk");
     group.sample_size(10);
     group.throughput(Throughput::ElementsAndBytes { elements: events.len() as u64, bytes });
     for (name, mode, kind) in configurations() {
         let mut b = backend(&runtime, kind, mode, &serde_json::json!({})).expect("backend");
-        group.bench_function(name, |bench| bench.iter(|| run(b.as_mut(), &events, 1)));
+        group.bench_function(name, |bench| bench.iter(|| run(b.as_mut(), &batches, 1)));
     }
     group.finish();
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use crate::backend::{Backend, Native, NativeLines, Wasm};
+use crate::backend::{Backend, Lines, Native, NativeLines, Wasm};
 use crate::component::Runtime;
 use crate::scan::BATCH;
 
@@ -30,13 +30,18 @@ impl Figure {
     }
 }
 
-/// Runs `backend` over `events` in batches, `rounds` times; returns the matches seen.
-pub fn run(backend: &mut dyn Backend, events: &[Vec<u8>], rounds: u32) -> u64 {
+/// Events (lines of a file) in batches of [`BATCH`], as the runner hands them over.
+pub fn batches(events: &[Vec<u8>]) -> Vec<Lines> {
+    events.chunks(BATCH).map(|chunk| Lines::from_events(chunk).expect("events read as lines")).collect()
+}
+
+/// Runs `backend` over `batches`, `rounds` times; returns the matches seen.
+pub fn run(backend: &mut dyn Backend, batches: &[Lines], rounds: u32) -> u64 {
     let mut matched = 0;
     for _ in 0..rounds {
-        for chunk in events.chunks(BATCH) {
+        for batch in batches {
             matched +=
-                backend.scan_batch(chunk).iter().filter(|o| o.as_ref().is_ok_and(|a| !a.is_empty())).count() as u64;
+                backend.scan_lines(batch).iter().filter(|o| o.as_ref().is_ok_and(|a| !a.is_empty())).count() as u64;
         }
     }
     matched
@@ -92,15 +97,16 @@ pub fn measure_all(
     min: Duration,
 ) -> Result<Vec<Figure>> {
     let bytes: u64 = events.iter().map(|e| e.len() as u64).sum();
+    let batches = batches(events);
     let mut figures = Vec::new();
     for (name, mode, kind) in configurations() {
         let mut b = backend(runtime, kind, mode, config)?;
         // Warm up: one pass, which also counts the matches of one pass.
-        let matched = run(b.as_mut(), events, 1);
+        let matched = run(b.as_mut(), &batches, 1);
         let start = Instant::now();
         let mut rounds = 0u64;
         while start.elapsed() < min || rounds == 0 {
-            run(b.as_mut(), events, 1);
+            run(b.as_mut(), &batches, 1);
             rounds += 1;
         }
         let seconds = start.elapsed().as_secs_f64();
@@ -120,9 +126,9 @@ pub fn measure_all(
 pub fn peak_memory(runtime: &Runtime, events: &[Vec<u8>], mode: &str, total: u64) -> Result<(u64, usize)> {
     let text = format!(r#"{{"mode":"{mode}"}}"#);
     let mut w = Wasm::new(runtime, &text)?.map_err(|e| anyhow!("{e}"))?;
-    let mut seen = 0u64;
+    let (batches, mut seen) = (batches(events), 0u64);
     while seen < total && !events.is_empty() {
-        run(&mut w, events, 1);
+        run(&mut w, &batches, 1);
         seen += events.len() as u64;
     }
     Ok((seen, w.peak_memory_bytes()))

@@ -15,6 +15,8 @@ use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, ScanError};
 
+use crate::backend::Lines;
+
 wasmtime::component::bindgen!({
     world: "detector-component",
     path: "../wit",
@@ -246,23 +248,21 @@ impl ComponentDetector {
             .collect())
     }
 
-    /// Scans events (none may hold a line feed) through `scan-lines`: one copy into the guest
-    /// for the batch, only what fired or failed back. `Err` means the guest trapped.
-    pub fn scan_lines(&mut self, events: &[Vec<u8>]) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
-        let buffer = crate::backend::join_lines(events);
+    /// Scans lines through `scan-lines`: one copy into the guest for the batch, only what fired or failed back. `Err` means the guest trapped.
+    pub fn scan_lines(&mut self, lines: &Lines) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
         self.store.set_epoch_deadline(self.ticks);
         let flagged = self
             .bindings
             .winrm_detect_detector_detection()
             .detector()
-            .call_scan_lines(&mut self.store, self.handle, &buffer)
+            .call_scan_lines(&mut self.store, self.handle, lines.text())
             .map_err(|e| anyhow!("the component trapped: {e}"))?;
         let mut out: Vec<std::result::Result<Vec<Annotation>, ScanError>> =
-            events.iter().map(|_| Ok(Vec::new())).collect();
+            (0..lines.len()).map(|_| Ok(Vec::new())).collect();
         for f in flagged {
             let slot = out
                 .get_mut(f.index as usize)
-                .ok_or_else(|| anyhow!("the component flagged line {} of {}", f.index, events.len()))?;
+                .ok_or_else(|| anyhow!("the component flagged line {} of {}", f.index, lines.len()))?;
             *slot = match f.outcome {
                 wit::Outcome::Annotations(list) => Ok(list.into_iter().map(annotation).collect()),
                 wit::Outcome::Failed(e) => Err(scan_error(e)),

@@ -3,8 +3,7 @@
 
 use std::io::{self, BufRead};
 
-use crate::backend::{Backend, Outcome};
-use crate::input;
+use crate::backend::{Backend, Lines, Outcome};
 
 /// Events per call across the component boundary: large enough that the call overhead
 /// vanishes, small enough that the guest's memory stays small.
@@ -44,21 +43,19 @@ pub fn scan_lines(
     emit: &mut dyn FnMut(Record<'_>),
 ) -> io::Result<Totals> {
     let mut totals = Totals::default();
-    let mut events: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    let mut events = Lines::default();
     let mut lines: Vec<u64> = Vec::with_capacity(BATCH);
-    let mut buf = Vec::new();
     let mut line_no = 0u64;
     loop {
-        let more = input::next_line(reader, &mut buf)?;
-        if more {
+        let read = events.read_line(reader)?;
+        if let Some(added) = read {
             line_no += 1;
-            if !input::is_blank(&buf) {
-                events.push(std::mem::take(&mut buf));
+            if added {
                 lines.push(line_no);
             }
         }
-        if events.len() == BATCH || (!more && !events.is_empty()) {
-            let mut outcomes = backend.scan_batch(&events);
+        if events.len() == BATCH || (read.is_none() && !events.is_empty()) {
+            let mut outcomes = backend.scan_lines(&events);
             // A backend that answers short must not make events vanish.
             outcomes.resize_with(events.len(), || {
                 Err(winrm_detect::ScanError::new(winrm_detect::ErrorKind::Internal, "the backend gave no outcome"))
@@ -76,7 +73,7 @@ pub fn scan_lines(
             events.clear();
             lines.clear();
         }
-        if !more {
+        if read.is_none() {
             return Ok(totals);
         }
     }

@@ -243,6 +243,14 @@ fn the_fast_reject_never_changes_a_verdict() {
         let Some(list) = events_of(path) else { continue };
         for (line, event) in &list {
             events += 1;
+            // EVTX JSON read straight into the fields, as through a `Value`.
+            if let Ok(text) = std::str::from_utf8(event)
+                && text.trim_start().starts_with('{')
+            {
+                let auto = winrm_detect::event::Format::Auto;
+                let typed = winrm_detect::event::parse(text, auto, 64);
+                assert_eq!(typed, winrm_detect::event::parse_generally(text, auto, 64), "{}:{line}", path.display());
+            }
             for (detector, config) in detectors.iter().zip(configs) {
                 let fast = detector.scan(event);
                 let full = detector.scan_without_prefilter(event);

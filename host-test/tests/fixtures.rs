@@ -7,7 +7,7 @@ use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use host_test::backend::{Backend, Native, NativeLines, Outcome, Wasm};
+use host_test::backend::{Backend, Lines, Native, NativeLines, Outcome, Wasm};
 use host_test::component::Runtime;
 use host_test::scan::{self, Record};
 use host_test::{input, output};
@@ -211,7 +211,7 @@ fn every_entry_point_of_the_component_agrees() {
             let text = fs::read(&path).unwrap();
             let events: Vec<Vec<u8>> =
                 text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect();
-            let by_lines = detector.scan_lines(&events).unwrap();
+            let by_lines = detector.scan_lines(&Lines::from_events(&events).unwrap()).unwrap();
             let by_batch = detector.scan_batch(&events).unwrap();
             let one_by_one: Vec<Outcome> = events.iter().map(|e| detector.scan(e).unwrap()).collect();
             let natively: Vec<Outcome> = events.iter().map(|e| native.scan(e)).collect();

@@ -1,15 +1,17 @@
 //! The fast reject: decides from the raw bytes, without parsing or copying, that an event
-//! cannot match, because it does not mention a PowerShell image anywhere (and, in parity
-//! mode, does not contain both search terms). Most events a shipper sees are not PowerShell
-//! process creations, so most never reach a JSON or XML parser.
+//! cannot match, because it does not hold a name the `process_powershell` macro accepts
+//! (`powershell.exe`, `pwsh.dll`, ...: the macro compares whole values, so a matching event
+//! holds one of them verbatim) and, in parity mode, both search terms. Most events a shipper
+//! sees are not PowerShell process creations, so most never reach a JSON or XML parser.
 //!
 //! Two stages. The first ([`Anchors`]) reads every byte once and looks only for short
 //! *anchors*: a three-byte piece that every needle of a group shares (`-co` is in both
-//! `invoke-command` and `-computername`), plus the two ways an escape can spell an ASCII
-//! character (`#` of `&#112;`, `u00` of `\u0070`). An event with none of them is rejected
-//! right there, and that is nearly every event: in the corpus, 374 of 65,145 events hold a
-//! folded `-co`. Only the rest take the second stage, the exact test (fold, `memmem` per
-//! needle, escapes decoded).
+//! `invoke-command` and `-computername`), plus whatever lets parsed text differ from the raw
+//! bytes: the two ways an escape can spell an ASCII character (`&#` of `&#112;`, `u00` of
+//! `\u0070`) and XML's `<!` (a comment or CDATA section splitting a name, which the XML
+//! reader joins again). An event with none of them is rejected right there, and that is
+//! nearly every event: in the corpus, 374 of 65,145 events hold a folded `-co`. Only the rest
+//! take the second stage, the exact test (fold, `memmem` per needle, escapes decoded).
 //!
 //! The first stage works a word at a time, because Fluent Bit's WAMR runs the module without
 //! SIMD (and its interpreter pays per instruction, not per byte): three unaligned loads at
@@ -17,10 +19,11 @@
 //! answers for eight positions. Where WebAssembly SIMD is on (the component), the same test
 //! runs on sixteen positions at a time.
 //!
-//! Case-insensitivity without a lower-cased copy: every needle is made of ASCII letters,
-//! digits, `-` and `#`, and for such needles `byte | 0x20` folds exactly the bytes that could
-//! match (`P` and `p` both become `p`; `-` stays `-`, and only CR also folds onto it, which can
-//! only add candidates, never lose one).
+//! Case-insensitivity without a lower-cased copy: `byte | 0x20` maps `P` and `p` alike to
+//! `p`, and leaves digits, `-`, `.` and `#` as they are; the needles are folded the same way
+//! (`_` and DEL both become DEL), so a folded text holds a folded needle wherever the text
+//! holds the needle in any case. Folding only merges bytes (CR onto `-`, for one), so it can
+//! add candidates and never lose one.
 //!
 //! It must never change a verdict: each stage answers "may match" for a superset of what the
 //! next one does, and the escape spellings always take the full path.
@@ -31,39 +34,55 @@ use crate::config::{MacroProfile, Mode};
 
 pub struct Prefilter {
     anchors: Anchors,
-    /// At least one of these (a PowerShell image or original file name) must appear.
+    /// At least one of these (a PowerShell process or original file name) must appear...
     names: Vec<Finder<'static>>,
+    /// ...or, in a record that may carry an event as text (see [`may_embed`]), one of these
+    /// pieces of them: the text may be cut short before its names, and is then reported as
+    /// broken rather than passed over.
+    stems: Vec<Finder<'static>>,
     /// Every one of these must appear (parity mode's two search terms).
     terms: Vec<Finder<'static>>,
     escapes: Escapes,
 }
 
-/// The two escape spellings, searched for with finders built once.
+/// What makes parsed text differ from the raw bytes, searched for with finders built once.
 struct Escapes {
     json: Finder<'static>,
     xml: Finder<'static>,
+    markup: Finder<'static>,
 }
 
 impl Escapes {
     fn new() -> Escapes {
-        Escapes { json: Finder::new(b"\\u00").into_owned(), xml: Finder::new(b"&#").into_owned() }
+        Escapes {
+            json: Finder::new(b"\\u00").into_owned(),
+            xml: Finder::new(b"&#").into_owned(),
+            markup: Finder::new(b"<!").into_owned(),
+        }
     }
+}
+
+/// A needle as the folded text holds it.
+fn folded_finder(needle: &str) -> Finder<'static> {
+    Finder::new(&needle.bytes().map(|b| b | 0x20).collect::<Vec<u8>>()).into_owned()
 }
 
 impl Prefilter {
     pub fn new(mode: Mode, profile: MacroProfile) -> Prefilter {
-        // `powershell` covers powershell.exe, powershell_ise.exe and PowerShell.EXE;
-        // `pwsh` covers pwsh.exe and pwsh.dll.
-        let mut names = vec!["powershell", "pwsh"];
+        let mut names: Vec<&str> = crate::rule::process_names(profile).to_vec();
+        names.extend(crate::rule::ORIGINAL_FILE_NAMES);
+        // `powershell` is in powershell.exe, powershell_ise.exe and PowerShell.EXE, `pwsh` in
+        // pwsh.exe and pwsh.dll.
+        let mut stems = vec!["powershell", "pwsh"];
         if profile == MacroProfile::Escu2021 {
-            names.extend(["sqlps", "sqltoolsps"]);
+            stems.extend(["sqlps", "sqltoolsps"]);
         }
         let terms: &[&str] = match mode {
             Mode::Parity => &crate::rule::PARITY_TERMS,
             Mode::Extended => &[],
         };
         // Parity needs both terms, so one anchor common to them will do; extended needs one of
-        // the names, so each name needs an anchor it holds.
+        // the names, so each name needs an anchor it holds (`rsh` of powershell, `pws` of pwsh).
         let anchors = match (mode, profile) {
             (Mode::Parity, _) => Anchors::One([*b"-co"]),
             (Mode::Extended, MacroProfile::Escu2026) => Anchors::Two([*b"rsh", *b"pws"]),
@@ -71,11 +90,13 @@ impl Prefilter {
         };
         let prefilter = Prefilter {
             anchors,
-            names: names.iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect(),
-            terms: terms.iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect(),
+            names: names.iter().map(|n| folded_finder(n)).collect(),
+            stems: stems.iter().map(|n| folded_finder(n)).collect(),
+            terms: terms.iter().map(|n| folded_finder(n)).collect(),
             escapes: Escapes::new(),
         };
-        debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &names } else { terms }));
+        debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &stems } else { terms }));
+        debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().contains(s))));
         prefilter
     }
 
@@ -90,8 +111,26 @@ impl Prefilter {
         scratch.clear();
         scratch.extend(event.iter().map(|b| b | 0x20));
         let folded = scratch.as_slice();
-        self.terms.iter().all(|f| f.find(folded).is_some()) && self.names.iter().any(|f| f.find(folded).is_some())
+        let any = |finders: &[Finder<'static>]| finders.iter().any(|f| f.find(folded).is_some());
+        self.terms.iter().all(|f| f.find(folded).is_some())
+            && (any(&self.names) || (may_embed(event) && any(&self.stems)))
     }
+}
+
+/// Whether a JSON record may carry an event as text: a string starts with `<`, with JSON
+/// (`{` and then an escaped quote or white space: a GUID's `{5770…}` is not), or with
+/// something that may come before either: white space, as itself or escaped (`\n`, `\u0020`;
+/// `\"` of a quoted command line is not), or a byte-order mark. Only these need the looser
+/// name test; a whole event holds its process name verbatim.
+fn may_embed(event: &[u8]) -> bool {
+    event.starts_with(b"{")
+        // A quote after a backslash is inside a string, not the start of one.
+        && memchr::memchr_iter(b'"', event).filter(|&at| at == 0 || event[at - 1] != b'\\').any(|at| match event.get(at + 1) {
+            Some(b'<' | b' ' | 0xef) => true,
+            Some(b'\\') => matches!(event.get(at + 2), Some(b'n' | b'r' | b't' | b'f' | b'u')),
+            Some(b'{') => matches!(event.get(at + 2), Some(b'\\' | b' ' | b'}')),
+            _ => false,
+        })
 }
 
 /// The first stage: folded trigrams, one per group of needles, plus the escape spellings.
@@ -125,7 +164,10 @@ impl Anchors {
     fn cover(&self, needles: &[&str]) -> bool {
         let folded = |t: &[u8; 3]| t.iter().all(|&b| b | 0x20 == b && b != b' ');
         self.trigrams().iter().all(folded)
-            && needles.iter().all(|n| self.trigrams().iter().any(|t| n.as_bytes().windows(3).any(|w| w == t)))
+            && needles.iter().all(|n| {
+                let folded: Vec<u8> = n.bytes().map(|b| b | 0x20).collect();
+                self.trigrams().iter().any(|t| folded.windows(3).any(|w| w == t))
+            })
     }
 }
 
@@ -189,7 +231,9 @@ impl<const N: usize> Window<N> {
     fn hit(&self, window: &[u8; STEP]) -> bool {
         let load = |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8 bytes")) | Self::splat(0x20);
         let (a, b, c) = (load(0), load(1), load(2));
-        let mut zeros = Self::zero_bytes(a ^ Self::splat(b'#'))
+        let pair = |x: u8, y: u8| Self::zero_bytes((a ^ Self::splat(x)) | (b ^ Self::splat(y)));
+        let mut zeros = pair(b'&', b'#')
+            | pair(b'<', b'!')
             | Self::zero_bytes((a ^ Self::splat(b'u')) | (b ^ Self::splat(b'0')) | (c ^ Self::splat(b'0')));
         for [x, y, z] in &self.trigrams {
             zeros |= Self::zero_bytes((a ^ x) | (b ^ y) | (c ^ z));
@@ -218,7 +262,9 @@ impl<const N: usize> Window<N> {
         let load = |at: usize| v128_or(unsafe { v128_load(window.as_ptr().add(at).cast()) }, u8x16_splat(0x20));
         let (a, b, c) = (load(0), load(1), load(2));
         let is = |v: v128, byte: u8| u8x16_eq(v, u8x16_splat(byte));
-        let mut found = v128_or(is(a, b'#'), v128_and(v128_and(is(a, b'u'), is(b, b'0')), is(c, b'0')));
+        let pair = |x: u8, y: u8| v128_and(is(a, x), is(b, y));
+        let escapes = v128_or(pair(b'&', b'#'), pair(b'<', b'!'));
+        let mut found = v128_or(escapes, v128_and(pair(b'u', b'0'), is(c, b'0')));
         for [x, y, z] in &self.trigrams {
             found = v128_or(found, v128_and(v128_and(u8x16_eq(a, *x), u8x16_eq(b, *y)), u8x16_eq(c, *z)));
         }
@@ -227,13 +273,14 @@ impl<const N: usize> Window<N> {
 }
 
 /// Whether the event holds a JSON `\u00XX` escape or an XML character reference that
-/// spells an ASCII character other than tab, CR and LF.
+/// spells an ASCII character other than tab, CR and LF, or XML's `<!`.
 pub fn has_ascii_escape(event: &[u8]) -> bool {
     Escapes::new().spell_ascii(event).next().is_some()
 }
 
 impl Escapes {
-    /// Where the text holds an escape that may spell an ASCII character.
+    /// Where the text holds an escape that may spell an ASCII character, or XML markup
+    /// (`<!`) inside which the reader joins text.
     fn spell_ascii<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
         let json = self.json.find_iter(text).filter(|&at| text.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)));
         let xml = self.xml.find_iter(text).filter(|&at| {
@@ -248,7 +295,7 @@ impl Escapes {
             // the parser will have to judge) is not.
             !matches!(value, Some(9 | 10 | 13) | Some(128..))
         });
-        json.chain(xml)
+        json.chain(xml).chain(self.markup.find_iter(text))
     }
 }
 
@@ -273,16 +320,16 @@ mod tests {
     }
 
     /// The anchors at every position of the text, every length around a window's edges, and
-    /// with the other bytes of every kind: found exactly where a trigram, `#` or `u00` is.
+    /// with the other bytes of every kind: found exactly where a trigram, `&#`, `<!` or `u00` is.
     #[test]
     fn anchors_are_found_at_every_offset() {
         let anchors = Anchors::Two([*b"-co", *b"pws"]);
         for len in 0..3 * STEP {
-            for filler in [b'a', b'-', 0x00, 0xff, b'\r', b'C'] {
+            for filler in [b'a', b'-', b'#', 0x00, 0xff, b'\r', b'C'] {
                 let plain = vec![filler; len];
                 assert!(!anchors.appear_in(&plain), "len {len} filler {filler}");
                 for at in 0..len {
-                    for needle in [&b"-CO"[..], b"pWs", b"#", b"U00"] {
+                    for needle in [&b"-CO"[..], b"pWs", b"&#", b"<!", b"U00"] {
                         if at + needle.len() > len {
                             continue;
                         }
@@ -304,21 +351,34 @@ mod tests {
     /// many near misses.
     #[test]
     fn the_first_stage_is_a_superset_of_the_exact_test() {
-        let parts: [&[u8]; 14] = [
+        let parts: &[&[u8]] = &[
             b"-c",
             b"o",
             b"-co",
             b"powershell",
+            b".exe",
+            b"_ISE",
             b"pws",
             b"h",
+            b".dll",
             b"&#",
             b"112;",
             b"\\u00",
             b"70",
             b"x",
+            b"<!--",
+            b"-->",
             b"Invoke-Command",
             b"-ComputerName",
             b"mputername",
+            b"\x7f",
+            br#"{"log":"<"#,
+            br#""{\""#,
+            br#""{5770}""#,
+            br#""\"C:\\x""#,
+            br#""\u00"#,
+            br#""\n"#,
+            br#"\" C"#,
         ];
         let mut s = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -328,7 +388,7 @@ mod tests {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                text.extend_from_slice(parts[(seed % 14) as usize]);
+                text.extend_from_slice(parts[(seed % parts.len() as u64) as usize]);
             }
             for (mode, profile) in [(Mode::Parity, MacroProfile::Escu2026), (Mode::Extended, MacroProfile::Escu2021)] {
                 let p = Prefilter::new(mode, profile);
@@ -336,7 +396,8 @@ mod tests {
                     let folded: Vec<u8> = text.iter().map(|b| b | 0x20).collect();
                     p.escapes.spell_ascii(&text).next().is_some()
                         || (p.terms.iter().all(|f| f.find(&folded).is_some())
-                            && p.names.iter().any(|f| f.find(&folded).is_some()))
+                            && (p.names.iter().any(|f| f.find(&folded).is_some())
+                                || (may_embed(&text) && p.stems.iter().any(|f| f.find(&folded).is_some()))))
                 };
                 assert_eq!(p.may_match(&text, &mut s), exact, "{:?}", String::from_utf8_lossy(&text));
             }
@@ -353,5 +414,21 @@ mod tests {
         assert!(!has_ascii_escape(b"<Data>&#x2014;</Data>"));
         let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026);
         assert!(p.may_match(b"&#45;computername invoke&#45;command powershell", &mut Vec::new()));
+        // The XML reader joins text around a comment or CDATA section.
+        let split = b"<Data Name='Image'>power<!-- -->shell.exe</Data>Invoke-Command -ComputerName";
+        assert!(p.may_match(split, &mut Vec::new()));
+        assert!(has_ascii_escape(b"<Data><![CDATA[pwsh]]>.exe</Data>"));
+    }
+
+    #[test]
+    fn names_are_whole_process_names() {
+        let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026);
+        let mut s = Vec::new();
+        for name in ["POWERSHELL.EXE", "pwsh.exe", "PowerShell_ISE.exe", "pwsh.DLL"] {
+            assert!(e.may_match(format!("C:\\x\\{name}").as_bytes(), &mut s), "{name}");
+        }
+        // A module path or a parent's command line naming PowerShell is not enough.
+        assert!(!e.may_match(b"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules", &mut s));
+        assert!(!e.may_match(b"powershell_ise", &mut s));
     }
 }

@@ -34,15 +34,19 @@ pub struct Detector {
 const PROCESS_NAMES_2026: [&str; 3] = ["powershell.exe", "pwsh.exe", "powershell_ise.exe"];
 const PROCESS_NAMES_2021: [&str; 5] =
     ["powershell.exe", "pwsh.exe", "powershell_ise.exe", "sqlps.exe", "sqltoolsps.exe"];
-const ORIGINAL_FILE_NAMES: [&str; 3] = ["PowerShell.EXE", "pwsh.dll", "powershell_ise.EXE"];
+pub(crate) const ORIGINAL_FILE_NAMES: [&str; 3] = ["PowerShell.EXE", "pwsh.dll", "powershell_ise.EXE"];
+
+/// The process names the `process_powershell` macro accepts under `profile`.
+pub(crate) fn process_names(profile: MacroProfile) -> &'static [&'static str] {
+    match profile {
+        MacroProfile::Escu2026 => &PROCESS_NAMES_2026,
+        MacroProfile::Escu2021 => &PROCESS_NAMES_2021,
+    }
+}
 
 /// The `process_powershell` macro: whole-value equality without case, no wildcards.
 pub fn is_powershell(row: &CimRow, profile: MacroProfile) -> bool {
-    let names: &[&str] = match profile {
-        MacroProfile::Escu2026 => &PROCESS_NAMES_2026,
-        MacroProfile::Escu2021 => &PROCESS_NAMES_2021,
-    };
-    names.iter().any(|n| n.eq_ignore_ascii_case(&row.process_name))
+    process_names(profile).iter().any(|n| n.eq_ignore_ascii_case(&row.process_name))
         || ORIGINAL_FILE_NAMES.iter().any(|n| n.eq_ignore_ascii_case(&row.original_file_name))
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::windows::WinEvent;
-use super::{Format, Kind, ProcessEvent, ProcessFields, basename, cim, normalise_time, present};
+use super::{Format, Kind, Paths, ProcessEvent, ProcessFields, basename, cim, normalise_time, present};
 use crate::error::{ErrorKind, ScanError};
 
 /// The string fields shippers put a raw line in: Fluent Bit's `tail`, `tcp` and `stdin`
@@ -13,13 +13,13 @@ use crate::error::{ErrorKind, ScanError};
 /// parsers, Vector and Logstash `message`; others `msg`, `event` or `raw`.
 const EMBEDDING_KEYS: [&str; 5] = ["log", "message", "msg", "event", "raw"];
 
-/// `embedded`: whether a record of no known shape may carry an event as text in one of
+/// `paths.embedded`: whether a record of no known shape may carry an event as text in one of
 /// [`EMBEDDING_KEYS`] (one level only: the text inside is not searched again).
 pub(super) fn parse(
     text: &str,
     forced: Option<Format>,
     max_nesting: usize,
-    embedded: bool,
+    paths: Paths,
 ) -> Result<ProcessEvent, ScanError> {
     // serde_json parses by recursion, one level per object or array (and stops at 128);
     // refusing deeper text first, without recursion, bounds the stack by the configured
@@ -30,6 +30,24 @@ pub(super) fn parse(
             format!("JSON nested more than {max_nesting} levels of objects and arrays (limits.max_nesting)"),
         ));
     }
+    if paths.typed
+        && matches!(forced, None | Some(Format::EvtxJson))
+        && super::evtx_json::looks_like(text)
+        && let Some(win) = super::evtx_json::read(text)
+    {
+        return Ok(win.into_process_event(Format::EvtxJson));
+    }
+    parse_value(text, forced, max_nesting, paths)
+}
+
+/// The general path: the whole text as a `serde_json::Value`, its shape recognised from its
+/// keys. Its nesting is checked already.
+pub(super) fn parse_value(
+    text: &str,
+    forced: Option<Format>,
+    max_nesting: usize,
+    paths: Paths,
+) -> Result<ProcessEvent, ScanError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ScanError::new(ErrorKind::BrokenJson, e.to_string()))?;
     let Value::Object(root) = value else {
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
@@ -38,7 +56,7 @@ pub(super) fn parse(
         Some(f) => f,
         None => match recognise(&root) {
             Some(f) => f,
-            None if embedded => return embedded_event(&root, max_nesting),
+            None if paths.embedded => return embedded_event(&root, max_nesting, paths.typed),
             None => return Err(no_known_shape()),
         },
     };
@@ -66,15 +84,17 @@ fn no_known_shape() -> ScanError {
 /// or a JSON event in a string field, as inputs without a Windows parser deliver it. Text
 /// that starts like an event (`<`, `{`, after an optional byte-order mark) is read as one,
 /// and its errors are the record's; any other text is not an event.
-fn embedded_event(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+fn embedded_event(root: &Map<String, Value>, max_nesting: usize, typed: bool) -> Result<ProcessEvent, ScanError> {
     for key in EMBEDDING_KEYS {
         let Some(Value::String(raw)) = root.get(key) else { continue };
         let inner = raw.strip_prefix('\u{feff}').unwrap_or(raw).trim();
         if inner.starts_with('<') || inner.starts_with('{') {
-            return super::parse_text(inner, Format::Auto, max_nesting, false).map_err(|mut e| {
-                e.message = format!("the event text in `{key}`: {}", e.message);
-                e
-            });
+            return super::parse_text(inner, Format::Auto, max_nesting, Paths { embedded: false, typed }).map_err(
+                |mut e| {
+                    e.message = format!("the event text in `{key}`: {}", e.message);
+                    e
+                },
+            );
         }
     }
     Err(no_known_shape())
@@ -545,23 +565,28 @@ mod tests {
         }
     }
 
+    const EVERY_PATH: Paths = Paths { embedded: true, typed: true };
+
     #[test]
     fn errors_are_typed() {
-        assert_eq!(parse("{", None, 64, true).unwrap_err().kind, ErrorKind::BrokenJson);
-        assert_eq!(parse(r#"{"a":1}"#, None, 64, true).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse("{", None, 64, EVERY_PATH).unwrap_err().kind, ErrorKind::BrokenJson);
+        assert_eq!(parse(r#"{"a":1}"#, None, 64, EVERY_PATH).unwrap_err().kind, ErrorKind::UnknownShape);
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(parse(&deep, None, 64, true).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(parse(&deep, None, 64, EVERY_PATH).unwrap_err().kind, ErrorKind::TooDeep);
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
-        assert_eq!(parse(&quoted, None, 4, true).unwrap_err().kind, ErrorKind::UnknownShape);
+        assert_eq!(parse(&quoted, None, 4, EVERY_PATH).unwrap_err().kind, ErrorKind::UnknownShape);
         assert!(!nesting_exceeds(br#"{"a":[{"b":1}]}"#, 3));
         assert!(nesting_exceeds(br#"{"a":[{"b":1}]}"#, 2));
         assert!(!nesting_exceeds(br#"{"a":"[[[\"[[","b":{}}"#, 2));
         assert!(nesting_exceeds(b"[[[", 2));
         // A string cut after a backslash ends the text, not the scan's bounds.
         assert!(!nesting_exceeds(br#"{"a":"\"#, 2));
-        assert_eq!(parse(r#"{"a":"\"#, None, 64, true).unwrap_err().kind, ErrorKind::BrokenJson);
-        assert_eq!(parse(r#"{"a":[{"b":[1]}]}"#, None, 3, true).unwrap_err().kind, ErrorKind::TooDeep);
+        assert_eq!(parse(r#"{"a":"\"#, None, 64, EVERY_PATH).unwrap_err().kind, ErrorKind::BrokenJson);
+        assert_eq!(
+            parse(r#"{"a":[{"b":[1]}]}"#, None, 3, Paths { embedded: true, typed: true }).unwrap_err().kind,
+            ErrorKind::TooDeep
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the Splunk add-ons live in one place. ECS, OCSF and CIM records map directly.
 
 mod cim;
+mod evtx_json;
 mod json;
 mod windows;
 mod xml;
@@ -97,16 +98,32 @@ pub struct ProcessEvent {
 /// A JSON record of no known shape is searched for an event carried as text (`{"log":
 /// "<Event…"}`, as a shipper's input without a Windows parser makes it).
 pub fn parse(text: &str, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
-    parse_text(text, format, max_nesting, true)
+    parse_text(text, format, max_nesting, Paths { embedded: true, typed: true })
 }
 
-fn parse_text(text: &str, format: Format, max_nesting: usize, embedded: bool) -> Result<ProcessEvent, ScanError> {
+/// [`parse`] without the typed reading of EVTX JSON (`evtx_json`): every JSON event through
+/// a `serde_json::Value`. For the tests that prove the two readings agree over the corpus.
+#[doc(hidden)]
+pub fn parse_generally(text: &str, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+    parse_text(text, format, max_nesting, Paths { embedded: true, typed: false })
+}
+
+/// Which ways of reading an event are open. `embedded`: whether a record of no known shape
+/// may carry an event as text (one level only); `typed`: whether EVTX JSON may be read
+/// without building a `Value`.
+#[derive(Clone, Copy)]
+struct Paths {
+    embedded: bool,
+    typed: bool,
+}
+
+fn parse_text(text: &str, format: Format, max_nesting: usize, paths: Paths) -> Result<ProcessEvent, ScanError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
     match (text.as_bytes().first(), format) {
         (None, _) => Err(ScanError::new(ErrorKind::Empty, "empty event")),
         (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text, max_nesting),
-        (Some(b'{'), Format::Auto) => json::parse(text, None, max_nesting, embedded),
-        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f), max_nesting, embedded),
+        (Some(b'{'), Format::Auto) => json::parse(text, None, max_nesting, paths),
+        (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f), max_nesting, paths),
         (Some(_), Format::Auto) => {
             Err(ScanError::new(ErrorKind::UnknownShape, "not an event: expected a JSON object or Windows event XML"))
         }

@@ -146,6 +146,11 @@ impl WinEvent {
         NAMES.contains(&name)
     }
 
+    /// `name` as the mapping knows it, if it reads it.
+    pub fn wanted(name: &str) -> Option<&'static str> {
+        NAMES.iter().find(|n| **n == name).copied()
+    }
+
     pub fn set_event_id(&mut self, text: &str) {
         self.event_id = text.trim().parse().ok();
     }

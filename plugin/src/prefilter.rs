@@ -34,12 +34,10 @@ use crate::config::{MacroProfile, Mode};
 
 pub struct Prefilter {
     anchors: Anchors,
-    /// At least one of these (a PowerShell process or original file name) must appear...
-    names: Vec<Finder<'static>>,
-    /// ...or, in a record that may carry an event as text (see [`may_embed`]), one of these
-    /// pieces of them: the text may be cut short before its names, and is then reported as
-    /// broken rather than passed over.
-    stems: Vec<Finder<'static>>,
+    /// At least one PowerShell process or original file name must appear, or, in a record
+    /// that may carry an event as text (see [`may_embed`]), its stem: the text may be cut
+    /// short before its names, and is then reported as broken rather than passed over.
+    names: Vec<Name>,
     /// Every one of these must appear (parity mode's two search terms).
     terms: Vec<Finder<'static>>,
     escapes: Escapes,
@@ -62,9 +60,36 @@ impl Escapes {
     }
 }
 
+/// The process names that start with one stem (`powershell`: `.exe`, `_ise.exe`), searched
+/// for as the stem, each occurrence then looked at for an ending: one pass over the text
+/// per stem instead of one per name.
+struct Name {
+    stem: Finder<'static>,
+    endings: Vec<Vec<u8>>,
+}
+
+impl Name {
+    /// `Some(true)` when the folded text holds a whole name, `Some(false)` when only the stem.
+    fn find(&self, folded: &[u8]) -> Option<bool> {
+        let mut stem_seen = false;
+        for at in self.stem.find_iter(folded) {
+            let rest = &folded[at + self.stem.needle().len()..];
+            if self.endings.iter().any(|e| rest.starts_with(e)) {
+                return Some(true);
+            }
+            stem_seen = true;
+        }
+        stem_seen.then_some(false)
+    }
+}
+
+fn fold(text: &str) -> Vec<u8> {
+    text.bytes().map(|b| b | 0x20).collect()
+}
+
 /// A needle as the folded text holds it.
 fn folded_finder(needle: &str) -> Finder<'static> {
-    Finder::new(&needle.bytes().map(|b| b | 0x20).collect::<Vec<u8>>()).into_owned()
+    Finder::new(&fold(needle)).into_owned()
 }
 
 impl Prefilter {
@@ -90,13 +115,25 @@ impl Prefilter {
         };
         let prefilter = Prefilter {
             anchors,
-            names: names.iter().map(|n| folded_finder(n)).collect(),
-            stems: stems.iter().map(|n| folded_finder(n)).collect(),
+            names: stems
+                .iter()
+                .map(|stem| {
+                    let (stem, mut endings) = (fold(stem), Vec::new());
+                    for name in names.iter().map(|n| fold(n)) {
+                        if let Some(ending) = name.strip_prefix(stem.as_slice())
+                            && !endings.iter().any(|e: &Vec<u8>| e == ending)
+                        {
+                            endings.push(ending.to_vec());
+                        }
+                    }
+                    Name { stem: Finder::new(&stem).into_owned(), endings }
+                })
+                .collect(),
             terms: terms.iter().map(|n| folded_finder(n)).collect(),
             escapes: Escapes::new(),
         };
         debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &stems } else { terms }));
-        debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().contains(s))));
+        debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().starts_with(s))));
         prefilter
     }
 
@@ -111,9 +148,18 @@ impl Prefilter {
         scratch.clear();
         scratch.extend(event.iter().map(|b| b | 0x20));
         let folded = scratch.as_slice();
-        let any = |finders: &[Finder<'static>]| finders.iter().any(|f| f.find(folded).is_some());
-        self.terms.iter().all(|f| f.find(folded).is_some())
-            && (any(&self.names) || (may_embed(event) && any(&self.stems)))
+        if !self.terms.iter().all(|f| f.find(folded).is_some()) {
+            return false;
+        }
+        let mut stem_only = false;
+        for name in &self.names {
+            match name.find(folded) {
+                Some(true) => return true,
+                Some(false) => stem_only = true,
+                None => {}
+            }
+        }
+        stem_only && may_embed(event)
     }
 }
 
@@ -180,19 +226,34 @@ const LANES: usize = 8;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 const LANES: usize = 16;
 
+/// Windows tested per branch: their findings are ORed and tested once, which spares a branch
+/// and the loop's bounds bookkeeping per window (in Fluent Bit's interpreter every one of
+/// those is an instruction paid per word of every record).
+const UNROLL: usize = 4;
+const BLOCK: usize = UNROLL * LANES + 2;
+
 fn any_anchor<const N: usize>(text: &[u8], trigrams: &[[u8; 3]; N]) -> bool {
     let test = Window::new(trigrams);
     let mut at = 0;
+    while let Some(block) = text.get(at..at + BLOCK) {
+        let block: &[u8; BLOCK] = block.try_into().expect("BLOCK bytes");
+        let window = |i: usize| -> &[u8; STEP] { block[i * LANES..i * LANES + STEP].try_into().expect("STEP bytes") };
+        let found = test.found(window(0)) | test.found(window(1)) | test.found(window(2)) | test.found(window(3));
+        if found.any() {
+            return true;
+        }
+        at += UNROLL * LANES;
+    }
     while at < text.len() {
-        let hit = match text.get(at..at + STEP) {
-            Some(window) => test.hit(window.try_into().expect("STEP bytes")),
+        let found = match text.get(at..at + STEP) {
+            Some(window) => test.found(window.try_into().expect("STEP bytes")),
             None => {
                 let mut padded = [0u8; STEP];
                 padded[..text.len() - at].copy_from_slice(&text[at..]);
-                test.hit(&padded)
+                test.found(&padded)
             }
         };
-        if hit {
+        if found.any() {
             return true;
         }
         at += LANES;
@@ -227,8 +288,9 @@ impl<const N: usize> Window<N> {
         x.wrapping_sub(Self::ONES) & !x
     }
 
+    /// High bits (among others) where an anchor starts, for [`Found::any`].
     #[inline(always)]
-    fn hit(&self, window: &[u8; STEP]) -> bool {
+    fn found(&self, window: &[u8; STEP]) -> Found {
         let load = |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8 bytes")) | Self::splat(0x20);
         let (a, b, c) = (load(0), load(1), load(2));
         let pair = |x: u8, y: u8| Self::zero_bytes((a ^ Self::splat(x)) | (b ^ Self::splat(y)));
@@ -238,7 +300,30 @@ impl<const N: usize> Window<N> {
         for [x, y, z] in &self.trigrams {
             zeros |= Self::zero_bytes((a ^ x) | (b ^ y) | (c ^ z));
         }
-        zeros & Self::HIGH != 0
+        Found(zeros)
+    }
+}
+
+/// What [`Window::found`] saw: ORed over several windows, then asked once.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[derive(Clone, Copy)]
+struct Found(u64);
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+impl Found {
+    #[inline(always)]
+    fn any(self) -> bool {
+        self.0 & Window::<0>::HIGH != 0
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+impl std::ops::BitOr for Found {
+    type Output = Found;
+
+    #[inline(always)]
+    fn bitor(self, other: Found) -> Found {
+        Found(self.0 | other.0)
     }
 }
 
@@ -255,7 +340,7 @@ impl<const N: usize> Window<N> {
     }
 
     #[inline(always)]
-    fn hit(&self, window: &[u8; STEP]) -> bool {
+    fn found(&self, window: &[u8; STEP]) -> Found {
         use core::arch::wasm32::*;
         // SAFETY: each load reads 16 bytes at offset 0, 1 or 2 of an 18-byte array;
         // WebAssembly loads need no alignment.
@@ -268,7 +353,29 @@ impl<const N: usize> Window<N> {
         for [x, y, z] in &self.trigrams {
             found = v128_or(found, v128_and(v128_and(u8x16_eq(a, *x), u8x16_eq(b, *y)), u8x16_eq(c, *z)));
         }
-        v128_any_true(found)
+        Found(found)
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[derive(Clone, Copy)]
+struct Found(core::arch::wasm32::v128);
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl Found {
+    #[inline(always)]
+    fn any(self) -> bool {
+        core::arch::wasm32::v128_any_true(self.0)
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl std::ops::BitOr for Found {
+    type Output = Found;
+
+    #[inline(always)]
+    fn bitor(self, other: Found) -> Found {
+        Found(core::arch::wasm32::v128_or(self.0, other.0))
     }
 }
 
@@ -319,12 +426,12 @@ mod tests {
         assert!(!e.may_match(b"SQLPS.exe", &mut s));
     }
 
-    /// The anchors at every position of the text, every length around a window's edges, and
+    /// The anchors at every position of the text, every length around a window's and a block's edges, and
     /// with the other bytes of every kind: found exactly where a trigram, `&#`, `<!` or `u00` is.
     #[test]
     fn anchors_are_found_at_every_offset() {
         let anchors = Anchors::Two([*b"-co", *b"pws"]);
-        for len in 0..3 * STEP {
+        for len in 0..2 * BLOCK + STEP {
             for filler in [b'a', b'-', b'#', 0x00, 0xff, b'\r', b'C'] {
                 let plain = vec![filler; len];
                 assert!(!anchors.appear_in(&plain), "len {len} filler {filler}");
@@ -346,6 +453,17 @@ mod tests {
             }
         }
     }
+
+    const WHOLE_NAMES: [&str; 8] = [
+        "powershell.exe",
+        "pwsh.exe",
+        "powershell_ise.exe",
+        "PowerShell.EXE",
+        "pwsh.dll",
+        "powershell_ise.EXE",
+        "sqlps.exe",
+        "sqltoolsps.exe",
+    ];
 
     /// The first stage never rejects what the exact test accepts, over text built to hold
     /// many near misses.
@@ -394,10 +512,17 @@ mod tests {
                 let p = Prefilter::new(mode, profile);
                 let exact = {
                     let folded: Vec<u8> = text.iter().map(|b| b | 0x20).collect();
+                    let holds =
+                        |needles: &[&str]| needles.iter().any(|n| memchr::memmem::find(&folded, &fold(n)).is_some());
+                    let (names, stems) = match profile {
+                        MacroProfile::Escu2026 => (&WHOLE_NAMES[..6], &["powershell", "pwsh"][..]),
+                        MacroProfile::Escu2021 => {
+                            (&WHOLE_NAMES[..], &["powershell", "pwsh", "sqlps", "sqltoolsps"][..])
+                        }
+                    };
                     p.escapes.spell_ascii(&text).next().is_some()
                         || (p.terms.iter().all(|f| f.find(&folded).is_some())
-                            && (p.names.iter().any(|f| f.find(&folded).is_some())
-                                || (may_embed(&text) && p.stems.iter().any(|f| f.find(&folded).is_some()))))
+                            && (holds(names) || (may_embed(&text) && holds(stems))))
                 };
                 assert_eq!(p.may_match(&text, &mut s), exact, "{:?}", String::from_utf8_lossy(&text));
             }

@@ -293,9 +293,12 @@ impl<const N: usize> Window<N> {
     fn found(&self, window: &[u8; STEP]) -> Found {
         let load = |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8 bytes")) | Self::splat(0x20);
         let (a, b, c) = (load(0), load(1), load(2));
-        let pair = |x: u8, y: u8| Self::zero_bytes((a ^ Self::splat(x)) | (b ^ Self::splat(y)));
-        let mut zeros = pair(b'&', b'#')
-            | pair(b'<', b'!')
+        // `&#` and `<!` in one test: a first byte that differs from `&` only in bits where `<`
+        // does (0x1a), a second that differs from `!` only where `#` does (0x02). The six
+        // other pairs this lets through (`<#`, `.!`, `>!`...) are rare, and only add candidates.
+        let first = (a ^ Self::splat(b'&')) & Self::splat(!(b'&' ^ b'<'));
+        let second = (b ^ Self::splat(b'!')) & Self::splat(!(b'!' ^ b'#'));
+        let mut zeros = Self::zero_bytes(first | second)
             | Self::zero_bytes((a ^ Self::splat(b'u')) | (b ^ Self::splat(b'0')) | (c ^ Self::splat(b'0')));
         for [x, y, z] in &self.trigrams {
             zeros |= Self::zero_bytes((a ^ x) | (b ^ y) | (c ^ z));

@@ -48,6 +48,22 @@ pub fn worst_cases() -> Vec<(&'static str, String)> {
     // As text (`log`): Fluent Bit 5.1.1 itself aborts on a record nested 64 levels deep,
     // before any filter, so this is how such an event reaches the module there.
     cases.push(("json-nesting-64", json!({ "log": deep.to_string() }).to_string()));
+    // The same depth in a shape read through a `serde_json::Value` (EVTX JSON is read without
+    // one, and needs less stack): Winlogbeat's, the object, winlog and event_data first.
+    let mut inner = json!("bottom");
+    for _ in 0..max_nesting - 3 {
+        inner = json!([inner]);
+    }
+    let winlogbeat = json!({"winlog": {
+        "event_id": 1, "channel": "Microsoft-Windows-Sysmon/Operational", "computer_name": "WS01.corp.example",
+        "event_data": {
+            "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "OriginalFileName": "PowerShell.EXE",
+            "CommandLine": format!("powershell.exe -c \"{PAYLOAD}\""),
+            "Extra": inner,
+        }
+    }});
+    cases.push(("json-nesting-64-value", json!({ "log": winlogbeat.to_string() }).to_string()));
 
     // XML: Event, EventData, then elements down to the limit, carried as text (`log`).
     let depth = max_nesting - 2;

@@ -324,7 +324,8 @@ fn a_trap_is_not_forever() {
     let Some(fluent_bit) = FluentBit::for_tests() else { return };
     let dir = scratch("trap");
     let module = &modules(&fluent_bit, &dir)[0];
-    let deep = host_test::worst_cases::worst_cases().into_iter().find(|(n, _)| *n == "json-nesting-64").unwrap().1;
+    let deep =
+        host_test::worst_cases::worst_cases().into_iter().find(|(n, _)| *n == "json-nesting-64-value").unwrap().1;
     let positive = lines_of(&root().join("fixtures/events/sysmon1.evtx.jsonl"))
         .into_iter()
         .find(|l| l.contains("Invoke-Command -ComputerName"))

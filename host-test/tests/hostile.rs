@@ -48,7 +48,7 @@ fn malformed_events_get_typed_errors_and_the_next_event_is_read() {
     ];
     // With parse_all every event is parsed; by default the fast reject may settle a
     // well-framed event that cannot match unread, so the hostile events that would pass it
-    // mention PowerShell.
+    // name a PowerShell image.
     for config in [r#"{"mode":"extended","parse_all":true}"#, r#"{"mode":"extended"}"#] {
         let mut wasm = Wasm::new(&runtime, config).unwrap().unwrap();
         for (event, kind) in &cases {
@@ -57,9 +57,9 @@ fn malformed_events_get_typed_errors_and_the_next_event_is_read() {
                 && matches!(kind, ErrorKind::TooDeep | ErrorKind::BrokenXml | ErrorKind::UnknownShape)
             {
                 let (at, mention): (usize, &[u8]) = if event.first() == Some(&b'{') {
-                    (1, b"\"powershell\":1,")
+                    (1, b"\"powershell.exe\":1,")
                 } else {
-                    (event.iter().position(|&b| b == b'>').map_or(0, |i| i + 1), b"powershell")
+                    (event.iter().position(|&b| b == b'>').map_or(0, |i| i + 1), b"powershell.exe")
                 };
                 event.splice(at..at, mention.iter().copied());
             }

@@ -406,7 +406,9 @@ impl Escapes {
     /// Where the text holds an escape that may spell an ASCII character, or XML markup
     /// (`<!`) inside which the reader joins text.
     fn spell_ascii<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-        let json = self.json.find_iter(text).filter(|&at| text.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)));
+        // As in the first stage: in event XML a JSON escape is only text.
+        let json = (!text.starts_with(b"<")).then(|| self.json.find_iter(text)).into_iter().flatten();
+        let json = json.filter(|&at| text.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)));
         let xml = self.xml.find_iter(text).filter(|&at| {
             let rest = &text[at + 2..];
             let (digits, radix) = match rest.first() {

@@ -3,12 +3,23 @@
 //! references decoded. Read with quick-xml as a stream, keeping only what the mapping needs.
 //! A DOCTYPE or a custom entity is refused: nothing is ever expanded.
 
+use std::borrow::Cow;
+
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::windows::WinEvent;
 use super::{Format, ProcessEvent};
 use crate::error::{ErrorKind, ScanError};
+
+/// What an open element is, as far as the mapping cares: its parent is all that decides
+/// what a child means, so no element name is copied.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    System,
+    EventData,
+    Other,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Capture {
@@ -24,9 +35,9 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
     let broken = |why: String| ScanError::new(ErrorKind::BrokenXml, why);
     let mut reader = Reader::from_str(text);
     let mut event = WinEvent::default();
-    // Local names of the open elements; `Event` must be the root.
-    let mut stack: Vec<Vec<u8>> = Vec::with_capacity(4);
-    let mut capture: Option<(Capture, Option<String>)> = None;
+    // The open elements; `Event` must be the root.
+    let mut stack: Vec<Open> = Vec::with_capacity(8);
+    let mut capture: Option<(Capture, Option<&'static str>)> = None;
     let mut value = String::new();
     let mut saw_root = false;
 
@@ -35,7 +46,8 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
         match ev {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(ev, Event::Empty(_));
-                let name = start.local_name().as_ref().to_vec();
+                let local = start.local_name();
+                let name = local.as_ref();
                 if stack.is_empty() {
                     if saw_root {
                         return Err(broken("more than one root element".into()));
@@ -43,7 +55,7 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                     if name != b"Event" {
                         return Err(ScanError::new(
                             ErrorKind::UnknownShape,
-                            format!("XML root is <{}>, not a Windows <Event>", String::from_utf8_lossy(&name)),
+                            format!("XML root is <{}>, not a Windows <Event>", String::from_utf8_lossy(name)),
                         ));
                     }
                     saw_root = true;
@@ -54,31 +66,34 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                         format!("XML nested deeper than {max_depth} elements (limits.max_nesting)"),
                     ));
                 }
-                let parent = stack.last().map(Vec::as_slice);
-                let wanted = match (parent, name.as_slice()) {
-                    (Some(b"System"), b"EventID") => Some((Capture::EventId, None)),
-                    (Some(b"System"), b"Version") => Some((Capture::Version, None)),
-                    (Some(b"System"), b"Channel") => Some((Capture::Channel, None)),
-                    (Some(b"System"), b"Computer") => Some((Capture::Computer, None)),
-                    (Some(b"System"), b"Provider") => {
-                        event.provider = attribute(start, b"Name")?;
+                let wanted = match (stack.last(), name) {
+                    (Some(Open::System), b"EventID") => Some((Capture::EventId, None)),
+                    (Some(Open::System), b"Version") => Some((Capture::Version, None)),
+                    (Some(Open::System), b"Channel") => Some((Capture::Channel, None)),
+                    (Some(Open::System), b"Computer") => Some((Capture::Computer, None)),
+                    (Some(Open::System), b"Provider") => {
+                        event.provider = attribute(start, b"Name")?.map(Cow::into_owned);
                         None
                     }
-                    (Some(b"System"), b"TimeCreated") => {
-                        event.time = attribute(start, b"SystemTime")?;
+                    (Some(Open::System), b"TimeCreated") => {
+                        event.time = attribute(start, b"SystemTime")?.map(Cow::into_owned);
                         None
                     }
-                    (Some(b"EventData"), b"Data") => match attribute(start, b"Name")? {
-                        Some(n) if WinEvent::wants(&n) => Some((Capture::Data, Some(n))),
-                        _ => None,
-                    },
+                    (Some(Open::EventData), b"Data") => {
+                        attribute(start, b"Name")?.and_then(|n| WinEvent::wanted(&n)).map(|n| (Capture::Data, Some(n)))
+                    }
                     _ => None,
+                };
+                let open = match name {
+                    b"System" => Open::System,
+                    b"EventData" => Open::EventData,
+                    _ => Open::Other,
                 };
                 if is_empty {
                     // `<Data Name="X"/>` is an empty value: the same as absent.
                     continue;
                 }
-                stack.push(name);
+                stack.push(open);
                 if wanted.is_some() {
                     value.clear();
                     capture = wanted;
@@ -92,7 +107,7 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                         Capture::Version => event.version = value.trim().parse().ok(),
                         Capture::Channel => event.channel = Some(value.clone()),
                         Capture::Computer => event.computer = Some(value.clone()),
-                        Capture::Data => event.set_data(name.as_deref().unwrap_or_default(), value.as_str()),
+                        Capture::Data => event.set_data(name.unwrap_or_default(), value.as_str()),
                     }
                 }
             }
@@ -143,12 +158,13 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
     Ok(event.into_process_event(Format::WindowsXml))
 }
 
-fn attribute(start: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, ScanError> {
+/// An attribute's value, borrowed unless it holds an entity.
+fn attribute<'a>(start: &'a BytesStart<'_>, key: &[u8]) -> Result<Option<Cow<'a, str>>, ScanError> {
     for attr in start.attributes() {
         let attr = attr.map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
         if attr.key.local_name().as_ref() == key {
             let v = attr.unescape_value().map_err(|e| ScanError::new(ErrorKind::BrokenXml, e.to_string()))?;
-            return Ok(Some(v.into_owned()));
+            return Ok(Some(v));
         }
     }
     Ok(None)

@@ -16,7 +16,7 @@ pub trait Backend {
     /// Any events, line feeds inside them allowed (what `serve` receives).
     fn scan_batch(&mut self, events: &[Vec<u8>]) -> Vec<Outcome>;
     /// Lines read from a file or stream, as the runner reads them.
-    fn scan_lines(&mut self, lines: &Lines) -> Vec<Outcome>;
+    fn scan_lines(&mut self, lines: &Lines<'_>) -> Vec<Outcome>;
     /// Matches suppressed by the allowlists or the loopback option so far.
     fn suppressed(&mut self) -> u64;
 }
@@ -29,7 +29,7 @@ impl Backend for Native {
         events.iter().map(|e| self.0.scan(e)).collect()
     }
 
-    fn scan_lines(&mut self, lines: &Lines) -> Vec<Outcome> {
+    fn scan_lines(&mut self, lines: &Lines<'_>) -> Vec<Outcome> {
         lines.iter().map(|e| self.0.scan(e)).collect()
     }
 
@@ -50,7 +50,7 @@ impl Backend for NativeLines {
         }
     }
 
-    fn scan_lines(&mut self, lines: &Lines) -> Vec<Outcome> {
+    fn scan_lines(&mut self, lines: &Lines<'_>) -> Vec<Outcome> {
         let mut out: Vec<Outcome> = (0..lines.len()).map(|_| Ok(Vec::new())).collect();
         self.0.scan_lines(lines.text(), |i, outcome| out[i] = outcome);
         out
@@ -62,50 +62,74 @@ impl Backend for NativeLines {
 }
 
 /// A batch of events none of which holds a line feed, kept as `scan-lines` takes them: one
-/// buffer, each event ended by `\n`. The runner reads lines straight into it, so a batch
-/// reaches the component without a buffer per event or a copy to join them (the two were
-/// 15 % of a parity `scan` in a profile).
+/// buffer, each event ended by `\n`. The runner hands over whole lines where they lie in the
+/// reader's buffer ([`Lines::whole_lines`]) and copies only the rest, so a batch reaches the
+/// component without a buffer per event or a copy to join them (the two were 15 % of a
+/// parity `scan` in a profile).
 #[derive(Default)]
-pub struct Lines {
-    text: Vec<u8>,
+pub struct Lines<'a> {
+    text: std::borrow::Cow<'a, [u8]>,
     /// Where each event ends in `text` (its `\n`).
     ends: Vec<usize>,
 }
 
-impl Lines {
+impl<'a> Lines<'a> {
     /// `events` as lines, or `None` when one of them holds a line feed.
-    pub fn from_events(events: &[Vec<u8>]) -> Option<Lines> {
-        let mut lines = Lines::default();
-        lines.text.reserve(events.iter().map(|e| e.len() + 1).sum());
+    pub fn from_events(events: &[Vec<u8>]) -> Option<Lines<'static>> {
+        let mut text = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum());
+        let mut ends = Vec::with_capacity(events.len());
         for e in events {
             if memchr::memchr(b'\n', e).is_some() {
                 return None;
             }
-            lines.text.extend_from_slice(e);
-            lines.end_event();
+            text.extend_from_slice(e);
+            ends.push(text.len());
+            text.push(b'\n');
         }
-        Some(lines)
+        Some(Lines { text: text.into(), ends })
+    }
+
+    /// The whole lines `chunk` starts with (at most `max`), borrowed as they lie, and how
+    /// many bytes they take. It stops before a line that would need changing or skipping (a
+    /// CR before its line feed; a line that starts with white space or a byte-order mark,
+    /// which may be blank) and before a line not yet whole; `None` when the first is one of
+    /// those: the caller reads it with [`Lines::read_line`].
+    pub fn whole_lines(chunk: &'a [u8], max: usize) -> Option<(Lines<'a>, usize)> {
+        let (mut ends, mut start) = (Vec::new(), 0);
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            let line = &chunk[start..end];
+            let plain = match (line.first(), line.last()) {
+                (Some(&first), Some(&last)) => !first.is_ascii_whitespace() && first != 0xef && last != b'\r',
+                _ => false,
+            };
+            if !plain {
+                break;
+            }
+            ends.push(end);
+            start = end + 1;
+            if ends.len() == max {
+                break;
+            }
+        }
+        (!ends.is_empty()).then(|| (Lines { text: std::borrow::Cow::Borrowed(&chunk[..start]), ends }, start))
     }
 
     /// Appends the next line of `reader`, without its line ending, as an event unless it is
     /// blank (see [`crate::input::is_blank`]). `None` at the end of input, else whether an
     /// event was added.
     pub fn read_line(&mut self, reader: &mut dyn std::io::BufRead) -> std::io::Result<Option<bool>> {
-        let start = self.text.len();
-        if !crate::input::append_line(reader, &mut self.text, start)? {
+        let text = self.text.to_mut();
+        let start = text.len();
+        if !crate::input::append_line(reader, text, start)? {
             return Ok(None);
         }
-        if crate::input::is_blank(&self.text[start..]) {
-            self.text.truncate(start);
+        if crate::input::is_blank(&text[start..]) {
+            text.truncate(start);
             return Ok(Some(false));
         }
-        self.end_event();
+        self.ends.push(text.len());
+        text.push(b'\n');
         Ok(Some(true))
-    }
-
-    fn end_event(&mut self) {
-        self.ends.push(self.text.len());
-        self.text.push(b'\n');
     }
 
     pub fn len(&self) -> usize {
@@ -129,7 +153,7 @@ impl Lines {
     }
 
     pub fn clear(&mut self) {
-        self.text.clear();
+        self.text.to_mut().clear();
         self.ends.clear();
     }
 }
@@ -222,7 +246,7 @@ impl Backend for Wasm {
         self.settle(result, events.iter().map(Vec::as_slice))
     }
 
-    fn scan_lines(&mut self, lines: &Lines) -> Vec<Outcome> {
+    fn scan_lines(&mut self, lines: &Lines<'_>) -> Vec<Outcome> {
         if self.per_event || lines.len() == 1 {
             return lines.iter().map(|e| self.scan_one(e)).collect();
         }

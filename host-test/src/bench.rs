@@ -31,12 +31,12 @@ impl Figure {
 }
 
 /// Events (lines of a file) in batches of [`BATCH`], as the runner hands them over.
-pub fn batches(events: &[Vec<u8>]) -> Vec<Lines> {
+pub fn batches(events: &[Vec<u8>]) -> Vec<Lines<'static>> {
     events.chunks(BATCH).map(|chunk| Lines::from_events(chunk).expect("events read as lines")).collect()
 }
 
 /// Runs `backend` over `batches`, `rounds` times; returns the matches seen.
-pub fn run(backend: &mut dyn Backend, batches: &[Lines], rounds: u32) -> u64 {
+pub fn run(backend: &mut dyn Backend, batches: &[Lines<'_>], rounds: u32) -> u64 {
     let mut matched = 0;
     for _ in 0..rounds {
         for batch in batches {

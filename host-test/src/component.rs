@@ -249,7 +249,7 @@ impl ComponentDetector {
     }
 
     /// Scans lines through `scan-lines`: one copy into the guest for the batch, only what fired or failed back. `Err` means the guest trapped.
-    pub fn scan_lines(&mut self, lines: &Lines) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
+    pub fn scan_lines(&mut self, lines: &Lines<'_>) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
         self.store.set_epoch_deadline(self.ticks);
         let flagged = self
             .bindings

@@ -8,17 +8,21 @@ use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
+/// The reader's buffer: whole lines in it go to the component as they lie (see
+/// `scan::scan_lines`), so it holds a batch's worth of typical events.
+const READ_BUFFER: usize = 256 << 10;
+
 /// Opens `path` (`-` is standard input), decompressing gzip transparently.
 pub fn open(path: &str) -> io::Result<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(Path::new(path))?) };
-    sniff(BufReader::with_capacity(1 << 16, raw))
+    sniff(BufReader::with_capacity(READ_BUFFER, raw))
 }
 
 /// Wraps a reader in a gzip decoder when its first bytes say gzip.
 pub fn sniff<R: BufRead + 'static>(mut reader: R) -> io::Result<Box<dyn BufRead>> {
     let head = reader.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(reader))))
+        Ok(Box::new(BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(reader))))
     } else {
         Ok(Box::new(reader))
     }

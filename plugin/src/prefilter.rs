@@ -232,12 +232,18 @@ const LANES: usize = 16;
 const UNROLL: usize = 4;
 const BLOCK: usize = UNROLL * LANES + 2;
 
-/// Event XML is read by the XML reader alone, for which `\u0070` is only text: its JSON
-/// escape test is left out (a fifth of the work per window). Anything else may be JSON.
+/// Whether JSON escapes can change what `text` means: not in event XML, which the XML reader
+/// alone reads and for which `\u0070` is only text. Anything else may be JSON.
+fn json_escapes_apply(text: &[u8]) -> bool {
+    !text.starts_with(b"<")
+}
+
+/// The first stage without the JSON escape test where it cannot apply (a fifth of the work
+/// per window).
 fn by_syntax<const N: usize>(text: &[u8], trigrams: &[[u8; 3]; N]) -> bool {
-    match text.starts_with(b"<") {
-        true => any_anchor::<N, false>(text, trigrams),
-        false => any_anchor::<N, true>(text, trigrams),
+    match json_escapes_apply(text) {
+        true => any_anchor::<N, true>(text, trigrams),
+        false => any_anchor::<N, false>(text, trigrams),
     }
 }
 
@@ -406,8 +412,7 @@ impl Escapes {
     /// Where the text holds an escape that may spell an ASCII character, or XML markup
     /// (`<!`) inside which the reader joins text.
     fn spell_ascii<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-        // As in the first stage: in event XML a JSON escape is only text.
-        let json = (!text.starts_with(b"<")).then(|| self.json.find_iter(text)).into_iter().flatten();
+        let json = json_escapes_apply(text).then(|| self.json.find_iter(text)).into_iter().flatten();
         let json = json.filter(|&at| text.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)));
         let xml = self.xml.find_iter(text).filter(|&at| {
             let rest = &text[at + 2..];

@@ -226,18 +226,23 @@ impl<'de> Visitor<'de> for ElementVisitor {
 
     scalars_as_text!(Element);
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut text = None;
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.0.as_ref() {
-                "#text" => text = map.next_value::<Scalar<'de>>()?.0,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(Element(text))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        scalar_under(map, "#text").map(Element)
     }
+}
+
+/// The scalar under `wanted` in an object (by its last value, as in a `Value` map), the
+/// rest skipped.
+fn scalar_under<'de, A: MapAccess<'de>>(mut map: A, wanted: &str) -> Result<Option<Cow<'de, str>>, A::Error> {
+    let mut found = None;
+    while let Some(key) = map.next_key::<Key<'de>>()? {
+        if key.0 == wanted {
+            found = map.next_value::<Scalar<'de>>()?.0;
+        } else {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(found)
 }
 
 const NAME: u8 = 0;
@@ -298,16 +303,8 @@ impl<'de: 'a, 'a, const WHICH: u8> Deserialize<'de> for Attributes<'a, WHICH> {
 
             scalars_as_text!(|_: Option<Cow<'de, str>>| Attributes(None));
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut found = None;
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    if key.0 == AttributeVisitor::<W>::NAME {
-                        found = map.next_value::<Scalar<'de>>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(Attributes(found))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                scalar_under(map, AttributeVisitor::<W>::NAME).map(Attributes)
             }
         }
         d.deserialize_any(V::<WHICH>)

@@ -143,7 +143,7 @@ impl WinEvent {
 
     /// Whether `name` is one the mapping reads (lets callers skip decoding the rest).
     pub fn wants(name: &str) -> bool {
-        NAMES.contains(&name)
+        Self::wanted(name).is_some()
     }
 
     /// `name` as the mapping knows it, if it reads it.

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, ScanError};
+use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, Rule, ScanError};
 
 use crate::backend::Lines;
 
@@ -305,6 +305,10 @@ fn scan_error(e: wit::Error) -> ScanError {
 
 fn annotation(a: wit::Annotation) -> Annotation {
     Annotation {
+        rule: match a.rule {
+            wit::Rule::ProcessCreation => Rule::ProcessCreation,
+            wit::Rule::ScriptBlock => Rule::ScriptBlock,
+        },
         rule_id: a.rule_id,
         rule_name: a.rule_name,
         rule_version: a.rule_version,

@@ -12,7 +12,8 @@ use host_test::component::Runtime;
 use host_test::output::{self, Summary};
 use host_test::scan::{self, Totals};
 use host_test::{fixtures, input};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use winrm_detect::Rule;
 
 #[derive(Parser)]
 #[command(
@@ -525,18 +526,25 @@ fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) 
             }
         }
         SummaryFormat::Csv => {
-            let Some(first) = rows.first() else {
+            // The two rules' rows have different `BY` fields: one header over all of them.
+            let mut header: Vec<&String> = Vec::new();
+            for key in rows.iter().flat_map(|r| r.keys()) {
+                if !header.contains(&key) {
+                    header.push(key);
+                }
+            }
+            if header.is_empty() {
                 return Ok(());
-            };
-            let header: Vec<&String> = first.keys().collect();
+            }
             writeln!(out, "{}", header.iter().map(|h| csv_cell(h)).collect::<Vec<_>>().join(","))?;
             for row in &rows {
-                let cells: Vec<String> = row.values().map(|v| csv_cell(&plain(v))).collect();
+                let cells: Vec<String> =
+                    header.iter().map(|h| csv_cell(&plain(row.get(*h).unwrap_or(&Value::Null)))).collect();
                 writeln!(out, "{}", cells.join(","))?;
             }
         }
         SummaryFormat::Table => {
-            const SHOWN: [&str; 10] = [
+            const PROCESS: &[&str] = &[
                 "count",
                 "firstTime",
                 "lastTime",
@@ -548,51 +556,61 @@ fn print_summary(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) 
                 "process_id",
                 "process",
             ];
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|row| {
-                    SHOWN
-                        .iter()
-                        .map(|k| {
-                            let v = plain(row.get(*k).unwrap_or(&Value::Null)).replace(['\n', '\r'], "⏎");
-                            if v.chars().count() > 60 {
-                                format!("{}…", v.chars().take(59).collect::<String>())
-                            } else {
-                                v
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
-            let widths: Vec<usize> = SHOWN
-                .iter()
-                .enumerate()
-                .map(|(i, h)| cells.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
-                .collect();
-            let line = |vals: &[String]| -> String {
-                vals.iter()
-                    .zip(&widths)
-                    .map(|(v, w)| format!("{v:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            };
-            writeln!(out, "{}", line(&SHOWN.map(String::from)))?;
-            for r in &cells {
-                writeln!(out, "{}", line(r))?;
+            const SCRIPT_BLOCK: &[&str] =
+                &["count", "firstTime", "lastTime", "matcher", "Computer", "user_id", "ScriptBlockText"];
+            let rules: Vec<&str> = Rule::ALL.iter().map(|r| r.as_str()).collect();
+            let shown_rules: Vec<&str> =
+                rules.iter().copied().filter(|r| rows.iter().any(|row| row["rule"] == *r)).collect();
+            for (i, rule) in shown_rules.iter().enumerate() {
+                let columns = if *rule == Rule::ScriptBlock.as_str() { SCRIPT_BLOCK } else { PROCESS };
+                let group: Vec<&Map<String, Value>> = rows.iter().filter(|row| row["rule"] == *rule).collect();
+                if shown_rules.len() > 1 || *rule != Rule::ProcessCreation.as_str() {
+                    writeln!(out, "{}rule {rule}:", if i > 0 { "\n" } else { "" })?;
+                }
+                print_table(out, columns, &group)?;
             }
             if rows.is_empty() {
+                print_table(out, PROCESS, &[])?;
                 writeln!(out, "(no matches)")?;
             }
             let counts = |m: &std::collections::BTreeMap<String, u64>| {
                 m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
             };
-            writeln!(out, "\nper matcher: {}", counts(&summary.per_matcher))?;
+            writeln!(out, "\nper rule: {}", counts(&summary.per_rule))?;
+            writeln!(out, "per matcher: {}", counts(&summary.per_matcher))?;
             if !summary.per_technique.is_empty() {
                 writeln!(out, "per technique: {}", counts(&summary.per_technique))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Rows as a plain-text table of `columns`, long or multi-line cells shortened.
+fn print_table(out: &mut dyn Write, columns: &[&str], rows: &[&Map<String, Value>]) -> Result<()> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|k| {
+                    let v = plain(row.get(*k).unwrap_or(&Value::Null)).replace(['\n', '\r'], "⏎");
+                    if v.chars().count() > 60 { format!("{}…", v.chars().take(59).collect::<String>()) } else { v }
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, h)| cells.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
+        .collect();
+    let line = |vals: &[String]| -> String {
+        vals.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    writeln!(out, "{}", line(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>()))?;
+    for r in &cells {
+        writeln!(out, "{}", line(r))?;
     }
     Ok(())
 }

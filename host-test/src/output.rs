@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use winrm_detect::{Annotation, Output, render};
+use winrm_detect::{Annotation, Output, Rule, render};
 
 use crate::scan::Record;
 
@@ -66,8 +66,8 @@ pub fn error_line(record: &Record<'_>) -> Option<String> {
     Some(format!("{}:{}: error: {}: {}", record.source, record.line, e.kind.as_str(), e.message))
 }
 
-/// The Splunk search's `BY` fields, per rule version.
-pub fn by_fields(rule_version: u32) -> &'static [&'static str] {
+/// The Splunk search's `BY` fields, per rule and, for the process-creation rule, version.
+pub fn by_fields(rule: Rule, rule_version: u32) -> &'static [&'static str] {
     const V1: &[&str] =
         &["dest", "user", "parent_process_name", "process_name", "process", "process_id", "parent_process_id"];
     const V12: &[&str] = &[
@@ -92,14 +92,23 @@ pub fn by_fields(rule_version: u32) -> &'static [&'static str] {
         "user_id",
         "vendor_product",
     ];
-    if rule_version == 1 { V1 } else { V12 }
+    /// `| stats count min(_time) as firstTime max(_time) as lastTime by EventCode
+    /// ScriptBlockText Computer user_id` (the script-block twin, every version).
+    const SCRIPT_BLOCK: &[&str] = &["EventCode", "ScriptBlockText", "Computer", "user_id"];
+    match rule {
+        Rule::ScriptBlock => SCRIPT_BLOCK,
+        Rule::ProcessCreation if rule_version == 1 => V1,
+        Rule::ProcessCreation => V12,
+    }
 }
 
-/// `| tstats count min(_time) as firstTime max(_time) as lastTime … by …` over the
-/// annotations of a scan, one row per rule and distinct `BY` values.
+/// `| tstats count min(_time) as firstTime max(_time) as lastTime … by …` (or the
+/// script-block twin's `stats`) over the annotations of a scan, one row per rule and
+/// distinct `BY` values, rows grouped by rule.
 pub struct Summary {
-    by: &'static [&'static str],
-    rows: BTreeMap<(String, Vec<Option<String>>), Row>,
+    rule_version: u32,
+    rows: BTreeMap<(Rule, String, Vec<Option<String>>), Row>,
+    pub per_rule: BTreeMap<String, u64>,
     pub per_matcher: BTreeMap<String, u64>,
     pub per_technique: BTreeMap<String, u64>,
 }
@@ -114,25 +123,28 @@ struct Row {
 impl Summary {
     pub fn new(rule_version: u32) -> Summary {
         Summary {
-            by: by_fields(rule_version),
+            rule_version,
             rows: BTreeMap::new(),
+            per_rule: BTreeMap::new(),
             per_matcher: BTreeMap::new(),
             per_technique: BTreeMap::new(),
         }
     }
 
     pub fn add(&mut self, annotation: &Annotation) {
-        let key: Vec<Option<String>> = self.by.iter().map(|f| annotation.field(f).map(str::to_string)).collect();
+        let by = by_fields(annotation.rule, self.rule_version);
+        let key: Vec<Option<String>> = by.iter().map(|f| annotation.field(f).map(str::to_string)).collect();
         let matcher = serde_json::to_value(annotation.matcher)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
+        *self.per_rule.entry(annotation.rule.as_str().to_string()).or_default() += 1;
         *self.per_matcher.entry(matcher.clone()).or_default() += 1;
         for t in &annotation.techniques {
             *self.per_technique.entry(t.clone()).or_default() += 1;
         }
         let time = annotation.field("_time").and_then(epoch_seconds);
-        let row = self.rows.entry((annotation.rule_id.clone(), key)).or_insert(Row {
+        let row = self.rows.entry((annotation.rule, annotation.rule_id.clone(), key)).or_insert(Row {
             matcher,
             count: 0,
             first: None,
@@ -145,18 +157,19 @@ impl Summary {
         }
     }
 
-    /// Rows as JSON objects: count, firstTime, lastTime, the rule, then the `BY` fields.
+    /// Rows as JSON objects: count, firstTime, lastTime, the rule, then its `BY` fields.
     pub fn rows(&self) -> Vec<Map<String, Value>> {
         self.rows
             .iter()
-            .map(|((rule_id, key), row)| {
+            .map(|((rule, rule_id, key), row)| {
                 let mut m = Map::new();
                 m.insert("count".into(), json!(row.count));
                 m.insert("firstTime".into(), json!(row.first.map(ctime)));
                 m.insert("lastTime".into(), json!(row.last.map(ctime)));
+                m.insert("rule".into(), json!(rule.as_str()));
                 m.insert("rule_id".into(), json!(rule_id));
                 m.insert("matcher".into(), json!(row.matcher));
-                for (name, value) in self.by.iter().zip(key) {
+                for (name, value) in by_fields(*rule, self.rule_version).iter().zip(key) {
                     m.insert((*name).into(), json!(value));
                 }
                 m

@@ -1,6 +1,6 @@
 //! Generated worst cases for stack use: the deepest and longest inputs the default limits
 //! (`limits.*`) let through to each recursive part of the detection, each as a PowerShell
-//! process creation that reaches the full path in both modes. The Fluent Bit tests feed them
+//! process creation or script block that reaches the full path in both modes. The Fluent Bit tests feed them
 //! through the real WAMR to show the README's `wasm_stack_size` covers them, and measure
 //! what each needs.
 
@@ -23,6 +23,14 @@ fn sysmon(command_line: &str) -> serde_json::Value {
             "User": "CORP\\alice",
             "CommandLine": command_line,
         }
+    }})
+}
+
+/// A PowerShell script-block log (EventID 4104) in the EVTX JSON shape with this text.
+fn script_block(text: &str) -> serde_json::Value {
+    json!({"Event": {
+        "System": {"EventID": 4104, "Channel": "Microsoft-Windows-PowerShell/Operational", "Computer": "WS01.corp.example"},
+        "EventData": {"MessageNumber": 1, "MessageTotal": 1, "ScriptBlockText": text, "ScriptBlockId": "{0}"}
     }})
 }
 
@@ -109,6 +117,14 @@ pub fn worst_cases() -> Vec<(&'static str, String)> {
         "$a = ".repeat(10_000)
     );
     cases.push(("assignment-chain-10000", sysmon(&chain).to_string()));
+
+    // Script-block logging (EventID 4104): the same nesting in a script's text, and the
+    // largest script an event can carry, read whole (`max_script_block_bytes` is 1 MiB).
+    let nested = format!("{}{}{PAYLOAD}{}{}", "& { ".repeat(300), "(".repeat(2000), ")".repeat(2000), " }".repeat(300));
+    cases.push(("script-block-groups", script_block(&nested).to_string()));
+    let statements = format!("icm -cn FS02 {{ whoami }}; {PAYLOAD}; ");
+    let script = statements.repeat(((1 << 20) - 2048) / statements.len());
+    cases.push(("script-block-1mib", script_block(&script).to_string()));
 
     // The largest event accepted (just under `max_event_bytes`, 1 MiB).
     let mut large = sysmon(&format!("powershell.exe -c \"{PAYLOAD}\""));

@@ -139,13 +139,14 @@ fn bad_lines_are_reported_and_scanning_goes_on() {
 #[test]
 fn reads_standard_input_and_gzip() {
     let event = std::fs::read(root().join("fixtures/events/sysmon1.evtx.jsonl")).unwrap();
+    // The process creation and the script block (EventID 4104) beside it.
     let out = run(&["scan", "-"], Some(&event));
     assert!(out.status.success());
-    assert_eq!(last_stderr_line(&out), "events=3 matched=1 errors=0");
+    assert_eq!(last_stderr_line(&out), "events=3 matched=2 errors=0");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&event).unwrap();
     let out = run(&["scan"], Some(&gz.finish().unwrap()));
-    assert_eq!(last_stderr_line(&out), "events=3 matched=1 errors=0");
+    assert_eq!(last_stderr_line(&out), "events=3 matched=2 errors=0");
     assert_eq!(stdout_json(&out)[0]["source"], "-");
 }
 
@@ -205,12 +206,12 @@ fn summary_on_the_corpus_bulk_file_is_splunks_row() {
     assert_eq!(row["matcher"], "parity");
     let csv = run(&["scan", "--emit", "summary", "--summary-format", "csv", &xml], None);
     let text = String::from_utf8_lossy(&csv.stdout);
-    assert!(text.starts_with("count,firstTime,lastTime,rule_id,matcher,action,dest,"), "{text}");
+    assert!(text.starts_with("count,firstTime,lastTime,rule,rule_id,matcher,action,dest,"), "{text}");
     // One row; its command line holds a line feed, quoted as CSV does.
     let row = text.lines().nth(1).unwrap();
     assert!(
         row.starts_with(
-            "1,2024-10-21T11:31:57,2024-10-21T11:31:57,ba24cda8-4716-11ec-8009-3e22fbd008af,parity,,Server002,"
+            "1,2024-10-21T11:31:57,2024-10-21T11:31:57,process-creation,ba24cda8-4716-11ec-8009-3e22fbd008af,parity,,Server002,"
         ),
         "{row}"
     );

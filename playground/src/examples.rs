@@ -12,8 +12,9 @@ macro_rules! fixtures {
     };
 }
 
-/// One file per supported shape; the extended file holds one evasion per line.
-const FIXTURES: [(&str, &str); 17] = fixtures![
+/// One file per supported shape; the extended file holds one evasion per line; the
+/// `scriptblock.*` files hold the script-block twin's cases in every shape that carries 4104.
+const FIXTURES: [(&str, &str); 25] = fixtures![
     "sysmon1.xml",
     "sysmon1.evtx.jsonl",
     "sysmon1.xmltodict.json",
@@ -31,6 +32,14 @@ const FIXTURES: [(&str, &str); 17] = fixtures![
     "ocsf.jsonl",
     "cim.jsonl",
     "extended.evtx.jsonl",
+    "scriptblock.xml",
+    "scriptblock.evtx.jsonl",
+    "scriptblock.xmltodict.jsonl",
+    "scriptblock.winlogbeat.jsonl",
+    "scriptblock.ecs.jsonl",
+    "scriptblock.nxlog.jsonl",
+    "scriptblock.winevtlog.jsonl",
+    "scriptblock.embedded.jsonl",
 ];
 
 #[derive(Debug, Serialize)]

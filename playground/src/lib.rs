@@ -32,6 +32,9 @@ pub fn about() -> String {
         "rule_id": winrm_detect::annotation::RULE_ID,
         "rule_name": winrm_detect::annotation::RULE_NAME,
         "extended_rule_id": winrm_detect::annotation::EXTENDED_RULE_ID,
+        "script_block_rule_id": winrm_detect::annotation::SCRIPT_BLOCK_RULE_ID,
+        "script_block_rule_name": winrm_detect::annotation::SCRIPT_BLOCK_RULE_NAME,
+        "script_block_extended_rule_id": winrm_detect::annotation::SCRIPT_BLOCK_EXTENDED_RULE_ID,
     })
     .to_string()
 }

@@ -1,14 +1,13 @@
-//! What the page shows for one input: the event as read (shape, CIM fields), the parity and
-//! the extended verdict side by side with why each did or did not fire, and the script texts
-//! the evidence offsets point into. Every verdict comes from the library's own `Detector`;
+//! What the page shows for one input: the event as read (shape, CIM fields or the script
+//! block's), which of the two rules reads it, the parity and the extended verdict side by side
+//! with why each did or did not fire, and the script texts the evidence offsets point into. Every verdict comes from the library's own `Detector`;
 //! this module only gathers what the detector already knows into one JSON document.
 
 use serde::Serialize;
-use winrm_detect::annotation::CimRow;
-use winrm_detect::cmdline;
+use winrm_detect::annotation::{CimRow, ScriptBlockRow};
 use winrm_detect::event::{Format, Kind, ProcessEvent, ProcessFields};
 use winrm_detect::rule::{PARITY_TERMS, is_powershell, parity_term_offsets};
-use winrm_detect::{Annotation, Config, Detector, Matcher, Mode, ScanError, render};
+use winrm_detect::{Annotation, Config, Detector, Matcher, Mode, Rule, ScanError, cmdline, render, script_block};
 
 /// How the page asks for the input to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,15 +39,18 @@ pub struct Report {
     /// A refused event (the same error a shipper would get).
     pub error: Option<ScanError>,
     pub format: Option<&'static str>,
-    /// `process-creation`, or what else the event is.
+    /// `process-creation`, `script-block`, or what else the event is.
     pub event_kind: Option<String>,
-    /// The CIM result row, after the data model's defaults, in the rule's field order.
+    /// The rule that reads this kind of event (`process-creation` or `script-block`), if any.
+    pub rule: Option<&'static str>,
+    /// The result row: CIM fields after the data model's defaults, or a script block's.
     pub fields: Vec<Field>,
     /// Whether the `process_powershell` macro holds.
     pub powershell: bool,
     pub parity: Verdict,
     pub extended: Verdict,
-    /// `process` (the command line) and every script text derived from it, by evidence layer.
+    /// `process` (the command line) or `script-block` (the script text), and every script
+    /// text derived from it, by evidence layer.
     pub layers: Vec<Layer>,
     /// What PowerShell would run that cannot be looked into.
     pub opaque: Vec<&'static str>,
@@ -88,6 +90,7 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
         error: None,
         format: None,
         event_kind: None,
+        rule: None,
         fields: Vec::new(),
         powershell: false,
         parity: Verdict::default(),
@@ -124,8 +127,24 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
     report.format = Some(event.format.as_str());
     report.event_kind = Some(match &event.kind {
         Kind::ProcessCreation => "process-creation".to_string(),
+        Kind::ScriptBlock(_) => "script-block".to_string(),
         Kind::Other(what) => what.clone(),
     });
+    if let Kind::ScriptBlock(block) = &event.kind {
+        report.rule = Some(Rule::ScriptBlock.as_str());
+        let row = ScriptBlockRow::new(&event.fields, block);
+        report.fields = row.result_fields().into_iter().map(|(name, value)| Field { name, value }).collect();
+        let analysis = cmdline::analyse_script(&block.text, script_block::LAYER, extended.cmdline_limits());
+        report.layers.push(Layer { name: script_block::LAYER.into(), text: block.text.clone() });
+        report.layers.extend(analysis.layers.into_iter().map(|l| Layer { name: l.name, text: l.text }));
+        report.opaque = analysis.opaque;
+        report.parity = script_block_verdict(&parity, &event, &block.text);
+        report.extended = script_block_verdict(&extended, &event, &block.text);
+        return report;
+    }
+    if event.kind == Kind::ProcessCreation {
+        report.rule = Some(Rule::ProcessCreation.as_str());
+    }
 
     let row = CimRow::new(event.fields.clone());
     report.powershell = is_powershell(&row, parity.config().macro_profile);
@@ -139,6 +158,44 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
     report.parity = verdict(&parity, &event, &row, report.powershell);
     report.extended = verdict(&extended, &event, &row, report.powershell);
     report
+}
+
+/// One mode's verdict on a script block, with the reason a detection engineer asks for first.
+fn script_block_verdict(detector: &Detector, event: &ProcessEvent, text: &str) -> Verdict {
+    let before = detector.stats().suppressed;
+    let annotation = detector.evaluate(event).into_iter().next();
+    let suppressed = detector.stats().suppressed > before;
+    let config = detector.config();
+    let reason = match &annotation {
+        Some(a) if a.matcher == Matcher::Parity => {
+            "the script block text holds *Invoke-Command* and *-ComputerName* (the Splunk rule's two terms)".to_string()
+        }
+        Some(a) => format!("PowerShell would run Invoke-Command against another computer: {}", a.techniques.join(", ")),
+        None if suppressed => {
+            "it would fire, but the allowlist (the _filter macro) or the loopback option suppresses it".to_string()
+        }
+        None if !config.runs(Rule::ScriptBlock) => {
+            "the script-block rule is not among the configuration's `rules`".into()
+        }
+        None if config.mode == Mode::Parity => format!("the script block text lacks {}", missing_terms(text)),
+        None => "PowerShell would not run Invoke-Command or New-PSSession against another computer \
+                 (text in strings, here-strings and comments is never run)"
+            .to_string(),
+    };
+    let rendered = annotation.as_ref().map(|a| render(a, config.output));
+    Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }
+}
+
+/// The rule's terms a text lacks, as the Splunk search spells them.
+fn missing_terms(text: &str) -> String {
+    const SPELLED: [&str; 2] = ["*Invoke-Command*", "*-ComputerName*"];
+    debug_assert!(SPELLED.iter().zip(PARITY_TERMS).all(|(s, t)| s.trim_matches('*').eq_ignore_ascii_case(t)));
+    let missing: Vec<&str> = SPELLED
+        .into_iter()
+        .zip(parity_term_offsets(text))
+        .filter_map(|(term, at)| at.is_none().then_some(term))
+        .collect();
+    missing.join(" and ")
 }
 
 /// One mode's verdict, with the reason a detection engineer asks for first.
@@ -155,27 +212,18 @@ fn verdict(detector: &Detector, event: &ProcessEvent, row: &CimRow, powershell: 
         (None, _) if suppressed => {
             "it would fire, but the allowlist (the _filter macro) or the loopback option suppresses it".to_string()
         }
-        (None, Kind::Other(what)) => format!("not a process creation ({what})"),
+        (None, Kind::Other(what)) => format!("neither a process creation nor a script block ({what})"),
+        (None, _) if !config.runs(Rule::ProcessCreation) => {
+            "the process-creation rule is not among the configuration's `rules`".into()
+        }
         (None, Kind::ProcessCreation) if !powershell => format!(
             "process_name {:?} and original_file_name {:?} are not PowerShell under the {} macro",
             row.process_name,
             row.original_file_name,
             config.macro_profile.as_str()
         ),
-        (None, Kind::ProcessCreation) if config.mode == Mode::Parity => {
-            // The rule's terms as the Splunk search spells them, beside PARITY_TERMS.
-            const SPELLED: [&str; 2] = ["*Invoke-Command*", "*-ComputerName*"];
-            debug_assert!(SPELLED.iter().zip(PARITY_TERMS).all(|(s, t)| s.trim_matches('*').eq_ignore_ascii_case(t)));
-            let missing: Vec<&str> = SPELLED
-                .into_iter()
-                .zip(parity_term_offsets(&row.process))
-                .filter_map(|(term, at)| at.is_none().then_some(term))
-                .collect();
-            format!("the command line lacks {}", missing.join(" and "))
-        }
-        (None, Kind::ProcessCreation) => {
-            "PowerShell would not run Invoke-Command or New-PSSession against another computer".to_string()
-        }
+        (None, _) if config.mode == Mode::Parity => format!("the command line lacks {}", missing_terms(&row.process)),
+        (None, _) => "PowerShell would not run Invoke-Command or New-PSSession against another computer".to_string(),
     };
     let rendered = annotation.as_ref().map(|a| render(a, config.output));
     Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }
@@ -268,6 +316,24 @@ mod tests {
         assert_eq!(r.error.unwrap().kind, winrm_detect::ErrorKind::BrokenJson);
         let r = inspect("x", InputKind::Auto, "{\"mode\": \"loud\"}");
         assert_eq!(r.config_error.unwrap().kind, winrm_detect::ErrorKind::BadConfig);
+    }
+
+    #[test]
+    fn a_script_block_is_read_by_its_own_rule() {
+        let event = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-PowerShell'/><EventID>4104</EventID><Channel>Microsoft-Windows-PowerShell/Operational</Channel><Computer>WS01</Computer><Security UserID='S-1-5-21-1'/></System><EventData><Data Name='MessageNumber'>1</Data><Data Name='MessageTotal'>1</Data><Data Name='ScriptBlockText'>Write-Host 'hi'&#10;icm -cn FS02 { whoami }</Data><Data Name='ScriptBlockId'>{1}</Data></EventData></Event>";
+        let r = inspect(event, InputKind::Auto, "{}");
+        assert_eq!((r.event_kind.as_deref(), r.rule), (Some("script-block"), Some("script-block")));
+        assert!(!r.parity.matched);
+        assert_eq!(r.parity.reason, "the script block text lacks *Invoke-Command* and *-ComputerName*");
+        let a = r.extended.annotation.expect("extended fires");
+        assert_eq!(a.rule, Rule::ScriptBlock);
+        for e in &a.evidence {
+            let layer = r.layers.iter().find(|l| l.name == e.layer).unwrap();
+            assert_eq!(&layer.text[e.offset as usize..e.offset as usize + e.text.len()], e.text);
+        }
+        assert!(r.fields.iter().any(|f| f.name == "user_id" && f.value.as_deref() == Some("S-1-5-21-1")));
+        let r = inspect(event, InputKind::Auto, r#"{"rules":["process-creation"]}"#);
+        assert!(r.extended.reason.contains("`rules`"), "{}", r.extended.reason);
     }
 
     #[test]

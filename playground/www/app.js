@@ -46,7 +46,7 @@ function renderVerdict(id, verdict, report) {
   if (!a) return;
   const fact = (name, ...value) => facts.append(el("dt", {}, name), el("dd", {}, ...value));
   fact("matcher", a.matcher);
-  fact("rule", `${a.rule_id} v${a.rule_version}`);
+  fact("rule", `${a.rule} · ${a.rule_name} · ${a.rule_id} v${a.rule_version}`);
   fact("risk", `${a.risk_object} (${a.risk_object_type}), score ${a.risk_score}`);
   if (a.techniques.length) {
     fact("techniques", ...a.techniques.map((t) => el("span", { class: "chip technique" }, t)));
@@ -132,8 +132,12 @@ function run() {
   const readAs = [];
   if (report.format) {
     readAs.push(report.input === "command-line" ? "read as a command line" : `read as ${report.format}`);
-    readAs.push(report.event_kind === "process-creation" ? "a process creation" : report.event_kind);
-    readAs.push(report.powershell ? "PowerShell (process_powershell holds)" : "not PowerShell");
+    const kinds = { "process-creation": "a process creation", "script-block": "a PowerShell script block (EventID 4104)" };
+    readAs.push(kinds[report.event_kind] ?? report.event_kind);
+    if (report.rule) readAs.push(`read by the ${report.rule} rule`);
+    if (report.event_kind === "process-creation") {
+      readAs.push(report.powershell ? "PowerShell (process_powershell holds)" : "not PowerShell");
+    }
   }
   if (report.note) readAs.push(report.note);
   $("read-as").hidden = readAs.length === 0;
@@ -157,7 +161,8 @@ async function main() {
   fillExamples();
   const a = JSON.parse(about());
   $("about").textContent =
-    `winrm-detect ${a.version} · parity rule ${a.rule_id} · extended rule ${a.extended_rule_id}`;
+    `winrm-detect ${a.version} · process-creation rule ${a.rule_id} (extended ${a.extended_rule_id})` +
+    ` · script-block rule ${a.script_block_rule_id} (extended ${a.script_block_extended_rule_id})`;
   $("example").addEventListener("change", (e) => {
     if (!e.target.value) return;
     $("input").value = e.target.value;

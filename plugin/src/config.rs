@@ -51,6 +51,29 @@ impl MacroProfile {
     }
 }
 
+/// The Splunk analytics the detector carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// "Remote Process Instantiation via WinRM and PowerShell" (`ba24cda8…`): process
+    /// creations (Sysmon 1, Security 4688, ECS, OCSF, CIM).
+    ProcessCreation,
+    /// "Remote Process Instantiation via WinRM and PowerShell Script Block" (`7d4c618e…`):
+    /// PowerShell script-block logging, EventID 4104.
+    ScriptBlock,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 2] = [Rule::ProcessCreation, Rule::ScriptBlock];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Rule::ProcessCreation => "process-creation",
+            Rule::ScriptBlock => "script-block",
+        }
+    }
+}
+
 /// The `_filter` macro: matches on any of these are suppressed (and counted).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +96,9 @@ pub struct Allowlist {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The rules that run; both by default.
+    #[serde(default = "default_rules")]
+    pub rules: Vec<Rule>,
     #[serde(default)]
     pub mode: Mode,
     #[serde(default)]
@@ -120,6 +146,12 @@ pub struct Limits {
     /// Levels of PowerShell inside PowerShell that are followed: `-EncodedCommand` payloads
     /// and `powershell …` commands within script text.
     pub max_decode_depth: u32,
+    /// Bytes of a script block's text (one 4104 event, or the parts of one block joined)
+    /// the analyser reads.
+    pub max_script_block_bytes: usize,
+    /// Bytes of script text held, over all blocks, while the other parts of multi-part
+    /// script blocks are awaited; the oldest block is dropped past it.
+    pub max_pending_script_block_bytes: usize,
 }
 
 impl Default for Limits {
@@ -130,8 +162,14 @@ impl Default for Limits {
             max_command_line_bytes: 64 << 10,
             max_encoded_bytes: 64 << 10,
             max_decode_depth: 4,
+            max_script_block_bytes: 1 << 20,
+            max_pending_script_block_bytes: 4 << 20,
         }
     }
+}
+
+fn default_rules() -> Vec<Rule> {
+    Rule::ALL.to_vec()
 }
 
 fn default_rule_version() -> u32 {
@@ -147,6 +185,7 @@ impl Default for Config {
         Config {
             mode: Mode::default(),
             macro_profile: MacroProfile::default(),
+            rules: default_rules(),
             rule_version: default_rule_version(),
             risk_score: None,
             format: Format::default(),
@@ -185,6 +224,9 @@ impl Config {
         let bad = |key: &str, why: String| {
             Err(ScanError::new(ErrorKind::BadConfig, format!("configuration key `{key}`: {why}")))
         };
+        if self.rules.is_empty() {
+            return bad("rules", "no rule would run: name `process-creation`, `script-block` or both".into());
+        }
         if !matches!(self.rule_version, 1 | 12) {
             return bad("rule_version", format!("{} is not a published version we carry (1 or 12)", self.rule_version));
         }
@@ -201,7 +243,7 @@ impl Config {
         if !(1..=128).contains(&l.max_nesting) {
             return bad("limits.max_nesting", format!("{} is outside 1..=128", l.max_nesting));
         }
-        if l.max_command_line_bytes == 0 || l.max_encoded_bytes == 0 {
+        if l.max_command_line_bytes == 0 || l.max_encoded_bytes == 0 || l.max_script_block_bytes == 0 {
             return bad("limits", "byte limits must be at least 1".into());
         }
         if l.max_decode_depth > 16 {
@@ -219,6 +261,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether `rule` runs.
+    pub fn runs(&self, rule: Rule) -> bool {
+        self.rules.contains(&rule)
     }
 
     /// The risk score annotations carry.
@@ -260,6 +307,12 @@ mod tests {
         assert!(e.message.contains("allowlist.hosts[0]"), "{}", e.message);
         let e = Config::from_json(r#"{"macro_profile":"escu-2020"}"#).unwrap_err();
         assert!(e.message.contains("macro_profile"), "{}", e.message);
+        let e = Config::from_json(r#"{"rules":[]}"#).unwrap_err();
+        assert!(e.message.contains("`rules`"), "{}", e.message);
+        let e = Config::from_json(r#"{"rules":["script_block"]}"#).unwrap_err();
+        assert!(e.message.contains("rules[0]"), "{}", e.message);
+        let c = Config::from_json(r#"{"rules":["script-block"]}"#).unwrap();
+        assert!(c.runs(Rule::ScriptBlock) && !c.runs(Rule::ProcessCreation));
         let e = Config::from_json(r#"{} x"#).unwrap_err();
         assert_eq!(e.kind, ErrorKind::BadConfig);
     }

@@ -9,6 +9,7 @@ wit_bindgen::generate!({
 use exports::winrm_detect::detector::detection as wit;
 
 use crate::annotation::{Annotation, Matcher};
+use crate::config::Rule;
 use crate::error::{ErrorKind, ScanError};
 
 struct Component;
@@ -73,6 +74,10 @@ fn error(e: ScanError) -> wit::Error {
 
 fn annotation(a: Annotation) -> wit::Annotation {
     wit::Annotation {
+        rule: match a.rule {
+            Rule::ProcessCreation => wit::Rule::ProcessCreation,
+            Rule::ScriptBlock => wit::Rule::ScriptBlock,
+        },
         rule_id: a.rule_id,
         rule_name: a.rule_name,
         rule_version: a.rule_version,

@@ -1,5 +1,6 @@
 //! winrm-detect: Splunk ESCU's "Remote Process Instantiation via WinRM and PowerShell"
-//! (`ba24cda8-4716-11ec-8009-3e22fbd008af`, T1021.006) for log shippers.
+//! (`ba24cda8-4716-11ec-8009-3e22fbd008af`, T1021.006) and its script-block twin
+//! (`7d4c618e-4716-11ec-951c-3e22fbd008af`) for log shippers.
 //!
 //! This crate is the whole detection in plain Rust, so that its tests run natively and every
 //! host (the wasip2 component, the Fluent Bit module, the runner's native comparison) shares
@@ -8,8 +9,9 @@
 //! `wasm32-wasip1`.
 //!
 //! The flow of one event: [`prefilter`] rejects what cannot match from the raw bytes;
-//! [`event`] recognises the shape and normalises it into CIM process fields; [`rule`] applies
-//! the parity test (and, in extended mode, [`cmdline`]'s reading of the command line);
+//! [`event`] recognises the shape and normalises it into CIM process fields (or a 4104 script
+//! block); [`rule`] applies the parity test (and, in extended mode, [`cmdline`]'s reading of
+//! the command line or script text, with [`script_block`] for multi-part blocks);
 //! [`annotation`] says what matched.
 
 pub mod annotation;
@@ -20,6 +22,7 @@ pub mod event;
 pub mod prefilter;
 pub mod render;
 pub mod rule;
+pub mod script_block;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
 mod exports;
@@ -29,7 +32,7 @@ mod exports;
 mod fluent_bit;
 
 pub use annotation::{Annotation, Evidence, Matcher, RemoteTarget};
-pub use config::{Config, MacroProfile, Mode};
+pub use config::{Config, MacroProfile, Mode, Rule};
 pub use error::{ErrorKind, ScanError};
 pub use render::{Output, render};
 pub use rule::{Detector, Stats};

@@ -1,8 +1,9 @@
 //! The fast reject: decides from the raw bytes, without parsing or copying, that an event
 //! cannot match, because it does not hold a name the `process_powershell` macro accepts
 //! (`powershell.exe`, `pwsh.dll`, ...: the macro compares whole values, so a matching event
-//! holds one of them verbatim) and, in parity mode, both search terms. Most events a shipper
-//! sees are not PowerShell process creations, so most never reach a JSON or XML parser.
+//! holds one of them verbatim) nor, when the script-block rule runs, the event id `4104`
+//! (every shape writes it in digits), and, in parity mode, both search terms. Most events a
+//! shipper sees are neither, so most never reach a JSON or XML parser.
 //!
 //! Two stages. The first ([`Anchors`]) reads every byte once and looks only for short
 //! *anchors*: a three-byte piece that every needle of a group shares (`-co` is in both
@@ -30,7 +31,7 @@
 
 use memchr::memmem::Finder;
 
-use crate::config::{MacroProfile, Mode};
+use crate::config::{MacroProfile, Mode, Rule};
 
 pub struct Prefilter {
     anchors: Anchors,
@@ -38,6 +39,8 @@ pub struct Prefilter {
     /// that may carry an event as text (see [`may_embed`]), its stem: the text may be cut
     /// short before its names, and is then reported as broken rather than passed over.
     names: Vec<Name>,
+    /// Or else this one: `4104`, when the script-block rule runs.
+    event_id: Option<Finder<'static>>,
     /// Every one of these must appear (parity mode's two search terms).
     terms: Vec<Finder<'static>>,
     escapes: Escapes,
@@ -93,26 +96,36 @@ fn folded_finder(needle: &str) -> Finder<'static> {
 }
 
 impl Prefilter {
-    pub fn new(mode: Mode, profile: MacroProfile) -> Prefilter {
-        let mut names: Vec<&str> = crate::rule::process_names(profile).to_vec();
-        names.extend(crate::rule::ORIGINAL_FILE_NAMES);
-        // `powershell` is in powershell.exe, powershell_ise.exe and PowerShell.EXE, `pwsh` in
-        // pwsh.exe and pwsh.dll.
-        let mut stems = vec!["powershell", "pwsh"];
-        if profile == MacroProfile::Escu2021 {
-            stems.extend(["sqlps", "sqltoolsps"]);
+    pub fn new(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Prefilter {
+        let (mut names, mut stems) = (Vec::new(), Vec::new());
+        if rules.contains(&Rule::ProcessCreation) {
+            names.extend(crate::rule::process_names(profile));
+            names.extend(crate::rule::ORIGINAL_FILE_NAMES);
+            // `powershell` is in powershell.exe, powershell_ise.exe and PowerShell.EXE, `pwsh`
+            // in pwsh.exe and pwsh.dll.
+            stems.extend(["powershell", "pwsh"]);
+            if profile == MacroProfile::Escu2021 {
+                stems.extend(["sqlps", "sqltoolsps"]);
+            }
         }
+        let script_block = rules.contains(&Rule::ScriptBlock);
+        let event_id = script_block.then(|| crate::event::SCRIPT_BLOCK_EVENT_ID.to_string());
         let terms: &[&str] = match mode {
             Mode::Parity => &crate::rule::PARITY_TERMS,
             Mode::Extended => &[],
         };
         // Parity needs both terms, so one anchor common to them will do; extended needs one of
-        // the names, so each name needs an anchor it holds (`rsh` of powershell, `pws` of pwsh).
-        let anchors = match (mode, profile) {
-            (Mode::Parity, _) => Anchors::One([*b"-co"]),
-            (Mode::Extended, MacroProfile::Escu2026) => Anchors::Two([*b"rsh", *b"pws"]),
-            (Mode::Extended, MacroProfile::Escu2021) => Anchors::Three([*b"rsh", *b"pws", *b"sql"]),
+        // the names or the event id, so each needs an anchor it holds (`rsh` of powershell,
+        // `pws` of pwsh, `410` of 4104).
+        let mut trigrams: Vec<[u8; 3]> = match mode {
+            Mode::Parity => vec![*b"-co"],
+            Mode::Extended => stems.iter().map(|stem| stem_anchor(stem)).collect(),
         };
+        if mode == Mode::Extended && script_block {
+            trigrams.push(*b"410");
+        }
+        trigrams.dedup();
+        let anchors = Anchors::new(&trigrams);
         let prefilter = Prefilter {
             anchors,
             names: stems
@@ -129,10 +142,13 @@ impl Prefilter {
                     Name { stem: Finder::new(&stem).into_owned(), endings }
                 })
                 .collect(),
+            event_id: event_id.as_deref().map(folded_finder),
             terms: terms.iter().map(|n| folded_finder(n)).collect(),
             escapes: Escapes::new(),
         };
-        debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &stems } else { terms }));
+        let mut needles: Vec<&str> = stems.clone();
+        needles.extend(event_id.as_deref());
+        debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &needles } else { terms }));
         debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().starts_with(s))));
         prefilter
     }
@@ -150,6 +166,9 @@ impl Prefilter {
         let folded = scratch.as_slice();
         if !self.terms.iter().all(|f| f.find(folded).is_some()) {
             return false;
+        }
+        if self.event_id.as_ref().is_some_and(|id| id.find(folded).is_some()) {
+            return true;
         }
         let mut stem_only = false;
         for name in &self.names {
@@ -186,15 +205,38 @@ enum Anchors {
     One([[u8; 3]; 1]),
     Two([[u8; 3]; 2]),
     Three([[u8; 3]; 3]),
+    Four([[u8; 3]; 4]),
+}
+
+/// The anchor a process-name stem is found by: a trigram rare in logs that only it holds of
+/// the stems (`powershell` is everywhere in a path, so not `pow`).
+fn stem_anchor(stem: &str) -> [u8; 3] {
+    match stem {
+        "powershell" => *b"rsh",
+        "pwsh" => *b"pws",
+        // sqlps, sqltoolsps
+        _ => *b"sql",
+    }
 }
 
 impl Anchors {
+    fn new(trigrams: &[[u8; 3]]) -> Anchors {
+        match *trigrams {
+            [a] => Anchors::One([a]),
+            [a, b] => Anchors::Two([a, b]),
+            [a, b, c] => Anchors::Three([a, b, c]),
+            [a, b, c, d] => Anchors::Four([a, b, c, d]),
+            _ => unreachable!("one to four anchors: {} asked for", trigrams.len()),
+        }
+    }
+
     /// Whether any anchor or escape spelling appears in `text`, without regard to case.
     fn appear_in(&self, text: &[u8]) -> bool {
         match self {
             Anchors::One(t) => by_syntax(text, t),
             Anchors::Two(t) => by_syntax(text, t),
             Anchors::Three(t) => by_syntax(text, t),
+            Anchors::Four(t) => by_syntax(text, t),
         }
     }
 
@@ -203,6 +245,7 @@ impl Anchors {
             Anchors::One(t) => t,
             Anchors::Two(t) => t,
             Anchors::Three(t) => t,
+            Anchors::Four(t) => t,
         }
     }
 
@@ -434,17 +477,37 @@ impl Escapes {
 mod tests {
     use super::*;
 
+    const PROCESS: &[Rule] = &[Rule::ProcessCreation];
+    const BOTH: &[Rule] = &Rule::ALL;
+    const SCRIPT: &[Rule] = &[Rule::ScriptBlock];
+
+    #[test]
+    fn script_blocks_pass_by_their_event_id() {
+        let mut s = Vec::new();
+        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, BOTH);
+        let block = br#"{"EventID":4104,"ScriptBlockText":"Invoke-Command -ComputerName x"}"#;
+        assert!(p.may_match(block, &mut s));
+        assert!(!Prefilter::new(Mode::Parity, MacroProfile::Escu2026, PROCESS).may_match(block, &mut s));
+        assert!(!p.may_match(br#"{"EventID":4104,"ScriptBlockText":"Invoke-Command x"}"#, &mut s));
+        let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026, SCRIPT);
+        assert!(e.may_match(br#"{"EventID":4104,"ScriptBlockText":"icm -cn x {}"}"#, &mut s));
+        assert!(!e.may_match(br#"{"EventID":4103,"Image":"C:\powershell.exe"}"#, &mut s));
+        let both = Prefilter::new(Mode::Extended, MacroProfile::Escu2021, BOTH);
+        assert!(both.may_match(b"<Event><EventID>4104</EventID></Event>", &mut s));
+        assert!(both.may_match(b"sqlps.exe", &mut s));
+    }
+
     #[test]
     fn folds_case_and_needs_every_term() {
-        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026);
+        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, PROCESS);
         let mut s = Vec::new();
         assert!(p.may_match(b"C:\\POWERSHELL.EXE INVOKE-COMMAND -COMPUTERNAME x", &mut s));
         assert!(!p.may_match(b"C:\\powershell.exe Invoke-Command x", &mut s));
         assert!(!p.may_match(b"cmd.exe Invoke-Command -ComputerName x", &mut s));
-        let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026);
+        let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026, PROCESS);
         assert!(e.may_match(b"PwSh.dll icm", &mut s));
         assert!(!e.may_match(b"cmd.exe /c whoami", &mut s));
-        let old = Prefilter::new(Mode::Extended, MacroProfile::Escu2021);
+        let old = Prefilter::new(Mode::Extended, MacroProfile::Escu2021, PROCESS);
         assert!(old.may_match(b"SQLPS.exe", &mut s));
         assert!(old.may_match(b"sqltoolsps.exe", &mut s));
         assert!(!e.may_match(b"SQLPS.exe", &mut s));
@@ -521,6 +584,9 @@ mod tests {
             br#""\u00"#,
             br#""\n"#,
             br#"\" C"#,
+            b"4104",
+            b"410",
+            b"04",
         ];
         let mut s = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -532,21 +598,29 @@ mod tests {
                 seed ^= seed << 17;
                 text.extend_from_slice(parts[(seed % parts.len() as u64) as usize]);
             }
-            for (mode, profile) in [(Mode::Parity, MacroProfile::Escu2026), (Mode::Extended, MacroProfile::Escu2021)] {
-                let p = Prefilter::new(mode, profile);
+            let setups = [
+                (Mode::Parity, MacroProfile::Escu2026, PROCESS),
+                (Mode::Parity, MacroProfile::Escu2026, BOTH),
+                (Mode::Extended, MacroProfile::Escu2021, BOTH),
+                (Mode::Extended, MacroProfile::Escu2026, SCRIPT),
+            ];
+            for (mode, profile, rules) in setups {
+                let p = Prefilter::new(mode, profile, rules);
                 let exact = {
                     let folded: Vec<u8> = text.iter().map(|b| b | 0x20).collect();
                     let holds =
                         |needles: &[&str]| needles.iter().any(|n| memchr::memmem::find(&folded, &fold(n)).is_some());
-                    let (names, stems) = match profile {
-                        MacroProfile::Escu2026 => (&WHOLE_NAMES[..6], &["powershell", "pwsh"][..]),
-                        MacroProfile::Escu2021 => {
+                    let (names, stems) = match (rules.contains(&Rule::ProcessCreation), profile) {
+                        (false, _) => (&[][..], &[][..]),
+                        (true, MacroProfile::Escu2026) => (&WHOLE_NAMES[..6], &["powershell", "pwsh"][..]),
+                        (true, MacroProfile::Escu2021) => {
                             (&WHOLE_NAMES[..], &["powershell", "pwsh", "sqlps", "sqltoolsps"][..])
                         }
                     };
+                    let event_id = rules.contains(&Rule::ScriptBlock) && holds(&["4104"]);
                     p.escapes.spell_ascii(&text).next().is_some()
                         || (p.terms.iter().all(|f| f.find(&folded).is_some())
-                            && (holds(names) || (may_embed(&text) && holds(stems))))
+                            && (event_id || holds(names) || (may_embed(&text) && holds(stems))))
                 };
                 assert_eq!(p.may_match(&text, &mut s), exact, "{:?}", String::from_utf8_lossy(&text));
             }
@@ -561,7 +635,7 @@ mod tests {
         assert!(!has_ascii_escape("{\"p\":\"Microsoft\\u00ae\"}".as_bytes()));
         assert!(!has_ascii_escape(b"<Data>a&#10;b&#13;</Data>"));
         assert!(!has_ascii_escape(b"<Data>&#x2014;</Data>"));
-        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026);
+        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, PROCESS);
         assert!(p.may_match(b"&#45;computername invoke&#45;command powershell", &mut Vec::new()));
         // The XML reader joins text around a comment or CDATA section.
         let split = b"<Data Name='Image'>power<!-- -->shell.exe</Data>Invoke-Command -ComputerName";
@@ -575,7 +649,7 @@ mod tests {
 
     #[test]
     fn names_are_whole_process_names() {
-        let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026);
+        let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026, PROCESS);
         let mut s = Vec::new();
         for name in ["POWERSHELL.EXE", "pwsh.exe", "PowerShell_ISE.exe", "pwsh.DLL"] {
             assert!(e.may_match(format!("C:\\x\\{name}").as_bytes(), &mut s), "{name}");

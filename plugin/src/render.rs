@@ -75,6 +75,7 @@ fn matcher_name(m: Matcher) -> &'static str {
 /// What ECS and OCSF have no field for, kept under one custom key.
 fn detail(a: &Annotation) -> Value {
     json!({
+        "rule": a.rule.as_str(),
         "matcher": matcher_name(a.matcher),
         "macro_profile": a.macro_profile,
         "techniques": a.techniques,
@@ -91,8 +92,15 @@ pub fn render(a: &Annotation, output: Output) -> Value {
     }
 }
 
+/// A field of the result row, `unknown` and absent alike; a script block's `Computer`
+/// stands for `dest`.
+fn known<'a>(a: &'a Annotation, name: &str) -> Option<&'a str> {
+    let value = a.field(name).or_else(|| (name == "dest").then(|| a.field("Computer")).flatten());
+    value.filter(|v| *v != "unknown")
+}
+
 fn ecs(a: &Annotation) -> Value {
-    let f = |name: &str| a.field(name).filter(|v| *v != "unknown");
+    let f = |name: &str| known(a, name);
     let (parents, subs): (Vec<&String>, Vec<&String>) = a.mitre_technique_ids.iter().partition(|t| !t.contains('.'));
     let mut technique_ids: Vec<String> = parents.iter().map(|s| s.to_string()).collect();
     for sub in &subs {
@@ -108,6 +116,7 @@ fn ecs(a: &Annotation) -> Value {
             "kind": "alert",
             "category": ["process", "intrusion_detection"],
             "type": ["start", "indicator"],
+            "code": f("EventCode"),
             "risk_score": a.risk_score,
             "module": "winrm-detect",
         },
@@ -146,12 +155,19 @@ fn ecs(a: &Annotation) -> Value {
                 "entity_id": f("parent_process_guid"),
             },
         },
+        // The 4104 fields where Elastic's PowerShell integration puts them.
+        "powershell": {
+            "file": { "script_block_text": f("ScriptBlockText"), "script_block_id": f("ScriptBlockId") },
+            "sequence": f("MessageNumber").and_then(|n| n.parse::<u64>().ok()),
+            "total": f("MessageTotal").and_then(|n| n.parse::<u64>().ok()),
+        },
+        "file": { "path": f("Path") },
         "winrm_detect": detail(a),
     }))
 }
 
 fn ocsf(a: &Annotation) -> Value {
-    let f = |name: &str| a.field(name).filter(|v| *v != "unknown");
+    let f = |name: &str| known(a, name);
     let time = f("_time").and_then(crate::event::epoch_millis).map_or(Value::Null, Value::from);
     let attacks: Vec<Value> = a
         .mitre_technique_ids
@@ -197,7 +213,7 @@ fn ocsf(a: &Annotation) -> Value {
             "product": { "name": "winrm-detect", "vendor_name": "winrm-detect", "version": env!("CARGO_PKG_VERSION") },
         },
         "finding_info": {
-            "uid": format!("{}:{}:{}", a.rule_id, f("dest").unwrap_or("unknown"), f("process_guid").or(f("process_id")).unwrap_or("")),
+            "uid": format!("{}:{}:{}", a.rule_id, f("dest").unwrap_or("unknown"), f("process_guid").or(f("process_id")).or(f("ScriptBlockId")).unwrap_or("")),
             "title": a.rule_name,
             "analytic": { "uid": a.rule_id, "name": a.rule_name, "type_id": 1, "type": "Rule", "version": a.rule_version.to_string() },
             "attacks": attacks,
@@ -219,7 +235,15 @@ fn ocsf(a: &Annotation) -> Value {
                     "cmd_line": f("parent_process"),
                 },
             },
-            "actor": { "user": { "name": f("user") } },
+            "actor": { "user": { "name": f("user"), "uid": f("user_id") } },
+            // A script block has no process: its text and ids as the evidence's data.
+            "data": {
+                "script_block_text": f("ScriptBlockText"),
+                "script_block_id": f("ScriptBlockId"),
+                "message_number": f("MessageNumber"),
+                "message_total": f("MessageTotal"),
+                "path": f("Path"),
+            },
         }],
         "unmapped": { "winrm_detect": detail(a) },
     }))

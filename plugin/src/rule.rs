@@ -1,15 +1,17 @@
-//! The rule: parity mode is the Splunk search to the letter; extended mode adds what
+//! The rules: parity mode is the Splunk search to the letter; extended mode adds what
 //! PowerShell would run that the two substring tests miss. Then the `_filter` macro
-//! (allowlists) and the loopback option. [`Detector`] is the one entry point every host uses.
+//! (allowlists) and the loopback option. [`Detector`] is the one entry point every host uses;
+//! it runs the process-creation rule here and the script-block twin with [`crate::script_block`].
 
 use std::cell::{Cell, RefCell};
 
-use crate::annotation::{self, Annotation, CimRow, Evidence, Found, Matcher, RemoteTarget};
+use crate::annotation::{self, Annotation, CimRow, Evidence, Found, Matcher, RemoteTarget, ScriptBlockRow};
 use crate::cmdline::{self, Analysis, Technique};
-use crate::config::{Config, MacroProfile, Mode};
+use crate::config::{Config, MacroProfile, Mode, Rule};
 use crate::error::{ErrorKind, ScanError};
-use crate::event::{self, Kind, ProcessEvent};
+use crate::event::{self, Kind, ProcessEvent, ScriptBlock};
 use crate::prefilter::Prefilter;
+use crate::script_block::{self, Parts};
 
 /// Counters since the detector was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,6 +27,10 @@ pub struct Detector {
     config: Config,
     prefilter: Prefilter,
     cmdline_limits: cmdline::Limits,
+    /// The same with a script block's own size bound for the text itself.
+    script_limits: cmdline::Limits,
+    /// Parts of multi-part script blocks awaiting the rest (extended mode).
+    parts: RefCell<Parts>,
     stats: Cell<Stats>,
     scratch: RefCell<Vec<u8>>,
     /// Allowlisted command-line patterns, lower-cased once.
@@ -62,17 +68,22 @@ pub fn parity_term_offsets(process: &str) -> [Option<usize>; 2] {
     PARITY_TERMS.map(|term| memchr::memmem::find(lower.as_bytes(), term.as_bytes()))
 }
 
-/// Both [`PARITY_TERMS`] as evidence, or `None` when either is missing.
+/// Both [`PARITY_TERMS`] in a command line as evidence, or `None` when either is missing.
 pub fn parity_terms(process: &str) -> Option<Vec<Evidence>> {
+    parity_terms_in(process, "process")
+}
+
+/// Both [`PARITY_TERMS`] in `text` as evidence of `layer`, or `None` when either is missing.
+pub fn parity_terms_in(text: &str, layer: &str) -> Option<Vec<Evidence>> {
     PARITY_TERMS
         .iter()
-        .zip(parity_term_offsets(process))
+        .zip(parity_term_offsets(text))
         .map(|(term, at)| {
             let at = at?;
             Some(Evidence {
                 kind: (*term).into(),
-                text: process[at..at + term.len()].into(),
-                layer: "process".into(),
+                text: text[at..at + term.len()].into(),
+                layer: layer.into(),
                 offset: u32::try_from(at).unwrap_or(u32::MAX),
             })
         })
@@ -116,13 +127,16 @@ pub fn is_loopback(target: &str, dest: &str) -> bool {
 
 impl Detector {
     pub fn new(config: Config) -> Detector {
+        let cmdline_limits = cmdline::Limits {
+            max_script_bytes: config.limits.max_command_line_bytes,
+            max_encoded_bytes: config.limits.max_encoded_bytes,
+            max_decode_depth: config.limits.max_decode_depth,
+        };
         Detector {
-            prefilter: Prefilter::new(config.mode, config.macro_profile),
-            cmdline_limits: cmdline::Limits {
-                max_script_bytes: config.limits.max_command_line_bytes,
-                max_encoded_bytes: config.limits.max_encoded_bytes,
-                max_decode_depth: config.limits.max_decode_depth,
-            },
+            prefilter: Prefilter::new(config.mode, config.macro_profile, &config.rules),
+            script_limits: cmdline::Limits { max_script_bytes: config.limits.max_script_block_bytes, ..cmdline_limits },
+            cmdline_limits,
+            parts: RefCell::new(Parts::default()),
             patterns: config.allowlist.command_line_patterns.iter().map(|p| p.to_ascii_lowercase()).collect(),
             config,
             stats: Cell::new(Stats::default()),
@@ -230,11 +244,16 @@ impl Detector {
         event::parse(text, self.config.format, self.config.limits.max_nesting)
     }
 
-    /// The rule over one recognised event.
+    /// The rules over one recognised event.
     pub fn evaluate(&self, event: &ProcessEvent) -> Vec<Annotation> {
-        if event.kind != Kind::ProcessCreation {
-            return Vec::new();
+        match &event.kind {
+            Kind::ProcessCreation if self.config.runs(Rule::ProcessCreation) => self.process_creation(event),
+            Kind::ScriptBlock(block) if self.config.runs(Rule::ScriptBlock) => self.script_block(event, block),
+            _ => Vec::new(),
         }
+    }
+
+    fn process_creation(&self, event: &ProcessEvent) -> Vec<Annotation> {
         let row = CimRow::new(event.fields.clone());
         if !is_powershell(&row, self.config.macro_profile) {
             return Vec::new();
@@ -247,33 +266,89 @@ impl Detector {
             Some(p) => cmdline::analyse(p, &self.cmdline_limits),
             None => Analysis::default(),
         };
-        let targets = self.targets(&analysis, &row.dest);
-        let found = match parity {
+        let Some(found) = self.found(parity, &analysis, &row.dest) else { return Vec::new() };
+        let subject = Subject {
+            user: &row.user,
+            dest: &row.dest,
+            parent_process_name: Some(&row.parent_process_name),
+            text: &row.process,
+        };
+        if self.suppressed(&subject, &found) {
+            return Vec::new();
+        }
+        vec![annotation::build(&self.config, &row, found)]
+    }
+
+    /// The script-block twin over one 4104 event and, in extended mode, over its block's
+    /// parts joined when this event completes them (see [`crate::script_block`]).
+    fn script_block(&self, event: &ProcessEvent, block: &ScriptBlock) -> Vec<Annotation> {
+        let row = ScriptBlockRow::new(&event.fields, block);
+        // A part that matched counts as reported for its block, even when suppressed.
+        let own = self.script_block_text(&row, script_block::LAYER, false);
+        let fired = own.is_some();
+        let mut out = own.unwrap_or_default();
+        if self.config.mode == Mode::Extended
+            // A part being filed while a trap left the store borrowed is read on its own only.
+            && let Ok(mut parts) = self.parts.try_borrow_mut()
+            && let Some(joined) =
+                parts.file(row.computer(), block, fired, self.config.limits.max_pending_script_block_bytes)
+        {
+            drop(parts);
+            let whole = ScriptBlockRow { text: &joined.text, ..row };
+            out = self.script_block_text(&whole, script_block::JOINED_LAYER, true).unwrap_or_default();
+        }
+        out
+    }
+
+    /// One script text under the twin's two matchers: `None` when nothing matched, no
+    /// annotation when the match was suppressed. `joined`: the text is a block's parts
+    /// joined, which fires only on what none of the parts showed, as an extended finding.
+    fn script_block_text(&self, row: &ScriptBlockRow<'_>, layer: &str, joined: bool) -> Option<Vec<Annotation>> {
+        let parity = parity_terms_in(row.text, layer);
+        if parity.is_none() && self.config.mode == Mode::Parity {
+            return None;
+        }
+        let analysis = cmdline::analyse_script(row.text, layer, &self.script_limits);
+        let parity = if joined { None } else { parity };
+        let mut found = self.found(parity, &analysis, row.computer())?;
+        if joined {
+            found.techniques.push(script_block::SPLIT.into());
+            found.techniques.sort();
+        }
+        let subject = Subject {
+            user: row.user_id.unwrap_or("unknown"),
+            dest: row.computer(),
+            parent_process_name: None,
+            text: row.text,
+        };
+        if self.suppressed(&subject, &found) {
+            return Some(Vec::new());
+        }
+        Some(vec![annotation::build_script_block(&self.config, row, found)])
+    }
+
+    /// What fired: the parity terms, or else (extended mode) the invocations the analyser found.
+    fn found(&self, parity: Option<Vec<Evidence>>, analysis: &Analysis, dest: &str) -> Option<Found> {
+        let targets = self.targets(analysis, dest);
+        match parity {
             Some(evidence) => {
-                Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() }
+                Some(Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() })
             }
-            None if !analysis.invocations.is_empty() => {
+            None if self.config.mode == Mode::Extended && !analysis.invocations.is_empty() => {
                 let techniques: Vec<Technique> =
                     analysis.invocations.iter().flat_map(|i| i.techniques.iter().copied()).collect();
                 let mut names: Vec<String> = techniques.iter().map(|t| t.as_str().to_string()).collect();
                 names.sort();
                 names.dedup();
-                Found {
+                Some(Found {
                     matcher: Matcher::Extended,
                     remote_targets: targets,
                     evidence: analysis.invocations.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
                     techniques: names,
-                }
+                })
             }
-            None => return Vec::new(),
-        };
-        if self.suppressed(&row, &found) {
-            let mut s = self.stats.get();
-            s.suppressed += 1;
-            self.stats.set(s);
-            return Vec::new();
+            None => None,
         }
-        vec![annotation::build(&self.config, &row, found)]
     }
 
     fn targets(&self, analysis: &Analysis, dest: &str) -> Vec<RemoteTarget> {
@@ -286,19 +361,34 @@ impl Detector {
         out
     }
 
-    /// The `_filter` macro and the loopback option.
-    fn suppressed(&self, row: &CimRow, found: &Found) -> bool {
+    /// The `_filter` macro and the loopback option; a suppressed match is counted.
+    fn suppressed(&self, subject: &Subject<'_>, found: &Found) -> bool {
         let a = &self.config.allowlist;
         let listed = |list: &[String], v: &str| list.iter().any(|x| x.eq_ignore_ascii_case(v));
-        let process = row.process.to_ascii_lowercase();
-        listed(&a.users, &row.user)
-            || listed(&a.hosts, &row.dest)
-            || listed(&a.parent_process_names, &row.parent_process_name)
-            || self.patterns.iter().any(|p| wildcard_match(p, &process))
+        let text = subject.text.to_ascii_lowercase();
+        let suppressed = listed(&a.users, subject.user)
+            || listed(&a.hosts, subject.dest)
+            || subject.parent_process_name.is_some_and(|p| listed(&a.parent_process_names, p))
+            || self.patterns.iter().any(|p| wildcard_match(p, &text))
             || (!self.config.report_loopback
                 && !found.remote_targets.is_empty()
-                && found.remote_targets.iter().all(|t| t.loopback))
+                && found.remote_targets.iter().all(|t| t.loopback));
+        if suppressed {
+            let mut s = self.stats.get();
+            s.suppressed += 1;
+            self.stats.set(s);
+        }
+        suppressed
     }
+}
+
+/// What the allowlists are compared with: the CIM row of a process creation; for a script
+/// block, `user_id` as the user, `Computer` as the host and the script text as the command.
+struct Subject<'a> {
+    user: &'a str,
+    dest: &'a str,
+    parent_process_name: Option<&'a str>,
+    text: &'a str,
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //! the same command, however the names are abbreviated, aliased, escaped, splatted or
 //! base64-encoded. It reports the targets, the evasions used and where each piece stands.
 //!
-//! What it cannot see, by construction: script files (`-File`, a bare pwsh argument),
-//! standard input, commands typed into an open session, and names built at run time
-//! (`& ('Invoke'+'-Command')`, `iex $x`).
+//! What it cannot see in a command line, by construction: script files (`-File`, a bare
+//! pwsh argument), standard input, commands typed into an open session; script-block logging
+//! shows those, and [`analyse_script`] reads its text. Names built at run time
+//! (`& ('Invoke'+'-Command')`, `iex $x`) stay out of reach of both.
 
 mod cmdlets;
 mod host;
@@ -108,6 +109,14 @@ pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
     let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0, host_depth: 0 };
     let line = truncate(command_line, limits.max_script_bytes);
     a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
+    a.out
+}
+
+/// Analyses PowerShell script text as PowerShell would run it (a script-block log's text:
+/// no host command line around it). Evidence names the text `layer`.
+pub fn analyse_script(text: &str, layer: &str, limits: &Limits) -> Analysis {
+    let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0, host_depth: 0 };
+    a.script(truncate(text, limits.max_script_bytes), Layer { name: layer.into(), base: 0 }, 0, Vec::new());
     a.out
 }
 

@@ -33,6 +33,7 @@ pub(super) fn read(text: &str) -> Option<WinEvent> {
         win.provider = system.provider.and_then(|v| v.0).map(Cow::into_owned);
         win.computer = system.computer.and_then(|v| v.0).map(Cow::into_owned);
         win.time = system.time_created.and_then(|v| v.0).map(Cow::into_owned);
+        win.user_id = system.security.and_then(|v| v.0).map(Cow::into_owned);
         if let Some(id) = system.event_id.and_then(|v| v.0) {
             win.set_event_id(&id);
         }
@@ -75,6 +76,8 @@ struct System<'a> {
     channel: Option<Element<'a>>,
     #[serde(rename = "Computer", borrow, default)]
     computer: Option<Element<'a>>,
+    #[serde(rename = "Security", borrow, default)]
+    security: Option<Attribute<'a, USER_ID>>,
 }
 
 /// A JSON scalar as the general path's `json::text` gives it: strings as they are, numbers
@@ -247,6 +250,7 @@ fn scalar_under<'de, A: MapAccess<'de>>(mut map: A, wanted: &str) -> Result<Opti
 
 const NAME: u8 = 0;
 const SYSTEM_TIME: u8 = 1;
+const USER_ID: u8 = 2;
 
 /// An attribute as evtx renders it, `{"#attributes": {"Name": …}}` (the general path's
 /// `attribute`). xmltodict's `@Name` is declined: that shape is the general path's.
@@ -261,7 +265,11 @@ impl<'de: 'a, 'a, const WHICH: u8> Deserialize<'de> for Attribute<'a, WHICH> {
 struct AttributeVisitor<const WHICH: u8>;
 
 impl<const WHICH: u8> AttributeVisitor<WHICH> {
-    const NAME: &'static str = if WHICH == NAME { "Name" } else { "SystemTime" };
+    const NAME: &'static str = match WHICH {
+        NAME => "Name",
+        SYSTEM_TIME => "SystemTime",
+        _ => "UserID",
+    };
 }
 
 impl<'de, const WHICH: u8> Visitor<'de> for AttributeVisitor<WHICH> {

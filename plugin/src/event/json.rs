@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::windows::WinEvent;
-use super::{Format, Kind, Paths, ProcessEvent, ProcessFields, basename, cim, normalise_time, present};
+use super::{Format, Kind, Paths, ProcessEvent, ProcessFields, ScriptBlock, basename, cim, normalise_time, present};
 use crate::error::{ErrorKind, ScanError};
 
 /// The string fields shippers put a raw line in: Fluent Bit's `tail`, `tcp` and `stdin`
@@ -111,7 +111,11 @@ fn recognise(root: &Map<String, Value>) -> Option<Format> {
     if root.contains_key("class_uid") {
         return Some(Format::Ocsf);
     }
-    if matches!(root.get("process"), Some(Value::Object(_))) || root.contains_key("process.command_line") {
+    if matches!(root.get("process"), Some(Value::Object(_)))
+        || root.contains_key("process.command_line")
+        || matches!(root.get("powershell"), Some(Value::Object(_)))
+        || root.contains_key("powershell.file.script_block_text")
+    {
         return Some(Format::Ecs);
     }
     if matches!(root.get("winlog"), Some(Value::Object(_))) {
@@ -226,6 +230,7 @@ fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<ProcessEvent, 
         provider: attribute(sys("Provider"), "Name"),
         computer: sys("Computer").and_then(element_text).map(decode),
         time: attribute(sys("TimeCreated"), "SystemTime"),
+        user_id: attribute(sys("Security"), "UserID"),
         ..WinEvent::default()
     };
     if let Some(id) = sys("EventID").and_then(element_text) {
@@ -287,6 +292,7 @@ fn winlogbeat(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
         computer: at_text(root, &["winlog", "computer_name"]).or_else(|| at_text(root, &["host", "name"])),
         time: at_text(root, &["@timestamp"]),
         version: at_text(root, &["winlog", "version"]).and_then(|v| v.parse().ok()),
+        user_id: at_text(root, &["winlog", "user", "identifier"]),
         ..WinEvent::default()
     };
     if let Some(id) = at_text(root, &["winlog", "event_id"]).or_else(|| at_text(root, &["event", "code"])) {
@@ -307,6 +313,7 @@ fn winlogbeat6(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
         computer: at_text(root, &["computer_name"]),
         time: at_text(root, &["@timestamp"]),
         version: at_text(root, &["version"]).and_then(|v| v.parse().ok()),
+        user_id: at_text(root, &["user", "identifier"]),
         ..WinEvent::default()
     };
     if let Some(id) = at_text(root, &["event_id"]) {
@@ -326,6 +333,7 @@ fn nxlog(root: &Map<String, Value>) -> ProcessEvent {
         computer: at_text(root, &["Hostname"]),
         time: at_text(root, &["@timestamp"]).or_else(|| at_text(root, &["EventTime"])),
         version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
+        user_id: at_text(root, &["UserID"]),
         ..WinEvent::default()
     };
     if let Some(id) = at_text(root, &["EventID"]) {
@@ -375,6 +383,7 @@ fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEv
         computer: at_text(root, &["Computer"]),
         time: at_text(root, &["TimeCreated"]).or_else(|| at_text(root, &["TimeGenerated"])),
         version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
+        user_id: at_text(root, &["UserID"]),
         ..WinEvent::default()
     };
     if win.provider.is_none()
@@ -395,10 +404,10 @@ fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEv
         win.set_inserts(inserts.iter().map(text));
     }
     let event = win.into_process_event(Format::FluentBit);
-    if map.is_none() && inserts.is_none() && event.kind == Kind::ProcessCreation {
+    if map.is_none() && inserts.is_none() && matches!(event.kind, Kind::ProcessCreation | Kind::ScriptBlock(_)) {
         return Err(ScanError::new(
             ErrorKind::UnknownShape,
-            "a winevtlog process creation without its event data: set string_inserts (the default) or event_data_as_map on the winevtlog input",
+            "a winevtlog process creation or script block without its event data: set string_inserts (the default) or event_data_as_map on the winevtlog input",
         ));
     }
     Ok(event)
@@ -416,6 +425,7 @@ fn system_from_text(win: &mut WinEvent, rendered: &str) {
             "Computer" => win.computer = value,
             "TimeCreated" => win.time = value,
             "Version" => win.version = value.and_then(|v| v.parse().ok()),
+            "UserID" => win.user_id = value,
             "EventID" => win.set_event_id(value.as_deref().unwrap_or_default()),
             _ => {}
         }
@@ -438,12 +448,29 @@ fn hashes_from_map(v: Option<&Value>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(","))
 }
 
-/// ECS after the Elastic pipelines (Winlogbeat 7+, Elastic Agent).
+/// ECS after the Elastic pipelines (Winlogbeat 7+, Elastic Agent). Script-block logging is
+/// the `windows.powershell_operational` data stream: EventID 4104 (`event.code` or
+/// `winlog.event_id`) with the text in `powershell.file.script_block_text`.
 fn ecs(root: &Map<String, Value>) -> ProcessEvent {
     let t = |path: &[&str]| at_text(root, path);
     let is_start = contains_text(at(root, &["event", "category"]), "process")
         && contains_text(at(root, &["event", "type"]), "start");
-    let kind = if is_start {
+    let event_id = t(&["event", "code"]).or_else(|| t(&["winlog", "event_id"]));
+    let is_script_block = event_id.as_deref().is_some_and(|id| id.trim() == "4104");
+    let kind = if is_script_block {
+        let number = |path: &[&str]| t(path).and_then(|n| n.trim().parse().ok());
+        Kind::ScriptBlock(Box::new(ScriptBlock {
+            text: t(&["powershell", "file", "script_block_text"])
+                .or_else(|| t(&["winlog", "event_data", "ScriptBlockText"]))
+                .unwrap_or_default(),
+            id: t(&["powershell", "file", "script_block_id"]).or_else(|| t(&["winlog", "event_data", "ScriptBlockId"])),
+            message_number: number(&["powershell", "sequence"])
+                .or_else(|| number(&["winlog", "event_data", "MessageNumber"])),
+            message_total: number(&["powershell", "total"])
+                .or_else(|| number(&["winlog", "event_data", "MessageTotal"])),
+            path: t(&["file", "path"]).or_else(|| t(&["winlog", "event_data", "Path"])),
+        }))
+    } else if is_start {
         Kind::ProcessCreation
     } else {
         Kind::Other(format!(
@@ -459,7 +486,7 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
         action: None,
         dest: t(&["winlog", "computer_name"]).or_else(|| t(&["host", "name"])),
         user: t(&["user", "name"]),
-        user_id: t(&["user", "id"]),
+        user_id: t(&["user", "id"]).or_else(|| t(&["winlog", "user", "identifier"])),
         process: t(&["process", "command_line"]),
         process_name: t(&["process", "name"]).or_else(|| executable.as_deref().map(|p| basename(p).to_string())),
         process_id: t(&["process", "pid"]),

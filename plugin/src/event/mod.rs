@@ -12,6 +12,8 @@ mod json;
 mod windows;
 mod xml;
 
+pub use windows::{POWERSHELL_CHANNELS, SCRIPT_BLOCK_EVENT_ID};
+
 use serde::Deserialize;
 
 use crate::error::{ErrorKind, ScanError};
@@ -52,12 +54,30 @@ impl Format {
     }
 }
 
-/// Whether the event is one the rule can fire on at all.
+/// Whether the event is one a rule can fire on at all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     ProcessCreation,
-    /// Anything else (process termination, script-block logs...), described for humans.
+    /// PowerShell script-block logging, EventID 4104 (`dest`, `time` and `user_id` of the
+    /// fields are set; the rest are `None`).
+    ScriptBlock(Box<ScriptBlock>),
+    /// Anything else (process termination, module logging...), described for humans.
     Other(String),
+}
+
+/// One EventID 4104 record: one part of a script block's text. PowerShell cuts a script
+/// longer than about 32 K characters into parts that share `id` and are numbered
+/// `message_number` of `message_total`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScriptBlock {
+    /// `ScriptBlockText`; empty when the event does not carry it.
+    pub text: String,
+    /// `ScriptBlockId`, a GUID.
+    pub id: Option<String>,
+    pub message_number: Option<u32>,
+    pub message_total: Option<u32>,
+    /// `Path`: the script file the block came from, if any.
+    pub path: Option<String>,
 }
 
 /// The CIM `Endpoint.Processes` fields, as extracted (before the data model's defaults).

@@ -1,12 +1,12 @@
-//! Windows event data (Sysmon EventID 1, Security 4688) and its mapping to CIM, as the
-//! Splunk add-ons for Sysmon and for Windows do it. Every Windows-native shape fills a
+//! Windows event data (Sysmon EventID 1, Security 4688, PowerShell 4104) and its mapping to
+//! CIM, as the Splunk add-ons for Sysmon and for Windows do it. Every Windows-native shape fills a
 //! [`WinEvent`] with the `EventData` names it carries; only the names the mapping reads are
 //! kept, so an event with hundreds of data items costs no more than one with twenty.
 
-use super::{Format, Kind, ProcessEvent, ProcessFields, basename, normalise_time, present};
+use super::{Format, Kind, ProcessEvent, ProcessFields, ScriptBlock, basename, normalise_time, present};
 
 /// The `EventData` names the mapping reads, in slot order.
-const NAMES: [&str; 18] = [
+const NAMES: [&str; 23] = [
     "CommandLine",
     "Image",
     "OriginalFileName",
@@ -25,6 +25,11 @@ const NAMES: [&str; 18] = [
     "SubjectUserName",
     "TargetUserName",
     "ParentProcessName",
+    "ScriptBlockText",
+    "ScriptBlockId",
+    "MessageNumber",
+    "MessageTotal",
+    "Path",
 ];
 
 #[derive(Clone, Copy)]
@@ -48,7 +53,24 @@ enum Slot {
     SubjectUserName,
     TargetUserName,
     ParentProcessName,
+    ScriptBlockText,
+    ScriptBlockId,
+    MessageNumber,
+    MessageTotal,
+    Path,
 }
+
+/// The event id of PowerShell script-block logging.
+pub const SCRIPT_BLOCK_EVENT_ID: u32 = 4104;
+
+/// The channels ESCU's `powershell` macro reads (its definition of 2026-05-13:
+/// `source=XmlWinEventLog:Microsoft-Windows-PowerShell/Operational` or `…:PowerShellCore/Operational`).
+pub const POWERSHELL_CHANNELS: [&str; 2] = ["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"];
+/// Their providers, for shapes that name the provider and not the channel.
+const POWERSHELL_PROVIDERS: [&str; 2] = ["Microsoft-Windows-PowerShell", "PowerShellCore"];
+
+/// PowerShell EventID 4104 data by position (the event's template, as `StringInserts` gives it).
+const POWERSHELL4104: [&str; 5] = ["MessageNumber", "MessageTotal", "ScriptBlockText", "ScriptBlockId", "Path"];
 
 /// Sysmon EventID 1 data, by position, as Fluent Bit's winevtlog input delivers it in
 /// `StringInserts`. Event version 5 (Sysmon 10 and later) added OriginalFileName after Company.
@@ -128,6 +150,8 @@ pub(crate) struct WinEvent {
     pub provider: Option<String>,
     pub computer: Option<String>,
     pub time: Option<String>,
+    /// `System/Security/@UserID`: the SID the event was logged under (Splunk's `user_id`).
+    pub user_id: Option<String>,
     pub(crate) data: [Option<String>; NAMES.len()],
 }
 
@@ -175,6 +199,7 @@ impl WinEvent {
                 if v5 { &SYSMON1_V5 } else { &SYSMON1_V3 }
             }
             (Source::Security | Source::Unknown, Some(4688)) => &SECURITY4688_V2,
+            (Source::PowerShell | Source::Unknown, Some(SCRIPT_BLOCK_EVENT_ID)) => &POWERSHELL4104,
             _ => return false,
         };
         for (name, value) in names.iter().zip(inserts) {
@@ -194,6 +219,14 @@ impl WinEvent {
             || has(&self.provider, "security-auditing")
         {
             Source::Security
+        } else if self.channel.as_deref().is_some_and(|c| POWERSHELL_CHANNELS.iter().any(|p| p.eq_ignore_ascii_case(c)))
+            || (self.channel.is_none()
+                && self
+                    .provider
+                    .as_deref()
+                    .is_some_and(|v| POWERSHELL_PROVIDERS.iter().any(|p| p.eq_ignore_ascii_case(v))))
+        {
+            Source::PowerShell
         } else if self.channel.is_none() && self.provider.is_none() {
             Source::Unknown
         } else {
@@ -208,17 +241,44 @@ impl WinEvent {
             (Source::Sysmon, Some(1)) => Kind::ProcessCreation,
             // 4688 is unique to the Security log; accept it where the shape has no channel.
             (Source::Security | Source::Unknown, Some(4688)) => Kind::ProcessCreation,
+            // Likewise 4104, where the shape names neither channel nor provider.
+            (Source::PowerShell | Source::Unknown, Some(SCRIPT_BLOCK_EVENT_ID)) => {
+                Kind::ScriptBlock(Box::new(self.script_block()))
+            }
             (_, id) => Kind::Other(describe(&self, id)),
         };
         let fields = match (&kind, source) {
             (Kind::ProcessCreation, Source::Sysmon) => self.sysmon_fields(),
             (Kind::ProcessCreation, _) => self.security_fields(),
-            _ => ProcessFields {
-                dest: self.computer.as_deref().and_then(present).map(str::to_string),
-                ..ProcessFields::default()
+            (Kind::ScriptBlock(_), _) => ProcessFields {
+                time: self.time.as_deref().and_then(present).map(normalise_time),
+                user_id: self.user_id.as_deref().and_then(present).map(str::to_string),
+                vendor_product: Some("Microsoft Windows".into()),
+                ..self.dest_only()
             },
+            _ => self.dest_only(),
         };
         ProcessEvent { format, kind, fields }
+    }
+
+    fn dest_only(&self) -> ProcessFields {
+        ProcessFields {
+            dest: self.computer.as_deref().and_then(present).map(str::to_string),
+            ..ProcessFields::default()
+        }
+    }
+
+    /// The 4104 data. The text is kept as logged (`-` too: it is script text, not a
+    /// placeholder); the numbers are absent when they do not parse.
+    fn script_block(&self) -> ScriptBlock {
+        let number = |slot: Slot| self.get(slot).and_then(|n| n.trim().parse().ok());
+        ScriptBlock {
+            text: self.data[Slot::ScriptBlockText as usize].clone().unwrap_or_default(),
+            id: self.owned(Slot::ScriptBlockId),
+            message_number: number(Slot::MessageNumber),
+            message_total: number(Slot::MessageTotal),
+            path: self.owned(Slot::Path),
+        }
     }
 
     fn common(&self) -> ProcessFields {
@@ -279,6 +339,8 @@ impl WinEvent {
 enum Source {
     Sysmon,
     Security,
+    /// `Microsoft-Windows-PowerShell/Operational` or `PowerShellCore/Operational`.
+    PowerShell,
     /// The shape names neither channel nor provider.
     Unknown,
     Other,

@@ -75,6 +75,10 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                         event.provider = attribute(start, b"Name")?.map(Cow::into_owned);
                         None
                     }
+                    (Some(Open::System), b"Security") => {
+                        event.user_id = attribute(start, b"UserID")?.map(Cow::into_owned);
+                        None
+                    }
                     (Some(Open::System), b"TimeCreated") => {
                         event.time = attribute(start, b"SystemTime")?.map(Cow::into_owned);
                         None

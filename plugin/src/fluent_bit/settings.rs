@@ -68,10 +68,11 @@ pub(super) fn choose(dirs: &[String], read: impl Fn(&str) -> std::io::Result<Str
     match parsed {
         Ok(config) => {
             let notice = format!(
-                "info: configuration from {path} (mode {}, macro_profile {}, output {}){ignored}",
+                "info: configuration from {path} (mode {}, macro_profile {}, output {}, rules {}){ignored}",
                 config.mode.as_str(),
                 config.macro_profile.as_str(),
                 config.output.as_str(),
+                config.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
             );
             (Settings { config, refused: None }, notice)
         }

@@ -5,6 +5,11 @@
 //! (every shape writes it in digits), and, in parity mode, both search terms. Most events a
 //! shipper sees are neither, so most never reach a JSON or XML parser.
 //!
+//! A script block that can match names PowerShell (its channel or provider, or ECS's
+//! `powershell.*` keys) or, in a shape that names neither, carries its text under the data
+//! name `ScriptBlockText`: extended mode anchors on those (`rsh`, `tbl`), not on the digits,
+//! which hex GUIDs and hashes are full of (`410` is in 65,143 of the corpus's 65,145 events).
+//!
 //! Two stages. The first ([`Anchors`]) reads every byte once and looks only for short
 //! *anchors*: a three-byte piece that every needle of a group shares (`-co` is in both
 //! `invoke-command` and `-computername`), plus whatever lets parsed text differ from the raw
@@ -115,14 +120,18 @@ impl Prefilter {
             Mode::Extended => &[],
         };
         // Parity needs both terms, so one anchor common to them will do; extended needs one of
-        // the names or the event id, so each needs an anchor it holds (`rsh` of powershell,
-        // `pws` of pwsh, `410` of 4104).
+        // the names, or a script block's own words, so each needs an anchor it holds (`rsh` of
+        // powershell, `pws` of pwsh, `tbl` of ScriptBlockText).
         let mut trigrams: Vec<[u8; 3]> = match mode {
             Mode::Parity => vec![*b"-co"],
             Mode::Extended => stems.iter().map(|stem| stem_anchor(stem)).collect(),
         };
         if mode == Mode::Extended && script_block {
-            trigrams.push(*b"410");
+            for anchor in SCRIPT_BLOCK_WORDS.map(stem_anchor) {
+                if !trigrams.contains(&anchor) {
+                    trigrams.push(anchor);
+                }
+            }
         }
         trigrams.dedup();
         let anchors = Anchors::new(&trigrams);
@@ -147,7 +156,9 @@ impl Prefilter {
             escapes: Escapes::new(),
         };
         let mut needles: Vec<&str> = stems.clone();
-        needles.extend(event_id.as_deref());
+        if script_block {
+            needles.extend(SCRIPT_BLOCK_WORDS);
+        }
         debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &needles } else { terms }));
         debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().starts_with(s))));
         prefilter
@@ -208,12 +219,18 @@ enum Anchors {
     Four([[u8; 3]; 4]),
 }
 
-/// The anchor a process-name stem is found by: a trigram rare in logs that only it holds of
-/// the stems (`powershell` is everywhere in a path, so not `pow`).
-fn stem_anchor(stem: &str) -> [u8; 3] {
-    match stem {
+/// What every script block that can match holds one of, folded: `powershell` (its channel,
+/// provider or ECS keys) or `scriptblocktext` (the data name, where the shape names no channel
+/// nor provider; a winevtlog record's positional inserts are read only under a PowerShell channel).
+const SCRIPT_BLOCK_WORDS: [&str; 2] = ["powershell", "scriptblocktext"];
+
+/// The anchor a word is found by: a trigram rare in logs that only it holds of the words
+/// (`powershell` is everywhere in a path, so not `pow`).
+fn stem_anchor(word: &str) -> [u8; 3] {
+    match word {
         "powershell" => *b"rsh",
         "pwsh" => *b"pws",
+        "scriptblocktext" => *b"tbl",
         // sqlps, sqltoolsps
         _ => *b"sql",
     }
@@ -491,9 +508,18 @@ mod tests {
         assert!(!p.may_match(br#"{"EventID":4104,"ScriptBlockText":"Invoke-Command x"}"#, &mut s));
         let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026, SCRIPT);
         assert!(e.may_match(br#"{"EventID":4104,"ScriptBlockText":"icm -cn x {}"}"#, &mut s));
+        assert!(e.may_match(br#"{"EventID":4104,"Channel":"PowerShellCore/Operational","StringInserts":[]}"#, &mut s));
         assert!(!e.may_match(br#"{"EventID":4103,"Image":"C:\powershell.exe"}"#, &mut s));
+        // The digits alone, in a GUID, are no anchor.
+        assert!(!e.may_match(br#"{"EventID":4104,"ProcessGuid":"{DBF41041-0F0}"}"#, &mut s));
         let both = Prefilter::new(Mode::Extended, MacroProfile::Escu2021, BOTH);
-        assert!(both.may_match(b"<Event><EventID>4104</EventID></Event>", &mut s));
+        assert!(
+            both.may_match(
+                b"<Event><EventID>4104</EventID><Channel>PowerShellCore/Operational</Channel></Event>",
+                &mut s
+            )
+        );
+        assert!(!both.may_match(b"<Event><EventID>4104</EventID></Event>", &mut s));
         assert!(both.may_match(b"sqlps.exe", &mut s));
     }
 
@@ -587,6 +613,9 @@ mod tests {
             b"4104",
             b"410",
             b"04",
+            b"ScriptBlockText",
+            b"t_bl",
+            b"Tbl",
         ];
         let mut s = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -617,7 +646,10 @@ mod tests {
                             (&WHOLE_NAMES[..], &["powershell", "pwsh", "sqlps", "sqltoolsps"][..])
                         }
                     };
-                    let event_id = rules.contains(&Rule::ScriptBlock) && holds(&["4104"]);
+                    // Stage 1 needs a script block's word (extended) or both terms (parity);
+                    // stage 2 the event id.
+                    let words = mode == Mode::Parity || holds(&SCRIPT_BLOCK_WORDS);
+                    let event_id = rules.contains(&Rule::ScriptBlock) && words && holds(&["4104"]);
                     p.escapes.spell_ascii(&text).next().is_some()
                         || (p.terms.iter().all(|f| f.find(&folded).is_some())
                             && (event_id || holds(names) || (may_embed(&text) && holds(stems))))

@@ -299,3 +299,16 @@ fn allowlists_apply_to_script_blocks() {
     let d = Detector::from_json(r#"{"report_loopback":false}"#).unwrap();
     assert!(d.scan(&loopback).unwrap().is_empty());
 }
+
+#[test]
+fn a_shape_that_names_no_channel_is_read_by_its_data_names() {
+    let extended = detector("extended");
+    // Flat, no Channel nor SourceName: 4104 and `ScriptBlockText` say what it is.
+    let flat = br#"{"EventID":4104,"Hostname":"WS01","ScriptBlockText":"icm -cn FS02 { whoami }"}"#;
+    assert_eq!(extended.scan(flat).unwrap().len(), 1);
+    assert_eq!(extended.scan_without_prefilter(flat).unwrap().len(), 1);
+    // Positional inserts say nothing of themselves: only under PowerShell's channel.
+    let inserts = br#"{"EventID":4104,"Computer":"WS01","EventRecordID":1,"StringInserts":[1,1,"icm -cn FS02 { whoami }","{0}",""]}"#;
+    assert!(extended.scan_without_prefilter(inserts).unwrap().is_empty());
+    assert!(extended.scan(inserts).unwrap().is_empty());
+}

@@ -199,7 +199,9 @@ impl WinEvent {
                 if v5 { &SYSMON1_V5 } else { &SYSMON1_V3 }
             }
             (Source::Security | Source::Unknown, Some(4688)) => &SECURITY4688_V2,
-            (Source::PowerShell | Source::Unknown, Some(SCRIPT_BLOCK_EVENT_ID)) => &POWERSHELL4104,
+            // Only under PowerShell's own channel: by position, the data has no name to say so
+            // (and the fast reject relies on a script block naming PowerShell or its data).
+            (Source::PowerShell, Some(SCRIPT_BLOCK_EVENT_ID)) => &POWERSHELL4104,
             _ => return false,
         };
         for (name, value) in names.iter().zip(inserts) {

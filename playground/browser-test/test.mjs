@@ -87,6 +87,18 @@ try {
   assert.match(await text("#annotation"), /bd89c675-4f02-5c20-b28e-f4ec9dfdc707/);
   await page.screenshot({ path: join(shots, "playground-extended.png"), fullPage: true });
 
+  step("a script block (EventID 4104) from the examples: its own rule, extended only");
+  await page.selectOption("#example", await line("scriptblock.xml", 4));
+  assert.equal(await state("parity"), "no-match");
+  assert.match(await text("#parity .reason"), /script block text lacks \*Invoke-Command\* and \*-ComputerName\*/);
+  assert.equal(await state("extended"), "match");
+  assert.match(await text("#read-as"), /a PowerShell script block \(EventID 4104\) · read by the script-block rule/);
+  assert.deepEqual(await marks("script-block"), ["icm", "-cn"]);
+  assert.deepEqual(await chips("extended", "target"), ["FS02"]);
+  assert.equal(await field("ScriptBlockText"), "icm -cn FS02 { whoami }");
+  assert.match(await text("#annotation"), /"rule": "script-block"/);
+  assert.match(await text("#annotation"), /e9faac01-cec4-5f84-9219-77000ecdeee6/);
+
   step("a bare command line with an alias and a parameter alias");
   await page.fill("#input", "");
   await page.focus("#input");

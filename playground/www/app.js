@@ -134,10 +134,10 @@ function run() {
     readAs.push(report.input === "command-line" ? "read as a command line" : `read as ${report.format}`);
     const kinds = { "process-creation": "a process creation", "script-block": "a PowerShell script block (EventID 4104)" };
     readAs.push(kinds[report.event_kind] ?? report.event_kind);
-    if (report.rule) readAs.push(`read by the ${report.rule} rule`);
     if (report.event_kind === "process-creation") {
       readAs.push(report.powershell ? "PowerShell (process_powershell holds)" : "not PowerShell");
     }
+    if (report.rule) readAs.push(`read by the ${report.rule} rule`);
   }
   if (report.note) readAs.push(report.note);
   $("read-as").hidden = readAs.length === 0;

@@ -5,10 +5,10 @@
 //! (every shape writes it in digits), and, in parity mode, both search terms. Most events a
 //! shipper sees are neither, so most never reach a JSON or XML parser.
 //!
-//! A script block that can match names PowerShell (its channel or provider, or ECS's
-//! `powershell.*` keys) or, in a shape that names neither, carries its text under the data
-//! name `ScriptBlockText`: extended mode anchors on those (`rsh`, `tbl`), not on the digits,
-//! which hex GUIDs and hashes are full of (`410` is in 65,143 of the corpus's 65,145 events).
+//! A script block that can match names PowerShell (its channel or provider, as the
+//! `powershell` macro requires, or ECS's `powershell.*` keys): extended mode anchors on that
+//! (`rsh`, the names' own anchor), not on the digits, which hex GUIDs and hashes are full of
+//! (`410` is in 65,143 of the corpus's 65,145 events).
 //!
 //! Two stages. The first ([`Anchors`]) reads every byte once and looks only for short
 //! *anchors*: a three-byte piece that every needle of a group shares (`-co` is in both
@@ -46,6 +46,9 @@ pub struct Prefilter {
     names: Vec<Name>,
     /// Or else this one: `4104`, when the script-block rule runs.
     event_id: Option<Finder<'static>>,
+    /// With it, in extended mode (parity's terms anchor it already), what a matching script
+    /// block names: [`SCRIPT_BLOCK_WORDS`].
+    script_block_words: Vec<Finder<'static>>,
     /// Every one of these must appear (parity mode's two search terms).
     terms: Vec<Finder<'static>>,
     escapes: Escapes,
@@ -120,8 +123,8 @@ impl Prefilter {
             Mode::Extended => &[],
         };
         // Parity needs both terms, so one anchor common to them will do; extended needs one of
-        // the names, or a script block's own words, so each needs an anchor it holds (`rsh` of
-        // powershell, `pws` of pwsh, `tbl` of ScriptBlockText).
+        // the names, or for a script block `powershell`, so each needs an anchor it holds (`rsh`
+        // of powershell, `pws` of pwsh).
         let mut trigrams: Vec<[u8; 3]> = match mode {
             Mode::Parity => vec![*b"-co"],
             Mode::Extended => stems.iter().map(|stem| stem_anchor(stem)).collect(),
@@ -152,6 +155,10 @@ impl Prefilter {
                 })
                 .collect(),
             event_id: event_id.as_deref().map(folded_finder),
+            script_block_words: match (script_block, mode) {
+                (true, Mode::Extended) => SCRIPT_BLOCK_WORDS.iter().map(|w| folded_finder(w)).collect(),
+                _ => Vec::new(),
+            },
             terms: terms.iter().map(|n| folded_finder(n)).collect(),
             escapes: Escapes::new(),
         };
@@ -178,7 +185,9 @@ impl Prefilter {
         if !self.terms.iter().all(|f| f.find(folded).is_some()) {
             return false;
         }
-        if self.event_id.as_ref().is_some_and(|id| id.find(folded).is_some()) {
+        if self.event_id.as_ref().is_some_and(|id| id.find(folded).is_some())
+            && (self.script_block_words.is_empty() || self.script_block_words.iter().any(|w| w.find(folded).is_some()))
+        {
             return true;
         }
         let mut stem_only = false;
@@ -219,10 +228,9 @@ enum Anchors {
     Four([[u8; 3]; 4]),
 }
 
-/// What every script block that can match holds one of, folded: `powershell` (its channel,
-/// provider or ECS keys) or `scriptblocktext` (the data name, where the shape names no channel
-/// nor provider; a winevtlog record's positional inserts are read only under a PowerShell channel).
-const SCRIPT_BLOCK_WORDS: [&str; 2] = ["powershell", "scriptblocktext"];
+/// What every script block that can match holds, folded: `powershell`, in its channel or
+/// provider (`event::windows`) or in ECS's keys (`event::json`).
+const SCRIPT_BLOCK_WORDS: [&str; 1] = ["powershell"];
 
 /// The anchor a word is found by: a trigram rare in logs that only it holds of the words
 /// (`powershell` is everywhere in a path, so not `pow`).
@@ -230,7 +238,6 @@ fn stem_anchor(word: &str) -> [u8; 3] {
     match word {
         "powershell" => *b"rsh",
         "pwsh" => *b"pws",
-        "scriptblocktext" => *b"tbl",
         // sqlps, sqltoolsps
         _ => *b"sql",
     }
@@ -507,7 +514,8 @@ mod tests {
         assert!(!Prefilter::new(Mode::Parity, MacroProfile::Escu2026, PROCESS).may_match(block, &mut s));
         assert!(!p.may_match(br#"{"EventID":4104,"ScriptBlockText":"Invoke-Command x"}"#, &mut s));
         let e = Prefilter::new(Mode::Extended, MacroProfile::Escu2026, SCRIPT);
-        assert!(e.may_match(br#"{"EventID":4104,"ScriptBlockText":"icm -cn x {}"}"#, &mut s));
+        assert!(e.may_match(br#"{"EventID":4104,"SourceName":"PowerShell","ScriptBlockText":"icm -cn x {}"}"#, &mut s));
+        assert!(!e.may_match(br#"{"EventID":4104,"ScriptBlockText":"icm -cn x {}"}"#, &mut s));
         assert!(e.may_match(br#"{"EventID":4104,"Channel":"PowerShellCore/Operational","StringInserts":[]}"#, &mut s));
         assert!(!e.may_match(br#"{"EventID":4103,"Image":"C:\powershell.exe"}"#, &mut s));
         // The digits alone, in a GUID, are no anchor.
@@ -613,9 +621,7 @@ mod tests {
             b"4104",
             b"410",
             b"04",
-            b"ScriptBlockText",
-            b"t_bl",
-            b"Tbl",
+            b"Microsoft-Windows-PowerShell",
         ];
         let mut s = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;

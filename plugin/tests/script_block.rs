@@ -301,14 +301,17 @@ fn allowlists_apply_to_script_blocks() {
 }
 
 #[test]
-fn a_shape_that_names_no_channel_is_read_by_its_data_names() {
-    let extended = detector("extended");
-    // Flat, no Channel nor SourceName: 4104 and `ScriptBlockText` say what it is.
-    let flat = br#"{"EventID":4104,"Hostname":"WS01","ScriptBlockText":"icm -cn FS02 { whoami }"}"#;
-    assert_eq!(extended.scan(flat).unwrap().len(), 1);
-    assert_eq!(extended.scan_without_prefilter(flat).unwrap().len(), 1);
-    // Positional inserts say nothing of themselves: only under PowerShell's channel.
-    let inserts = br#"{"EventID":4104,"Computer":"WS01","EventRecordID":1,"StringInserts":[1,1,"icm -cn FS02 { whoami }","{0}",""]}"#;
-    assert!(extended.scan_without_prefilter(inserts).unwrap().is_empty());
-    assert!(extended.scan(inserts).unwrap().is_empty());
+fn a_4104_outside_powershells_channels_is_not_a_script_block() {
+    // The `powershell` macro reads PowerShell's channels only: a record that names no channel
+    // nor provider is not read as one, whatever its data says (as Splunk would not).
+    for event in [
+        &br#"{"EventID":4104,"Hostname":"WS01","ScriptBlockText":"Invoke-Command -ComputerName FS02 { whoami }"}"#[..],
+        br#"{"EventID":4104,"Computer":"WS01","EventRecordID":1,"StringInserts":[1,1,"icm -cn FS02 { whoami }","{0}",""]}"#,
+        br#"{"event":{"code":"4104"},"winlog":{"event_data":{"ScriptBlockText":"icm -cn FS02 { whoami }"}},"process":{"pid":1}}"#,
+    ] {
+        for mode in ["parity", "extended"] {
+            assert!(detector(mode).scan_without_prefilter(event).unwrap().is_empty(), "{mode}");
+            assert!(detector(mode).scan(event).unwrap().is_empty(), "{mode}");
+        }
+    }
 }

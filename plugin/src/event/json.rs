@@ -456,7 +456,15 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
     let is_start = contains_text(at(root, &["event", "category"]), "process")
         && contains_text(at(root, &["event", "type"]), "start");
     let event_id = t(&["event", "code"]).or_else(|| t(&["winlog", "event_id"]));
-    let is_script_block = event_id.as_deref().is_some_and(|id| id.trim() == "4104");
+    // Elastic's PowerShell data stream: its `powershell.*` fields, or PowerShell's channel or
+    // provider (the `powershell` macro's sources) with the raw event data.
+    let names_powershell = at(root, &["powershell"]).is_some()
+        || root.keys().any(|k| k.starts_with("powershell."))
+        || [t(&["winlog", "channel"]), t(&["winlog", "provider_name"]), t(&["event", "provider"])]
+            .iter()
+            .flatten()
+            .any(|v| v.to_ascii_lowercase().contains("powershell"));
+    let is_script_block = names_powershell && event_id.as_deref().is_some_and(|id| id.trim() == "4104");
     let kind = if is_script_block {
         let number = |path: &[&str]| t(path).and_then(|n| n.trim().parse().ok());
         Kind::ScriptBlock(Box::new(ScriptBlock {

@@ -199,8 +199,6 @@ impl WinEvent {
                 if v5 { &SYSMON1_V5 } else { &SYSMON1_V3 }
             }
             (Source::Security | Source::Unknown, Some(4688)) => &SECURITY4688_V2,
-            // Only under PowerShell's own channel: by position, the data has no name to say so
-            // (and the fast reject relies on a script block naming PowerShell or its data).
             (Source::PowerShell, Some(SCRIPT_BLOCK_EVENT_ID)) => &POWERSHELL4104,
             _ => return false,
         };
@@ -243,10 +241,10 @@ impl WinEvent {
             (Source::Sysmon, Some(1)) => Kind::ProcessCreation,
             // 4688 is unique to the Security log; accept it where the shape has no channel.
             (Source::Security | Source::Unknown, Some(4688)) => Kind::ProcessCreation,
-            // Likewise 4104, where the shape names neither channel nor provider.
-            (Source::PowerShell | Source::Unknown, Some(SCRIPT_BLOCK_EVENT_ID)) => {
-                Kind::ScriptBlock(Box::new(self.script_block()))
-            }
+            // 4104 only where the `powershell` macro looks: PowerShell's channels (or, where a
+            // shape names no channel, its providers). A script block that can match therefore
+            // names PowerShell, which the fast reject relies on.
+            (Source::PowerShell, Some(SCRIPT_BLOCK_EVENT_ID)) => Kind::ScriptBlock(Box::new(self.script_block())),
             (_, id) => Kind::Other(describe(&self, id)),
         };
         let fields = match (&kind, source) {

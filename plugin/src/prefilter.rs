@@ -122,21 +122,24 @@ impl Prefilter {
             Mode::Parity => &crate::rule::PARITY_TERMS,
             Mode::Extended => &[],
         };
+        // What extended mode needs one of: a name's stem, or for a script block `powershell`.
+        let mut needles: Vec<&str> = stems.clone();
+        if script_block {
+            needles.extend(SCRIPT_BLOCK_WORDS);
+        }
         // Parity needs both terms, so one anchor common to them will do; extended needs one of
-        // the names, or for a script block `powershell`, so each needs an anchor it holds (`rsh`
-        // of powershell, `pws` of pwsh).
-        let mut trigrams: Vec<[u8; 3]> = match mode {
-            Mode::Parity => vec![*b"-co"],
-            Mode::Extended => stems.iter().map(|stem| stem_anchor(stem)).collect(),
-        };
-        if mode == Mode::Extended && script_block {
-            for anchor in SCRIPT_BLOCK_WORDS.map(stem_anchor) {
-                if !trigrams.contains(&anchor) {
-                    trigrams.push(anchor);
+        // the needles, so each needs an anchor it holds (`rsh` of powershell, `pws` of pwsh).
+        let mut trigrams: Vec<[u8; 3]> = Vec::new();
+        match mode {
+            Mode::Parity => trigrams.push(*b"-co"),
+            Mode::Extended => {
+                for anchor in needles.iter().map(|needle| stem_anchor(needle)) {
+                    if !trigrams.contains(&anchor) {
+                        trigrams.push(anchor);
+                    }
                 }
             }
         }
-        trigrams.dedup();
         let anchors = Anchors::new(&trigrams);
         let prefilter = Prefilter {
             anchors,
@@ -162,10 +165,6 @@ impl Prefilter {
             terms: terms.iter().map(|n| folded_finder(n)).collect(),
             escapes: Escapes::new(),
         };
-        let mut needles: Vec<&str> = stems.clone();
-        if script_block {
-            needles.extend(SCRIPT_BLOCK_WORDS);
-        }
         debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &needles } else { terms }));
         debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().starts_with(s))));
         prefilter
@@ -225,7 +224,6 @@ enum Anchors {
     One([[u8; 3]; 1]),
     Two([[u8; 3]; 2]),
     Three([[u8; 3]; 3]),
-    Four([[u8; 3]; 4]),
 }
 
 /// What every script block that can match holds, folded: `powershell`, in its channel or
@@ -249,8 +247,7 @@ impl Anchors {
             [a] => Anchors::One([a]),
             [a, b] => Anchors::Two([a, b]),
             [a, b, c] => Anchors::Three([a, b, c]),
-            [a, b, c, d] => Anchors::Four([a, b, c, d]),
-            _ => unreachable!("one to four anchors: {} asked for", trigrams.len()),
+            _ => unreachable!("one to three anchors: {} asked for", trigrams.len()),
         }
     }
 
@@ -260,7 +257,6 @@ impl Anchors {
             Anchors::One(t) => by_syntax(text, t),
             Anchors::Two(t) => by_syntax(text, t),
             Anchors::Three(t) => by_syntax(text, t),
-            Anchors::Four(t) => by_syntax(text, t),
         }
     }
 
@@ -269,7 +265,6 @@ impl Anchors {
             Anchors::One(t) => t,
             Anchors::Two(t) => t,
             Anchors::Three(t) => t,
-            Anchors::Four(t) => t,
         }
     }
 

@@ -294,7 +294,7 @@ impl Detector {
                 parts.file(row.computer(), block, fired, self.config.limits.max_pending_script_block_bytes)
         {
             drop(parts);
-            let whole = ScriptBlockRow { text: &joined.text, ..row };
+            let whole = ScriptBlockRow { text: &joined, ..row };
             out = self.script_block_text(&whole, script_block::JOINED_LAYER, true).unwrap_or_default();
         }
         out

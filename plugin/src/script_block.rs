@@ -20,11 +20,6 @@ use std::collections::VecDeque;
 
 use crate::event::ScriptBlock;
 
-/// What joining found: the whole text, for the result row and the analyser.
-pub struct Joined {
-    pub text: String,
-}
-
 /// Parts of multi-part blocks that are not whole yet, oldest first.
 #[derive(Default)]
 pub struct Parts {
@@ -51,7 +46,7 @@ impl Parts {
     /// bounds the bytes held over all blocks: the oldest blocks are dropped to make room, and
     /// a part that alone does not fit is not held (its block is then read part by part only).
     /// A block of one part, or without its id and numbers, is not held.
-    pub fn file(&mut self, computer: &str, part: &ScriptBlock, fired: bool, budget: usize) -> Option<Joined> {
+    pub fn file(&mut self, computer: &str, part: &ScriptBlock, fired: bool, budget: usize) -> Option<String> {
         let (Some(id), Some(number), Some(total)) = (&part.id, part.message_number, part.message_total) else {
             return None;
         };
@@ -83,7 +78,7 @@ impl Parts {
         if block.parts.iter().all(Option::is_some) {
             let block = self.blocks.remove(at).expect("the block just filed");
             self.bytes -= block.bytes;
-            return (!block.reported).then(|| Joined { text: block.parts.into_iter().flatten().collect() });
+            return (!block.reported).then(|| block.parts.into_iter().flatten().collect());
         }
         while self.bytes > budget {
             let Some(oldest) = self.blocks.pop_front() else { break };
@@ -92,8 +87,9 @@ impl Parts {
         None
     }
 
-    /// Blocks held and their bytes, for tests.
-    pub fn held(&self) -> (usize, usize) {
+    /// Blocks held and their bytes.
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
         (self.blocks.len(), self.bytes)
     }
 }
@@ -125,7 +121,7 @@ mod tests {
         assert!(parts.file("WS01", &part("id", 2, 3, "b"), false, 1 << 20).is_none());
         assert!(parts.file("WS01", &part("id", 1, 3, "a"), false, 1 << 20).is_none());
         assert_eq!(parts.held(), (1, 2));
-        assert_eq!(parts.file("ws01", &part("ID", 3, 3, "c"), false, 1 << 20).map(|j| j.text).as_deref(), Some("abc"));
+        assert_eq!(parts.file("ws01", &part("ID", 3, 3, "c"), false, 1 << 20).as_deref(), Some("abc"));
         assert_eq!(parts.held(), (0, 0));
     }
 
@@ -144,7 +140,7 @@ mod tests {
         assert!(parts.file("WS01", &part("new", 1, 2, "bbbb"), false, 6).is_none());
         assert_eq!(parts.held(), (1, 4));
         assert!(parts.file("WS01", &part("old", 2, 2, "a"), false, 6).is_none(), "the old block was dropped");
-        assert_eq!(parts.file("WS01", &part("new", 2, 2, "b"), false, 6).map(|j| j.text).as_deref(), Some("bbbbb"));
+        assert_eq!(parts.file("WS01", &part("new", 2, 2, "b"), false, 6).as_deref(), Some("bbbbb"));
     }
 
     #[test]

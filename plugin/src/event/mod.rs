@@ -12,7 +12,7 @@ mod json;
 mod windows;
 mod xml;
 
-pub use windows::{POWERSHELL_CHANNELS, SCRIPT_BLOCK_EVENT_ID};
+pub use windows::SCRIPT_BLOCK_EVENT_ID;
 
 use serde::Deserialize;
 

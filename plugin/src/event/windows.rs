@@ -65,7 +65,7 @@ pub const SCRIPT_BLOCK_EVENT_ID: u32 = 4104;
 
 /// The channels ESCU's `powershell` macro reads (its definition of 2026-05-13:
 /// `source=XmlWinEventLog:Microsoft-Windows-PowerShell/Operational` or `…:PowerShellCore/Operational`).
-pub const POWERSHELL_CHANNELS: [&str; 2] = ["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"];
+const POWERSHELL_CHANNELS: [&str; 2] = ["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"];
 /// Their providers, for shapes that name the provider and not the channel.
 const POWERSHELL_PROVIDERS: [&str; 2] = ["Microsoft-Windows-PowerShell", "PowerShellCore"];
 

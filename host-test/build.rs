@@ -1,5 +1,6 @@
 //! Builds the detection component (the `winrm-detect` crate for `wasm32-wasip2`) and the
-//! Fluent Bit filter module (the same crate for `wasm32-wasip1`) so that `cargo run` and
+//! Fluent Bit filter module (the same crate for `wasm32-unknown-unknown` with its
+//! `fluent-bit` feature: no imports, see `plugin/src/fluent_bit`) so that `cargo run` and
 //! `cargo test` need no manual step, and bundles the fixtures into the runner. Like wasmtime's test-programs artifacts, the inner cargo gets its own target
 //! directory under OUT_DIR: sharing the outer one would wait forever on its lock.
 //!
@@ -18,8 +19,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The component and the Fluent Bit module.
-const TARGETS: [&str; 2] = ["wasm32-wasip2", "wasm32-wasip1"];
+/// The component's target.
+const COMPONENT_TARGET: &str = "wasm32-wasip2";
+/// The Fluent Bit module's: no operating system, so no import a WASI-less WAMR (Fluent Bit for
+/// Windows) could fail to link.
+const MODULE_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -40,14 +44,14 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=WINRM_DETECT_GUEST_SYMBOLS");
 
-    for target in TARGETS {
+    for target in [COMPONENT_TARGET, MODULE_TARGET] {
         ensure_target(target);
     }
-    let component = build_guest(&root, &out_dir, "wasm32-wasip2");
+    let component = build_guest(&root, &out_dir, COMPONENT_TARGET, &[]);
     println!("cargo:rustc-env=WINRM_DETECT_COMPONENT={}", component.display());
     let precompiled = precompile(&component, &out_dir);
     println!("cargo:rustc-env=WINRM_DETECT_COMPONENT_CWASM={}", precompiled.display());
-    let module = build_guest(&root, &out_dir, "wasm32-wasip1");
+    let module = build_guest(&root, &out_dir, MODULE_TARGET, &["--features", "fluent-bit"]);
     let module = shadow_stack::reset_on_entry(&module, keep_names());
     println!("cargo:rustc-env=WINRM_DETECT_FLUENT_BIT={}", module.display());
     bundle_fixtures(&root, &out_dir);
@@ -77,7 +81,7 @@ fn ensure_target(target: &str) {
     }
     panic!(
         "the Rust target {target} is not installed and could not be added.\n\
-         Fix: rustup target add wasm32-wasip2 wasm32-wasip1"
+         Fix: rustup target add wasm32-wasip2 wasm32-unknown-unknown"
     );
 }
 
@@ -86,7 +90,7 @@ fn keep_names() -> bool {
     env::var_os("WINRM_DETECT_GUEST_SYMBOLS").is_some()
 }
 
-fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
+fn build_guest(root: &Path, out_dir: &Path, target: &str, features: &[&str]) -> PathBuf {
     let target_dir = out_dir.join("guest");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -103,6 +107,7 @@ fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
             "--target",
             target,
         ])
+        .args(features)
         .env("CARGO_TARGET_DIR", &target_dir)
         // The guest ships inside shippers: small and fast beats quick to build.
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
@@ -112,7 +117,7 @@ fn build_guest(root: &Path, out_dir: &Path, target: &str) -> PathBuf {
         // name), which drops them unless they are wanted for profiling (`WINRM_DETECT_PERFMAP`).
         .env(
             "CARGO_PROFILE_RELEASE_STRIP",
-            if keep_names() || target == "wasm32-wasip1" { "debuginfo" } else { "symbols" },
+            if keep_names() || target == MODULE_TARGET { "debuginfo" } else { "symbols" },
         )
         // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

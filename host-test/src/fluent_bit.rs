@@ -1,24 +1,44 @@
-//! An emulated Fluent Bit `wasm` filter host: wasmtime's core-module API calling the
-//! wasm32-wasip1 build exactly as `plugins/filter_wasm` and `src/wasm/flb_wasm.c` do with
-//! `Event_Format json`: the tag and the record are copied into guest memory with their NUL
-//! through the module's allocator (`wasm_runtime_module_dup_data`), the function is called
-//! with six i32 arguments, the NUL-terminated result is copied out, then both buffers are
-//! freed. It checks the calling convention quickly and without a Fluent Bit; what only the
-//! real WAMR shows (its stack, its traps, its loader) is tested against the real Fluent Bit
-//! in `tests/fluent_bit_real.rs`.
-
-use std::path::Path;
+//! The Fluent Bit module as operators get it, and an emulated Fluent Bit `wasm` filter host.
+//!
+//! [`artifact`] is the module with an operator's configuration in its slot (what
+//! `winrm-detect artifact fluent-bit --config FILE` writes). [`FluentBitHost`] is wasmtime's
+//! core-module API calling the module exactly as `plugins/filter_wasm` and
+//! `src/wasm/flb_wasm.c` do with `Event_Format json`: the tag and the record are copied into
+//! guest memory with their NUL through the module's allocator
+//! (`wasm_runtime_module_dup_data`), the function is called with six i32 arguments, the
+//! NUL-terminated result is copied out, then both buffers are freed. It links nothing, as
+//! Fluent Bit for Windows links nothing: a module that imported anything would not
+//! instantiate. It checks the calling convention quickly and without a Fluent Bit; what only
+//! the real WAMR shows (its stack, its traps, its loader) is tested against the real Fluent
+//! Bit in `tests/fluent_bit_real.rs`.
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
-use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p1::WasiP1Ctx;
+use winrm_detect::config_slot;
 
-/// The module the build script made.
+/// The module the build script made, its configuration slot empty.
 pub const MODULE: &[u8] = include_bytes!(env!("WINRM_DETECT_FLUENT_BIT"));
 
+/// The module with `config` (the JSON of the README's Configuration, as text) in its slot,
+/// refused with the message that names the bad key before any Fluent Bit loads it, exactly
+/// as the module would read it. Written compact, so that the slot's 64 KiB go further.
+/// `None` gives the module as built, which runs with the defaults.
+pub fn artifact(config: Option<&str>) -> Result<Vec<u8>> {
+    let Some(text) = config else { return Ok(MODULE.to_vec()) };
+    winrm_detect::Config::from_json(text).map_err(|e| anyhow!("{}", e.message))?;
+    let compact = serde_json::from_str::<serde_json::Value>(text)?.to_string();
+    Ok(config_slot::embed(MODULE, compact.as_bytes())?)
+}
+
+/// The configuration text in the slot of `file` (a module, or an `.aot` compiled from one);
+/// `None` when it runs with the defaults.
+pub fn embedded_config(file: &[u8]) -> Result<Option<String>> {
+    let text = config_slot::read(file)?;
+    text.map(|t| String::from_utf8(t).context("the embedded configuration is not UTF-8")).transpose()
+}
+
 pub struct FluentBitHost {
-    store: Store<WasiP1Ctx>,
+    store: Store<()>,
     instance: Instance,
     memory: Memory,
     malloc: TypedFunc<u32, u32>,
@@ -39,39 +59,31 @@ pub enum Verdict {
 }
 
 impl FluentBitHost {
-    /// Instantiates the module. `accessible` (a host directory and its name inside) is
-    /// preopened as Fluent Bit does with `Accessible_Paths` (whose default, `.`, is Fluent
-    /// Bit's working directory).
-    pub fn new(accessible: Option<(&Path, &str)>) -> Result<FluentBitHost> {
-        FluentBitHost::build(accessible, false)
+    /// Instantiates the module with `config` in its slot (see [`artifact`]).
+    pub fn new(config: Option<&str>) -> Result<FluentBitHost> {
+        FluentBitHost::load(&artifact(config)?, false)
     }
 
     /// The same host counting fuel ([`FluentBitHost::instructions`]): what a record costs in
     /// an interpreter such as Fluent Bit's WAMR, which pays per WebAssembly instruction.
-    pub fn metered(accessible: Option<(&Path, &str)>) -> Result<FluentBitHost> {
-        FluentBitHost::build(accessible, true)
+    pub fn metered(config: Option<&str>) -> Result<FluentBitHost> {
+        FluentBitHost::load(&artifact(config)?, true)
     }
 
-    fn build(accessible: Option<(&Path, &str)>, metered: bool) -> Result<FluentBitHost> {
+    /// Instantiates `module` as it is (a test may hand it a slot the artifact command would
+    /// have refused).
+    pub fn load(module: &[u8], metered: bool) -> Result<FluentBitHost> {
         let mut config = wasmtime::Config::new();
         config.consume_fuel(metered);
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
-        let module = Module::new(&engine, MODULE).map_err(|e| anyhow!("compiling the module: {e}"))?;
-        let mut wasi = WasiCtxBuilder::new();
-        if let Some((dir, guest)) = accessible {
-            wasi.preopened_dir(dir, guest, wasmtime_wasi::FsPerms::ReadOnly).map_err(|e| anyhow!("{e}"))?;
-        }
-        let mut store = Store::new(&engine, wasi.build_p1());
+        let module = Module::new(&engine, module).map_err(|e| anyhow!("compiling the module: {e}"))?;
+        let mut store = Store::new(&engine, ());
         if metered {
             store.set_fuel(u64::MAX).map_err(|e| anyhow!("{e}"))?;
         }
-        let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).map_err(|e| anyhow!("{e}"))?;
-        let instance = linker.instantiate(&mut store, &module).map_err(|e| anyhow!("instantiating: {e}"))?;
-        // A WASI reactor initialises its runtime once, as WAMR does on instantiation.
-        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            init.call(&mut store, ()).map_err(|e| anyhow!("_initialize: {e}"))?;
-        }
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .map_err(|e| anyhow!("instantiating with nothing to import: {e}"))?;
         let memory = instance.get_memory(&mut store, "memory").context("the module exports its memory")?;
         let malloc = instance.get_typed_func(&mut store, "malloc").map_err(|e| anyhow!("malloc export: {e}"))?;
         let free = instance.get_typed_func(&mut store, "free").map_err(|e| anyhow!("free export: {e}"))?;

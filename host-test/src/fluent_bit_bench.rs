@@ -119,9 +119,8 @@ pub fn instructions_per_event(input: &Path, json: bool, function: &str) -> Resul
 
 fn wasm_filter(module: &Path, function: &str) -> String {
     format!(
-        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      accessible_paths: {}\n      wasm_stack_size: {README_STACK_SIZE}\n",
+        "    - name: wasm\n      match: '*'\n      wasm_path: {}\n      function_name: {function}\n      wasm_stack_size: {README_STACK_SIZE}\n",
         module.display(),
-        module.parent().unwrap_or(Path::new(".")).display()
     )
 }
 
@@ -130,8 +129,13 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
     let (input, events, json) = prepare(files, copies, dir)?;
     let wasm = dir.join("winrm_detect.wasm");
     std::fs::write(&wasm, crate::fluent_bit::MODULE)?;
-    let aot = dir.join("winrm_detect.aot");
-    fluent_bit.compile_aot(&wasm, &aot)?;
+    let mut modules = vec![(".wasm", wasm.clone())];
+    // Fluent Bit for Windows (and `FLB_WASI=0 build.sh`) has no flb-wamrc: interpreted only.
+    if fluent_bit.wamrc.is_some() {
+        let aot = dir.join("winrm_detect.aot");
+        fluent_bit.compile_aot(&wasm, &aot)?;
+        modules.push((".aot", aot));
+    }
     let lua = dir.join("winrm_detect.lua");
     std::fs::write(&lua, LUA_FILTER)?;
 
@@ -147,8 +151,8 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
             floor: None,
         },
     ];
-    for (kind, module) in [(".wasm", &wasm), (".aot", &aot)] {
-        let floor = if kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
+    for (kind, module) in &modules {
+        let floor = if *kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
         setups.push(Setup {
             name: format!("passthrough {kind}"),
             function: Some("winrm_detect_passthrough"),

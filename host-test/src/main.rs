@@ -37,8 +37,8 @@ enum Command {
     Bench(BenchArgs),
     /// Measure the Fluent Bit module inside a real Fluent Bit (built by
     /// ../shared/vendor/fluent-bit/build.sh): events per CPU-second of the fluent-bit process
-    /// with no filter, the passthrough floor, the module (.wasm and .aot, annotate and filter,
-    /// both modes) and a Lua substring filter.
+    /// with no filter, the passthrough floor, the module (.wasm, and .aot where the build has
+    /// flb-wamrc; annotate and filter, both modes) and a Lua substring filter.
     FluentBitBench {
         /// The directory holding fluent-bit and flb-wamrc (default: WINRM_DETECT_FLUENT_BIT_BIN,
         /// else where build.sh puts them).
@@ -58,13 +58,10 @@ enum Command {
         files: Vec<String>,
     },
     /// Write out a build this runner carries: the component (for wasmtime hosts) or the
-    /// Fluent Bit filter module (for `WASM_Path`).
-    Artifact {
-        #[arg(value_enum)]
-        which: Artifact,
-        /// Where to write it.
-        output: std::path::PathBuf,
-    },
+    /// Fluent Bit filter module (for `wasm_path`) with its configuration built in; or show
+    /// the configuration a Fluent Bit module (.wasm or .aot) carries.
+    #[command(subcommand)]
+    Artifact(Artifact),
     /// Serve the detection over HTTP for shippers without a wasm hook (Vector, Logstash,
     /// Fluent Bit's `http` output): POST batches of events (NDJSON, a JSON array or one event;
     /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the
@@ -97,12 +94,27 @@ struct ServeArgs {
     /// Component instances scanning in parallel (default: the cores).
     #[arg(long)]
     workers: Option<usize>,
-    /// Request bodies read at once; more requests wait, unread (default: 2 × workers).
+    /// Requests decoded, scanned and delivered at once (default: 2 × workers). Bodies are
+    /// read into a budget of max-in-flight × max-body-bytes bytes; past it, requests wait
+    /// unread.
     #[arg(long)]
     max_in_flight: Option<usize>,
     /// Largest request body, before and after gzip (413 past it).
     #[arg(long, default_value_t = 16 << 20)]
     max_body_bytes: usize,
+    /// Seconds a request head may take from its first byte; past it the connection is closed.
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a request body may take to arrive after its head (408 past it).
+    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
+    body_timeout: f64,
+    /// Seconds a keep-alive connection may sit without a request before it is closed.
+    #[arg(long, default_value_t = 75.0, value_parser = seconds)]
+    idle_timeout: f64,
+    /// Client connections open at once; at the bound, never-used and idle ones are closed
+    /// to make room, and when every one is serving a request new ones wait in the backlog.
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
     /// A file holding a token every request (except GET /health) must carry as
     /// `Authorization: Bearer <token>`.
     #[arg(long)]
@@ -116,12 +128,42 @@ struct ServeArgs {
     mode: Option<ModeArg>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+/// A positive number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e7 => Ok(s),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+#[derive(Subcommand)]
 enum Artifact {
     /// The wasm32-wasip2 component (WIT world `detector-component`).
-    Component,
-    /// The wasm32-wasip1 core module for Fluent Bit's `wasm` filter.
-    FluentBit,
+    Component {
+        /// Where to write it.
+        output: std::path::PathBuf,
+    },
+    /// The core module for Fluent Bit's `wasm` filter (it imports nothing: Fluent Bit on
+    /// Windows runs it too), with the configuration written into it. Fluent Bit gives the
+    /// module no file to read: this is where its configuration comes from. A bad
+    /// configuration is refused here (exit 2), never in Fluent Bit.
+    FluentBit {
+        /// The detector's configuration (JSON; see the README). Without it the module runs
+        /// with the defaults.
+        #[arg(long)]
+        config: Option<String>,
+        /// Overrides the configuration's mode (the function name can fix it too).
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+        /// Where to write it (.wasm; compile it to .aot with flb-wamrc if you like).
+        output: std::path::PathBuf,
+    },
+    /// Print the configuration a Fluent Bit module carries (a .wasm written by
+    /// `artifact fluent-bit`, or the .aot compiled from it).
+    Show {
+        /// The module file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -211,16 +253,7 @@ fn main() -> ExitCode {
             fluent_bit_bench(fluent_bit, runs, copies, &work_dir, &files)
         }
         Command::Serve(args) => serve_command(args),
-        Command::Artifact { which, output } => {
-            let bytes = match which {
-                Artifact::Component => host_test::component::COMPONENT,
-                Artifact::FluentBit => host_test::fluent_bit::MODULE,
-            };
-            std::fs::write(&output, bytes).with_context(|| format!("writing {}", output.display())).map(|()| {
-                eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
-                ExitCode::SUCCESS
-            })
-        }
+        Command::Artifact(artifact) => artifact_command(artifact),
     };
     match result {
         Ok(code) => code,
@@ -228,6 +261,56 @@ fn main() -> ExitCode {
             eprintln!("winrm-detect: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn artifact_command(artifact: Artifact) -> Result<ExitCode> {
+    use host_test::fluent_bit;
+    let write = |output: &std::path::Path, bytes: &[u8]| {
+        std::fs::write(output, bytes).with_context(|| format!("writing {}", output.display()))
+    };
+    match artifact {
+        Artifact::Component { output } => {
+            write(&output, host_test::component::COMPONENT)?;
+            eprintln!("wrote {} ({} bytes)", output.display(), host_test::component::COMPONENT.len());
+        }
+        Artifact::FluentBit { config, mode, output } => {
+            let text = match (&config, mode) {
+                (None, None) => None,
+                _ => Some(config_text(config.as_deref(), mode)?),
+            };
+            let module = match fluent_bit::artifact(text.as_deref()) {
+                Ok(module) => module,
+                Err(e) => {
+                    eprintln!("winrm-detect: {e:#}; nothing written");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            write(&output, &module)?;
+            eprintln!("wrote {} ({} bytes)", output.display(), module.len());
+            eprintln!("{}", describe_embedded(fluent_bit::embedded_config(&module)?.as_deref()));
+        }
+        Artifact::Show { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = fluent_bit::embedded_config(&bytes).with_context(|| file.display().to_string())?;
+            eprintln!("{}", describe_embedded(text.as_deref()));
+            println!("{}", text.as_deref().unwrap_or("{}"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line on what a module's embedded configuration makes it do.
+fn describe_embedded(text: Option<&str>) -> String {
+    let Some(text) = text else {
+        return "configuration: none embedded; the defaults apply (mode parity, both rules)".into();
+    };
+    match winrm_detect::Config::from_json(text) {
+        Ok(c) => format!("configuration: embedded, {} bytes ({})", text.len(), c.summary()),
+        Err(e) => format!(
+            "configuration: embedded but refused by this version ({}): the module marks every record bad-config",
+            e.message
+        ),
     }
 }
 
@@ -272,13 +355,40 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode> {
         token,
         max_body_bytes: args.max_body_bytes,
         max_in_flight: args.max_in_flight.unwrap_or(2 * workers),
+        body_timeout: std::time::Duration::from_secs_f64(args.body_timeout),
+        connections: serve::conn::Limits {
+            max_connections: args.max_connections.max(1),
+            header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
+            idle_timeout: std::time::Duration::from_secs_f64(args.idle_timeout),
+        },
     };
+    warn_if_descriptors_short(args.max_connections);
     let runtime = Runtime::load_default()?;
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("the async runtime")?;
     eprintln!("winrm-detect serve: {workers} workers, delivering to {}", args.forward.as_deref().unwrap_or("stdout"));
     tokio.block_on(serve::run(options, runtime, shutdown_signal()))?;
     eprintln!("winrm-detect serve: stopped; every request answered 200 was delivered");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--max-connections` is the bound on client sockets only when the process may open that
+/// many descriptors, with room for the forward connections, the listener and the files.
+fn warn_if_descriptors_short(max_connections: usize) {
+    // SAFETY: getrlimit fills the struct it is given.
+    let limit = unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0).then_some(limit.rlim_cur)
+    };
+    let room = max_connections as libc::rlim_t + 64;
+    if let Some(soft) = limit
+        && soft != libc::RLIM_INFINITY
+        && soft < room
+    {
+        eprintln!(
+            "winrm-detect serve: warn: the process may open {soft} files, fewer than --max-connections {max_connections} \
+             needs ({room}): lower --max-connections or raise the limit (ulimit -n)"
+        );
+    }
 }
 
 /// SIGTERM or Ctrl-C: stop taking requests, finish those in flight.

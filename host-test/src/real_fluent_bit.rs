@@ -11,18 +11,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// Where `build.sh` puts its binaries when given no prefix.
-fn default_bin_dir() -> Option<PathBuf> {
+/// Where `build.sh` puts its binaries when given no prefix: `fluent-bit-5.1.1`, or with
+/// `FLB_WASI=0` `fluent-bit-5.1.1-nowasi`.
+fn default_bin_dir(wasi: bool) -> Option<PathBuf> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(cache.join("fluent-bit-5.1.1").join("bin"))
+    let suffix = if wasi { "" } else { "-nowasi" };
+    Some(cache.join(format!("fluent-bit-5.1.1{suffix}")).join("bin"))
 }
 
 pub struct FluentBit {
     pub bin: PathBuf,
     /// WAMR's AOT compiler built beside it, when it was.
     pub wamrc: Option<PathBuf>,
+    /// Which build, for messages: `WASI` or `no WASI, as on Windows`.
+    pub build: &'static str,
+    /// Whether its WAMR has WASI.
+    pub wasi: bool,
 }
 
 /// What one run printed, and the CPU time it took (user + system, all threads).
@@ -33,27 +39,52 @@ pub struct Run {
     pub cpu: Duration,
 }
 
+/// The two ways Fluent Bit 5.1.1 builds its wasm filter: with WAMR's WASI library (Linux,
+/// macOS: `build.sh`), and without it, the way its Windows (MSVC) builds are configured
+/// (`FLB_WASI=0 build.sh`, no `flb-wamrc` either). Each: its label, the variable naming its
+/// bin directory, whether it has WASI.
+const BUILDS: [(&str, &str, bool); 2] = [
+    ("WASI", "WINRM_DETECT_FLUENT_BIT_BIN", true),
+    ("no WASI, as on Windows", "WINRM_DETECT_FLUENT_BIT_NOWASI_BIN", false),
+];
+
 impl FluentBit {
-    /// `WINRM_DETECT_FLUENT_BIT_BIN` (the directory `build.sh` printed), else the build
-    /// script's default prefix. `None` when there is no `fluent-bit` there.
+    /// The WASI build: `WINRM_DETECT_FLUENT_BIT_BIN` (the directory `build.sh` printed),
+    /// else the build script's default prefix. `None` when there is no `fluent-bit` there.
     pub fn locate() -> Option<FluentBit> {
-        let dir = std::env::var_os("WINRM_DETECT_FLUENT_BIT_BIN").map(PathBuf::from).or_else(default_bin_dir)?;
-        Self::in_dir(&dir)
+        Self::locate_build(BUILDS[0])
+    }
+
+    fn locate_build((build, variable, wasi): (&'static str, &str, bool)) -> Option<FluentBit> {
+        let dir = std::env::var_os(variable).map(PathBuf::from).or_else(|| default_bin_dir(wasi))?;
+        Self::in_dir(&dir).map(|f| FluentBit { build, wasi, ..f })
     }
 
     pub fn in_dir(dir: &Path) -> Option<FluentBit> {
         let bin = dir.join("fluent-bit");
         let wamrc = dir.join("flb-wamrc");
-        bin.is_file().then(|| FluentBit { bin, wamrc: wamrc.is_file().then_some(wamrc) })
+        bin.is_file().then(|| FluentBit { bin, wamrc: wamrc.is_file().then_some(wamrc), build: "WASI", wasi: true })
     }
 
-    /// For tests: the binaries, or `None` (the test says what is missing and returns) — but
-    /// under `CI=true` a missing Fluent Bit is a failure, not a skip.
+    /// For tests: the WASI build, or `None` (the test says what is missing and returns) —
+    /// but under `CI=true` a missing Fluent Bit is a failure, not a skip.
     pub fn for_tests() -> Option<FluentBit> {
-        let found = Self::locate();
+        Self::build_for_tests(BUILDS[0])
+    }
+
+    /// For tests: every build that is there, the WASI one first; under `CI=true` both must be.
+    pub fn builds_for_tests() -> Vec<FluentBit> {
+        BUILDS.into_iter().filter_map(Self::build_for_tests).collect()
+    }
+
+    fn build_for_tests(build: (&'static str, &str, bool)) -> Option<FluentBit> {
+        let found = Self::locate_build(build);
         if found.is_none() {
-            let why =
-                "no Fluent Bit: run `bash ../shared/vendor/fluent-bit/build.sh` (or set WINRM_DETECT_FLUENT_BIT_BIN)";
+            let how = if build.2 { "" } else { "FLB_WASI=0 " };
+            let why = format!(
+                "no Fluent Bit ({}): run `{how}bash ../shared/vendor/fluent-bit/build.sh` (or set {})",
+                build.0, build.1
+            );
             assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
             eprintln!("skipped: {why}");
         }

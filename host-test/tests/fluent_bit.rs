@@ -1,11 +1,12 @@
-//! The wasm32-wasip1 Fluent Bit filter module under an emulated Fluent Bit host that calls
-//! it as `plugins/filter_wasm` does: annotate, filter and drop semantics, a 200 KB record,
-//! 100,000 records with flat memory, invalid JSON, configuration from `Accessible_Paths`.
-//! The result must always be a JSON object or `""`. The real Fluent Bit: `fluent_bit_real.rs`.
+//! The Fluent Bit filter module under an emulated Fluent Bit host that calls it as
+//! `plugins/filter_wasm` does: no imports, annotate, filter and drop semantics, a 200 KB
+//! record, 100,000 records with flat memory, invalid JSON, the configuration built into the
+//! artifact. The result must always be a JSON object or `""`. The real Fluent Bit:
+//! `fluent_bit_real.rs`.
 
 use std::path::Path;
 
-use host_test::fluent_bit::{FluentBitHost, Verdict};
+use host_test::fluent_bit::{self, FluentBitHost, MODULE, Verdict};
 use serde_json::{Map, Value};
 
 fn root() -> std::path::PathBuf {
@@ -153,23 +154,52 @@ fn a_hundred_thousand_records_in_flat_memory() {
     assert_eq!(host.memory_bytes(), warm, "linear memory grew across records");
 }
 
+/// Fluent Bit for Windows builds WAMR without WASI: any import would stay unlinked and trap
+/// when called, dropping the record. The module must need nothing from its host.
 #[test]
-fn configuration_comes_from_accessible_paths() {
-    let dir = std::env::temp_dir().join(format!("winrm-detect-fb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let record = extended_record();
+fn the_module_imports_nothing() {
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(&engine, MODULE).unwrap();
+    let imports: Vec<String> = module.imports().map(|i| format!("{}.{}", i.module(), i.name())).collect();
+    assert!(imports.is_empty(), "the Fluent Bit module imports {imports:?}");
+    let exports: Vec<&str> = module.exports().map(|e| e.name()).collect();
+    for wanted in ["memory", "malloc", "free", "winrm_detect_annotate", "winrm_detect_filter", "winrm_detect_about"] {
+        assert!(exports.contains(&wanted), "no export {wanted}: {exports:?}");
+    }
+}
 
-    std::fs::write(dir.join("winrm-detect.json"), r#"{"mode":"extended"}"#).unwrap();
-    let mut host = FluentBitHost::new(Some((&dir, "."))).unwrap();
+#[test]
+fn configuration_comes_from_the_artifact() {
+    let record = extended_record();
+    let config = r#"{"mode":"extended","allowlist":{"users":["nobody"]}}"#;
+    let module = fluent_bit::artifact(Some(config)).unwrap();
+    assert_eq!(fluent_bit::embedded_config(&module).unwrap().as_deref(), Some(config));
+    assert_eq!(fluent_bit::embedded_config(MODULE).unwrap(), None);
+
+    let mut host = FluentBitHost::new(Some(config)).unwrap();
     let out = replaced(host.call("winrm_detect_filter", "t", (0, 0), record.as_bytes()).unwrap());
     assert_eq!(out["winrm_detect"][0]["matcher"], "extended");
+    let about = replaced(host.call("winrm_detect_about", "t", (0, 0), b"{}").unwrap());
+    assert_eq!(about["winrm_detect_module"]["mode"], "extended");
+    assert_eq!(about["winrm_detect_module"]["configuration"]["allowlist"]["users"][0], "nobody");
+    // The function name still fixes the mode.
+    assert_eq!(host.call("winrm_detect_filter_parity", "t", (0, 0), record.as_bytes()).unwrap(), Verdict::Drop);
 
-    std::fs::write(dir.join("winrm-detect.json"), r#"{"mood":"extended"}"#).unwrap();
-    let mut host = FluentBitHost::new(Some((&dir, "."))).unwrap();
+    // An allowlist in the artifact suppresses.
+    let user = out["winrm_detect"][0]["fields"]["user"].as_str().unwrap().to_string();
+    let quiet = format!(r#"{{"mode":"extended","allowlist":{{"users":["{user}"]}}}}"#);
+    let mut host = FluentBitHost::new(Some(&quiet)).unwrap();
+    assert_eq!(host.call("winrm_detect_filter", "t", (0, 0), record.as_bytes()).unwrap(), Verdict::Drop);
+
+    // A bad configuration never reaches a module: the artifact is refused, naming the key.
+    let e = fluent_bit::artifact(Some(r#"{"mood":"extended"}"#)).unwrap_err();
+    assert!(e.to_string().contains("mood"), "{e}");
+    // One that got into a slot anyway (a hand-edited file) is refused by the module, loudly.
+    let edited = winrm_detect::config_slot::embed(MODULE, br#"{"mood":"extended"}"#).unwrap();
+    let mut host = FluentBitHost::load(&edited, false).unwrap();
     let out = replaced(host.call("winrm_detect_annotate", "t", (0, 0), record.as_bytes()).unwrap());
     assert_eq!(out["winrm_detect_error"]["kind"], "bad-config");
     assert!(out["winrm_detect_error"]["message"].as_str().unwrap().contains("mood"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// What each function costs an interpreter, in WebAssembly instructions per corpus record

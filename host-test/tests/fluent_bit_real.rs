@@ -1,10 +1,12 @@
-//! The Fluent Bit module in a real Fluent Bit 5.1.1 (built by
-//! `../shared/vendor/fluent-bit/build.sh`), interpreted (`.wasm`) and compiled ahead of time
-//! (`.aot`), with the configurations taken word for word from the README: every input an
-//! operator is given a configuration for, the records `winevtlog` writes under each of its
-//! options, the generated worst cases, the public corpus, a forced trap, and the
-//! configuration file. Fluent Bit's stdout must carry only records, and its log no wasm
-//! exception (but where one is forced).
+//! The Fluent Bit module in a real Fluent Bit 5.1.1, in both of its builds: with WASI
+//! (`../shared/vendor/fluent-bit/build.sh`), interpreted (`.wasm`) and compiled ahead of time
+//! (`.aot`), and without WASI as Fluent Bit for Windows is built (`FLB_WASI=0 build.sh`),
+//! interpreted, as Windows runs it. With the configurations taken word for word from the
+//! README: every input an operator is given a configuration for, the records `winevtlog`
+//! writes under each of its options, the generated worst cases, the public corpus, a forced
+//! trap, and the configuration built into the artifact. Fluent Bit's stdout must carry only
+//! records, and its log no wasm exception (but where one is forced) and no warning from
+//! WAMR's loader.
 //!
 //! Without a Fluent Bit these tests say what is missing and pass; under `CI=true` they fail.
 
@@ -31,29 +33,39 @@ fn readme() -> String {
     fs::read_to_string(root().join("README.md")).unwrap()
 }
 
-/// A scratch directory under the target directory, emptied.
-fn scratch(name: &str) -> PathBuf {
-    let dir = root().join("target").join("fluent-bit-e2e").join(name);
+/// A scratch directory under the target directory for one test in one Fluent Bit build,
+/// emptied.
+fn scratch(name: &str, fluent_bit: &FluentBit) -> PathBuf {
+    let build = if fluent_bit.wasi { "wasi" } else { "nowasi" };
+    let dir = root().join("target").join("fluent-bit-e2e").join(format!("{name}-{build}"));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// The module as `winrm-detect artifact fluent-bit` writes it, and its `.aot` beside it.
-fn modules(fluent_bit: &FluentBit, dir: &Path) -> Vec<PathBuf> {
+/// The module as `winrm-detect artifact fluent-bit` writes it (with `config` built in), and
+/// its `.aot` beside it where the build has `flb-wamrc` (Windows builds have none).
+fn configured_modules(fluent_bit: &FluentBit, dir: &Path, config: Option<&str>) -> Vec<PathBuf> {
     let wasm = dir.join("winrm_detect.wasm");
-    fs::write(&wasm, host_test::fluent_bit::MODULE).unwrap();
-    let aot = dir.join("winrm_detect.aot");
-    fluent_bit.compile_aot(&wasm, &aot).expect("flb-wamrc");
-    vec![wasm, aot]
+    fs::write(&wasm, host_test::fluent_bit::artifact(config).unwrap()).unwrap();
+    let mut modules = vec![wasm.clone()];
+    if fluent_bit.wamrc.is_some() {
+        let aot = dir.join("winrm_detect.aot");
+        fluent_bit.compile_aot(&wasm, &aot).expect("flb-wamrc");
+        modules.push(aot);
+    }
+    modules
 }
 
-/// The README's configuration `name`, pointed at `module` and `config_dir`; the inputs
-/// replaced when `inputs` is given, the outputs always by stdout JSON lines.
-fn configure(name: &str, module: &Path, config_dir: &Path, inputs: Option<String>) -> (Pipeline, String) {
+fn modules(fluent_bit: &FluentBit, dir: &Path) -> Vec<PathBuf> {
+    configured_modules(fluent_bit, dir, None)
+}
+
+/// The README's configuration `name`, pointed at `module`; the inputs replaced when `inputs`
+/// is given, the outputs always by stdout JSON lines.
+fn configure(name: &str, module: &Path, inputs: Option<String>) -> (Pipeline, String) {
     let mut p = Pipeline::parse(&readme_config(&readme(), name).unwrap()).unwrap();
     p.filters = set_value(&p.filters, "wasm_path", &module.display().to_string()).unwrap();
-    p.filters = set_value(&p.filters, "accessible_paths", &config_dir.display().to_string()).unwrap();
     if let Some(inputs) = inputs {
         p.inputs = inputs;
     }
@@ -86,6 +98,9 @@ fn run_fed(
     if no_exceptions {
         assert!(!run.stderr.contains("exception"), "a wasm exception:\n{}", tail(&run.stderr));
     }
+    // WAMR's loader warns of what it could not link (and the call that needs it traps).
+    assert!(!run.stderr.contains("WASM module load failed"), "{}", tail(&run.stderr));
+    assert!(!run.stderr.contains("failed to link"), "an unlinked import:\n{}", tail(&run.stderr));
     (records, run.stderr)
 }
 
@@ -166,18 +181,19 @@ fn readme_configurations_set_the_measured_stack() {
 /// README's winevtlog filter.
 #[test]
 fn winevtlog_records_under_every_option() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("winevtlog");
-    for module in modules(&fluent_bit, &dir) {
-        for file in fixtures(".jsonl").into_iter().filter(|f| f.to_string_lossy().contains("winevtlog.")) {
-            let input = tail_input(&file, Some("json"), "winevt", false);
-            let (mut p, function) = configure("winevtlog", &module, &dir, Some(input));
-            p.preamble.push_str(JSON_PARSER);
-            let lines = lines_of(&file);
-            let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
-            let (records, _) = run(&fluent_bit, &dir, &p, forwarded(&function, &want).len());
-            assert!(want.iter().any(|w| matches!(w, Ok(a) if !a.is_empty())), "{file:?} has no positive");
-            check(&function, &records, &want, &format!("{} via {}", file.display(), module.display()));
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("winevtlog", &fluent_bit);
+        for module in modules(&fluent_bit, &dir) {
+            for file in fixtures(".jsonl").into_iter().filter(|f| f.to_string_lossy().contains("winevtlog.")) {
+                let input = tail_input(&file, Some("json"), "winevt", false);
+                let (mut p, function) = configure("winevtlog", &module, Some(input));
+                p.preamble.push_str(JSON_PARSER);
+                let lines = lines_of(&file);
+                let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
+                let (records, _) = run(&fluent_bit, &dir, &p, forwarded(&function, &want).len());
+                assert!(want.iter().any(|w| matches!(w, Ok(a) if !a.is_empty())), "{file:?} has no positive");
+                check(&function, &records, &want, &format!("{} via {}", file.display(), module.display()));
+            }
         }
     }
 }
@@ -187,23 +203,24 @@ fn winevtlog_records_under_every_option() {
 /// `{"log": "<Event…>"}`).
 #[test]
 fn tail_configurations_over_every_fixture() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("tail");
-    for module in modules(&fluent_bit, &dir) {
-        for (name, suffix) in [("tail-json", ".jsonl"), ("tail-xml", ".xml")] {
-            let files = fixtures(suffix);
-            let mut all = Vec::new();
-            let joined = dir.join(format!("events{suffix}"));
-            for f in &files {
-                all.extend(lines_of(f));
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("tail", &fluent_bit);
+        for module in modules(&fluent_bit, &dir) {
+            for (name, suffix) in [("tail-json", ".jsonl"), ("tail-xml", ".xml")] {
+                let files = fixtures(suffix);
+                let mut all = Vec::new();
+                let joined = dir.join(format!("events{suffix}"));
+                for f in &files {
+                    all.extend(lines_of(f));
+                }
+                fs::write(&joined, all.join("\n") + "\n").unwrap();
+                let (mut p, function) = configure(name, &module, None);
+                p.inputs = readme_tail(&p.inputs, &joined);
+                let want = expected(&all, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
+                let (records, _) = run(&fluent_bit, &dir, &p, forwarded(&function, &want).len());
+                assert!(want.iter().filter(|w| matches!(w, Ok(a) if !a.is_empty())).count() >= files.len());
+                check(&function, &records, &want, &format!("{name} via {}", module.display()));
             }
-            fs::write(&joined, all.join("\n") + "\n").unwrap();
-            let (mut p, function) = configure(name, &module, &dir, None);
-            p.inputs = readme_tail(&p.inputs, &joined);
-            let want = expected(&all, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
-            let (records, _) = run(&fluent_bit, &dir, &p, forwarded(&function, &want).len());
-            assert!(want.iter().filter(|w| matches!(w, Ok(a) if !a.is_empty())).count() >= files.len());
-            check(&function, &records, &want, &format!("{name} via {}", module.display()));
         }
     }
 }
@@ -211,29 +228,30 @@ fn tail_configurations_over_every_fixture() {
 /// The README's `tcp` configuration, fed XML lines over a socket.
 #[test]
 fn tcp_configuration_with_xml_lines() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("tcp");
-    let port = host_test::free_loopback_port();
-    let mut lines = Vec::new();
-    for f in fixtures(".xml") {
-        lines.extend(lines_of(&f));
-    }
-    // A truncated event: forwarded with its error even by a filter.
-    let cut = lines[0].find("Invoke-Command").expect("a positive first") + 30;
-    lines.push(lines[0][..cut].to_string());
-    for module in modules(&fluent_bit, &dir) {
-        let (mut p, function) = configure("tcp-xml", &module, &dir, None);
-        p.inputs = set_value(&p.inputs, "listen", "127.0.0.1").unwrap();
-        p.inputs = set_value(&p.inputs, "port", &port.to_string()).unwrap();
-        let payload = lines.join("\n") + "\n";
-        let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
-        let (records, _) = run_fed(&fluent_bit, &dir, &p, forwarded(&function, &want).len(), true, || {
-            let mut stream = connect(port)?;
-            stream.write_all(payload.as_bytes())?;
-            Ok(())
-        });
-        assert!(matches!(want.last(), Some(Err(k)) if k == "broken-xml"));
-        check(&function, &records, &want, &format!("tcp-xml via {}", module.display()));
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("tcp", &fluent_bit);
+        let port = host_test::free_loopback_port();
+        let mut lines = Vec::new();
+        for f in fixtures(".xml") {
+            lines.extend(lines_of(&f));
+        }
+        // A truncated event: forwarded with its error even by a filter.
+        let cut = lines[0].find("Invoke-Command").expect("a positive first") + 30;
+        lines.push(lines[0][..cut].to_string());
+        for module in modules(&fluent_bit, &dir) {
+            let (mut p, function) = configure("tcp-xml", &module, None);
+            p.inputs = set_value(&p.inputs, "listen", "127.0.0.1").unwrap();
+            p.inputs = set_value(&p.inputs, "port", &port.to_string()).unwrap();
+            let payload = lines.join("\n") + "\n";
+            let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(&function)));
+            let (records, _) = run_fed(&fluent_bit, &dir, &p, forwarded(&function, &want).len(), true, || {
+                let mut stream = connect(port)?;
+                stream.write_all(payload.as_bytes())?;
+                Ok(())
+            });
+            assert!(matches!(want.last(), Some(Err(k)) if k == "broken-xml"));
+            check(&function, &records, &want, &format!("tcp-xml via {}", module.display()));
+        }
     }
 }
 
@@ -257,23 +275,24 @@ fn connect(port: u16) -> Result<std::net::TcpStream> {
 /// record comes out, annotated, and nothing traps.
 #[test]
 fn worst_cases_never_trap_under_the_readme_settings() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("worst");
-    let cases = host_test::worst_cases::worst_cases();
-    let file = dir.join("worst.jsonl");
-    let lines: Vec<String> = cases.iter().map(|(_, e)| e.clone()).collect();
-    fs::write(&file, lines.join("\n") + "\n").unwrap();
-    for module in modules(&fluent_bit, &dir) {
-        for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
-            let (mut p, _) = configure("tail-json", &module, &dir, None);
-            p.inputs = readme_tail(&p.inputs, &file);
-            p.filters = set_value(&p.filters, "function_name", function).unwrap();
-            let (records, _) = run(&fluent_bit, &dir, &p, cases.len());
-            let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(function)));
-            check(function, &records, &want, &format!("worst cases via {}", module.display()));
-            if function.ends_with("_extended") {
-                let names: Vec<_> = cases.iter().map(|(n, _)| *n).collect();
-                assert!(want.iter().all(|w| matches!(w, Ok(a) if !a.is_empty())), "{names:?}: {want:?}");
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("worst", &fluent_bit);
+        let cases = host_test::worst_cases::worst_cases();
+        let file = dir.join("worst.jsonl");
+        let lines: Vec<String> = cases.iter().map(|(_, e)| e.clone()).collect();
+        fs::write(&file, lines.join("\n") + "\n").unwrap();
+        for module in modules(&fluent_bit, &dir) {
+            for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
+                let (mut p, _) = configure("tail-json", &module, None);
+                p.inputs = readme_tail(&p.inputs, &file);
+                p.filters = set_value(&p.filters, "function_name", function).unwrap();
+                let (records, _) = run(&fluent_bit, &dir, &p, cases.len());
+                let want = expected(&lines, &format!(r#"{{"mode":"{}"}}"#, mode_of(function)));
+                check(function, &records, &want, &format!("worst cases via {}", module.display()));
+                if function.ends_with("_extended") {
+                    let names: Vec<_> = cases.iter().map(|(n, _)| *n).collect();
+                    assert!(want.iter().all(|w| matches!(w, Ok(a) if !a.is_empty())), "{names:?}: {want:?}");
+                }
             }
         }
     }
@@ -283,36 +302,37 @@ fn worst_cases_never_trap_under_the_readme_settings() {
 /// configuration for XML: every record comes out, exactly the one real positive fires.
 #[test]
 fn corpus_through_fluent_bit() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
     let bulk = host_test::corpus_bulk("xml.gz");
     if !bulk.is_file() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "no corpus at {}", bulk.display());
         eprintln!("skipped: no corpus at {}", bulk.display());
         return;
     }
-    let dir = scratch("corpus");
-    let file = dir.join("sysmon.xml");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(fs::File::open(&bulk).unwrap()), &mut text)
-        .unwrap();
-    fs::write(&file, &text).unwrap();
-    let events = text.lines().filter(|l| !l.trim().is_empty()).count();
-    for module in modules(&fluent_bit, &dir) {
-        for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
-            let (mut p, _) = configure("tail-xml", &module, &dir, None);
-            p.inputs = readme_tail(&p.inputs, &file);
-            p.filters = set_value(&p.filters, "function_name", function).unwrap();
-            let (records, _) = run(&fluent_bit, &dir, &p, events);
-            assert_eq!(records.len(), events, "{function} via {}", module.display());
-            let fired: BTreeMap<String, usize> =
-                records.iter().flat_map(|r| verdict(r).unwrap_or_default()).fold(BTreeMap::new(), |mut m, id| {
-                    *m.entry(id).or_default() += 1;
-                    m
-                });
-            let parity = fired.get("ba24cda8-4716-11ec-8009-3e22fbd008af").copied().unwrap_or(0);
-            assert_eq!(parity, 1, "{function} via {}: {fired:?}", module.display());
-            let errors = records.iter().filter(|r| r.contains_key("winrm_detect_error")).count();
-            assert_eq!(errors, 0, "{function}");
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("corpus", &fluent_bit);
+        let file = dir.join("sysmon.xml");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(fs::File::open(&bulk).unwrap()), &mut text)
+            .unwrap();
+        fs::write(&file, &text).unwrap();
+        let events = text.lines().filter(|l| !l.trim().is_empty()).count();
+        for module in modules(&fluent_bit, &dir) {
+            for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
+                let (mut p, _) = configure("tail-xml", &module, None);
+                p.inputs = readme_tail(&p.inputs, &file);
+                p.filters = set_value(&p.filters, "function_name", function).unwrap();
+                let (records, _) = run(&fluent_bit, &dir, &p, events);
+                assert_eq!(records.len(), events, "{function} via {}", module.display());
+                let fired: BTreeMap<String, usize> =
+                    records.iter().flat_map(|r| verdict(r).unwrap_or_default()).fold(BTreeMap::new(), |mut m, id| {
+                        *m.entry(id).or_default() += 1;
+                        m
+                    });
+                let parity = fired.get("ba24cda8-4716-11ec-8009-3e22fbd008af").copied().unwrap_or(0);
+                assert_eq!(parity, 1, "{function} via {}: {fired:?}", module.display());
+                let errors = records.iter().filter(|r| r.contains_key("winrm_detect_error")).count();
+                assert_eq!(errors, 0, "{function}");
+            }
         }
     }
 }
@@ -321,78 +341,79 @@ fn corpus_through_fluent_bit() {
 /// events; Fluent Bit drops those, and every record after a trap is processed correctly.
 #[test]
 fn a_trap_is_not_forever() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("trap");
-    let module = &modules(&fluent_bit, &dir)[0];
-    let deep =
-        host_test::worst_cases::worst_cases().into_iter().find(|(n, _)| *n == "json-nesting-64-value").unwrap().1;
-    let positive = lines_of(&root().join("fixtures/events/sysmon1.evtx.jsonl"))
-        .into_iter()
-        .find(|l| l.contains("Invoke-Command -ComputerName"))
-        .unwrap();
-    let negative = r#"{"log":"an application line"}"#.to_string();
-    let mut lines = Vec::new();
-    for _ in 0..50 {
-        lines.extend([deep.clone(), positive.clone(), negative.clone()]);
-    }
-    let file = dir.join("trap.jsonl");
-    fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let (mut p, _) = configure("tail-json", module, &dir, None);
-    p.inputs = readme_tail(&p.inputs, &file);
-    p.filters = set_value(&p.filters, "function_name", "winrm_detect_annotate").unwrap();
-    p.filters = set_value(&p.filters, "wasm_stack_size", "8K").unwrap();
-    let (records, log) = run_fed(&fluent_bit, &dir, &p, 100, false, || Ok(()));
-    assert_eq!(log.matches("Got exception running wasm code").count(), 50, "{}", tail(&log));
-    assert!(log.contains("[winrm-detect] warn: the previous record's call trapped"), "{}", tail(&log));
-    assert_eq!(records.len(), 100, "the deep records are dropped, every other one comes out");
-    for pair in records.chunks(2) {
-        assert_eq!(verdict(&pair[0]), Ok(vec!["ba24cda8-4716-11ec-8009-3e22fbd008af".to_string()]));
-        assert_eq!(pair[1], serde_json::from_str::<Map<String, Value>>(&negative).unwrap());
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("trap", &fluent_bit);
+        let module = &modules(&fluent_bit, &dir)[0];
+        let deep =
+            host_test::worst_cases::worst_cases().into_iter().find(|(n, _)| *n == "json-nesting-64-value").unwrap().1;
+        let positive = lines_of(&root().join("fixtures/events/sysmon1.evtx.jsonl"))
+            .into_iter()
+            .find(|l| l.contains("Invoke-Command -ComputerName"))
+            .unwrap();
+        let negative = r#"{"log":"an application line"}"#.to_string();
+        let mut lines = Vec::new();
+        for _ in 0..50 {
+            lines.extend([deep.clone(), positive.clone(), negative.clone()]);
+        }
+        let file = dir.join("trap.jsonl");
+        fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let (mut p, _) = configure("tail-json", module, None);
+        p.inputs = readme_tail(&p.inputs, &file);
+        p.filters = set_value(&p.filters, "function_name", "winrm_detect_annotate").unwrap();
+        p.filters = set_value(&p.filters, "wasm_stack_size", "8K").unwrap();
+        let (records, log) = run_fed(&fluent_bit, &dir, &p, 100, false, || Ok(()));
+        assert_eq!(log.matches("Got exception running wasm code").count(), 50, "{}", tail(&log));
+        assert_eq!(records.len(), 100, "the deep records are dropped, every other one comes out");
+        for pair in records.chunks(2) {
+            // The record after a trap is read as usual and says that the one before was lost.
+            assert_eq!(pair[0]["winrm_detect"][0]["rule_id"], "ba24cda8-4716-11ec-8009-3e22fbd008af");
+            assert_eq!(pair[0]["winrm_detect_error"]["kind"], "internal", "{:?}", pair[0]);
+            assert!(pair[0]["winrm_detect_error"]["message"].as_str().unwrap().contains("trapped"));
+            assert_eq!(pair[1], serde_json::from_str::<Map<String, Value>>(&negative).unwrap());
+        }
     }
 }
 
-/// `winrm-detect.json` is found in any `accessible_paths` directory and the log says which;
-/// a bad one is refused loudly and the filter still forwards matches, marked.
+/// The configuration built into the artifact is what the filter runs with, in both builds
+/// (one behaviour on every platform: a `winrm-detect.json` beside it is not read); the `.aot`
+/// compiled from it carries it too, and `winrm_detect_about` says what an instance runs with
+/// through the README's check configuration.
 #[test]
-fn configuration_file_in_accessible_paths() {
-    let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("config");
-    let module = &modules(&fluent_bit, &dir)[0];
-    let conf = dir.join("conf.d");
-    fs::create_dir_all(&conf).unwrap();
-    fs::create_dir_all(dir.join("empty")).unwrap();
+fn configuration_built_into_the_artifact() {
+    let config = r#"{"mode":"extended","rules":["process-creation"]}"#;
     let mut lines = lines_of(&root().join("fixtures/events/extended.evtx.jsonl"));
     lines.extend(lines_of(&root().join("fixtures/events/sysmon1.evtx.jsonl")));
-    let file = dir.join("events.jsonl");
-    fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let (mut p, _) = configure("tail-json", module, &dir, None);
-    p.inputs = readme_tail(&p.inputs, &file);
-    p.filters =
-        set_value(&p.filters, "accessible_paths", &format!("{},{}", dir.join("empty").display(), conf.display()))
-            .unwrap();
+    lines.extend(lines_of(&root().join("fixtures/events/scriptblock.evtx.jsonl")));
+    let want = expected(&lines, config);
+    assert_ne!(want, expected(&lines, "{}"), "the configuration changes the verdicts");
+    for fluent_bit in FluentBit::builds_for_tests() {
+        let dir = scratch("config", &fluent_bit);
+        let file = dir.join("events.jsonl");
+        fs::write(&file, lines.join("\n") + "\n").unwrap();
+        // What an operator had before: a file in accessible_paths. Not read, on any build.
+        fs::write(dir.join("winrm-detect.json"), r#"{"mode":"parity"}"#).unwrap();
+        for module in configured_modules(&fluent_bit, &dir, Some(config)) {
+            let bytes = fs::read(&module).unwrap();
+            let embedded = host_test::fluent_bit::embedded_config(&bytes).unwrap();
+            assert_eq!(embedded.as_deref(), Some(config), "{}", module.display());
+            let (mut p, _) = configure("tail-json", &module, None);
+            p.inputs = readme_tail(&p.inputs, &file);
+            p.filters.push_str(&format!("      accessible_paths: {}\n", dir.display()));
+            let (records, _) = run(&fluent_bit, &dir, &p, forwarded("winrm_detect_filter", &want).len());
+            check("winrm_detect_filter", &records, &want, &format!("built in, via {}", module.display()));
 
-    fs::write(conf.join("winrm-detect.json"), r#"{"mode":"extended"}"#).unwrap();
-    let want = expected(&lines, r#"{"mode":"extended"}"#);
-    let (records, log) = run(&fluent_bit, &dir, &p, forwarded("winrm_detect_filter", &want).len());
-    assert!(
-        log.contains(&format!("configuration from {}/winrm-detect.json (mode extended", conf.display())),
-        "{}",
-        tail(&log)
-    );
-    check("winrm_detect_filter", &records, &want, "extended from the file");
-
-    fs::write(conf.join("winrm-detect.json"), r#"{"mode":"extended","allowlist":{"user":["x"]}}"#).unwrap();
-    let matches = forwarded("winrm_detect_filter", &expected(&lines, "{}")).len();
-    assert!(matches > 0);
-    let (records, log) = run(&fluent_bit, &dir, &p, matches);
-    assert!(log.contains("allowlist.user") && log.contains("refused"), "{}", tail(&log));
-    // Every match (under the defaults), marked; and at most one more marked record for the
-    // fault: all these records share one record time, within the minute.
-    let marked = records.iter().filter(|r| r["winrm_detect_error"]["kind"] == "bad-config").count();
-    assert_eq!(marked, records.len());
-    let with_matches = records.iter().filter(|r| r.contains_key("winrm_detect")).count();
-    assert_eq!(with_matches, matches);
-    assert!(records.len() <= matches + 1);
+            let mut about = Pipeline::parse(&readme_config(&readme(), "about").unwrap()).unwrap();
+            about.filters = set_value(&about.filters, "wasm_path", &module.display().to_string()).unwrap();
+            about.outputs = STDOUT_OUTPUT.into();
+            about.preamble = FAST_SERVICE.into();
+            let (records, _) = run(&fluent_bit, &dir, &about, 1);
+            let said = &records[0]["winrm_detect_module"];
+            assert_eq!(said["mode"], "extended", "{said}");
+            assert_eq!(said["rules"], serde_json::json!(["process-creation"]));
+            assert_eq!(said["configuration"], serde_json::from_str::<Value>(config).unwrap());
+            assert_eq!(said["refused"], Value::Null);
+        }
+    }
 }
 
 /// The interpreter stack each worst case needs, found by bisection in the real WAMR (the
@@ -403,7 +424,7 @@ fn configuration_file_in_accessible_paths() {
 #[ignore = "a measurement: prints the stack each worst case needs"]
 fn stack_need() {
     let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("stack");
+    let dir = scratch("stack", &fluent_bit);
     let module = &modules(&fluent_bit, &dir)[0];
     let mut cases = host_test::worst_cases::worst_cases();
     let sysmon = lines_of(&root().join("fixtures/events/sysmon1.evtx.jsonl"));
@@ -420,7 +441,7 @@ fn stack_need() {
         let mut row = format!("| {name} |");
         for function in ["winrm_detect_annotate_parity", "winrm_detect_annotate_extended"] {
             let passes = |kib: u32| {
-                let (mut p, _) = configure("tail-json", module, &dir, None);
+                let (mut p, _) = configure("tail-json", module, None);
                 p.inputs = readme_tail(&p.inputs, &file);
                 p.filters = set_value(&p.filters, "function_name", function).unwrap();
                 p.filters = set_value(&p.filters, "wasm_stack_size", &format!("{kib}K")).unwrap();

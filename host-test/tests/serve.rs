@@ -205,3 +205,190 @@ fn load_on_loopback() {
         block_on(async { reqwest::get(format!("{}/metrics", serve.url)).await.unwrap().text().await.unwrap() });
     assert!(metrics.lines().any(|l| l == format!("winrm_detect_events_total {events}")), "{metrics}");
 }
+
+/// Descriptors the process holds now.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// A raw connection that sends `bytes` and then holds still.
+fn raw(url: &str, bytes: &[u8]) -> Option<std::net::TcpStream> {
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.write_all(bytes).ok()?;
+    Some(stream)
+}
+
+/// What the server sends on `stream` until it closes the connection (or `limit` passes: then
+/// `None`), and how long that took.
+fn read_until_closed(stream: &mut std::net::TcpStream, limit: Duration) -> Option<(String, Duration)> {
+    use std::io::Read;
+    let started = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some((String::from_utf8_lossy(&got).into_owned(), started.elapsed())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some((String::from_utf8_lossy(&got).into_owned(), started.elapsed()));
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A well-behaved shipper posting three events every `every` for `during`: the slowest answer.
+async fn slowest_answer(url: &str, during: Duration, every: Duration) -> Duration {
+    let client = reqwest::Client::new();
+    let body = format!("{POSITIVE}\n{{\"a\":1}}\n{POSITIVE}\n");
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < during {
+        let t = Instant::now();
+        let answered =
+            tokio::time::timeout(Duration::from_secs(30), post(&client, url, body.clone().into(), &[])).await;
+        let (status, text) = answered.expect("a well-behaved request was not answered within 30 s");
+        assert_eq!(status, 200, "{text}");
+        slowest = slowest.max(t.elapsed());
+        tokio::time::sleep(every).await;
+    }
+    slowest
+}
+
+fn metric(serve: &Serve, name: &str) -> u64 {
+    let text = block_on(async { reqwest::get(format!("{}/metrics", serve.url)).await.unwrap().text().await.unwrap() });
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
+}
+
+/// Eight clients that announce a 1 MB body and send a byte a second (a shipper with the token
+/// on a bad link, or an attacker), with serve's defaults: they hold no body slot, and a
+/// well-behaved request is answered at once all along.
+#[test]
+fn dribbling_senders_hold_no_slot() {
+    let serve = Serve::start(&[]);
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000000\r\n\r\n";
+    let dribblers: Vec<_> = (0..8).map(|_| raw(&serve.url, head.as_bytes()).expect("connect")).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = {
+        let stop = stop.clone();
+        let mut streams: Vec<_> = dribblers.iter().map(|s| s.try_clone().unwrap()).collect();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for s in &mut streams {
+                    let _ = s.write_all(b" ");
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    let slowest =
+        block_on(slowest_answer(&format!("{}/", serve.url), Duration::from_secs(6), Duration::from_millis(250)));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    feeder.join().unwrap();
+    println!(
+        "serve, 8 dribbling senders (1 byte/s, 1 MB announced), defaults: slowest well-behaved answer {slowest:?}"
+    );
+    assert!(slowest < Duration::from_secs(1), "a well-behaved request waited {slowest:?}");
+    drop(dribblers);
+}
+
+/// 3,000 connections that send half a request head or nothing at all, with serve's
+/// defaults: serve holds no more than its connection bound (512), turns the flood over, and a
+/// well-behaved request is answered at once all along.
+#[test]
+fn half_open_and_silent_connections_are_turned_over() {
+    let serve = Serve::start(&[]);
+    let pid = serve.child.id();
+    let before = open_descriptors(pid);
+    let half_head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le";
+    let url = serve.url.clone();
+    let flood = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for i in 0..3_000 {
+            if let Some(s) = raw(&url, if i % 2 == 0 { &half_head[..] } else { b"" }) {
+                held.push(s);
+            }
+        }
+        held
+    });
+    let slowest =
+        block_on(slowest_answer(&format!("{}/", serve.url), Duration::from_secs(5), Duration::from_millis(100)));
+    let held = flood.join().unwrap();
+    let after_flood =
+        block_on(slowest_answer(&format!("{}/", serve.url), Duration::from_secs(1), Duration::from_millis(100)));
+    let descriptors = open_descriptors(pid);
+    let shed = metric(&serve, "winrm_detect_connections_shed_total");
+    let open = metric(&serve, "winrm_detect_connections_open");
+    println!(
+        "serve, 3,000 half-open and silent connections ({} connected), defaults: slowest well-behaved answer \
+         {:?}; serve holds {descriptors} descriptors ({before} before), {open} connections open, {shed} shed",
+        held.len(),
+        slowest.max(after_flood),
+    );
+    assert!(held.len() >= 2_900, "only {} connections got through", held.len());
+    assert!(slowest.max(after_flood) < Duration::from_secs(1), "a well-behaved request waited {slowest:?}");
+    assert!(open <= 512, "{open} connections open");
+    assert!(descriptors <= before + 512, "{descriptors} descriptors, {before} before the flood");
+    assert!(shed >= 2_400, "only {shed} shed");
+}
+
+/// Each time limit, with short values: a half-sent head and an idle keep-alive connection are
+/// closed, a dribbled body is answered 408; a connection serving a request is never cut; and
+/// when every connection is inside a request a new one waits in the backlog, not refused.
+#[test]
+fn time_limits_and_the_connection_bound() {
+    let serve = Serve::start(&[
+        "--header-timeout",
+        "0.5",
+        "--idle-timeout",
+        "1.5",
+        "--body-timeout",
+        "1",
+        "--max-connections",
+        "3",
+    ]);
+    // A head that never ends: closed, with no answer, after the header timeout.
+    let mut half = raw(&serve.url, b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let (said, took) = read_until_closed(&mut half, Duration::from_secs(5)).expect("the half-sent head was not closed");
+    assert!(
+        said.is_empty() && took >= Duration::from_millis(400) && took < Duration::from_secs(2),
+        "{said:?} {took:?}"
+    );
+
+    // A keep-alive connection: answered, kept for the idle timeout, then closed.
+    let request = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{POSITIVE}", POSITIVE.len());
+    let mut kept = raw(&serve.url, request.as_bytes()).unwrap();
+    let (said, took) =
+        read_until_closed(&mut kept, Duration::from_secs(5)).expect("the idle connection was not closed");
+    assert!(said.starts_with("HTTP/1.1 200"), "{said}");
+    assert!(took >= Duration::from_millis(1_300) && took < Duration::from_secs(3), "closed after {took:?}");
+
+    // A body that does not arrive in time: 408, and the connection closed.
+    let mut slow = raw(&serve.url, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"").unwrap();
+    let (said, took) = read_until_closed(&mut slow, Duration::from_secs(5)).expect("the slow body was not answered");
+    assert!(said.starts_with("HTTP/1.1 408"), "{said}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "{took:?}");
+
+    // Three connections inside requests (bodies on their way) fill the bound: a fourth waits
+    // in the backlog until the first of them times out, then is answered.
+    let body_head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+    let busy: Vec<_> = (0..3).map(|_| raw(&serve.url, body_head).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let (status, _) = block_on(post(&reqwest::Client::new(), &format!("{}/", serve.url), POSITIVE.into(), &[]));
+    let waited = started.elapsed();
+    assert_eq!(status, 200);
+    assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(4), "waited {waited:?}");
+    drop(busy);
+
+    for (name, at_least) in [
+        ("winrm_detect_timeouts_total{phase=\"head\"}", 1),
+        ("winrm_detect_timeouts_total{phase=\"idle\"}", 1),
+        ("winrm_detect_timeouts_total{phase=\"body\"}", 4),
+        ("winrm_detect_requests_total{status=\"408\"}", 4),
+    ] {
+        assert!(metric(&serve, name) >= at_least, "{name} below {at_least}");
+    }
+}

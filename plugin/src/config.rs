@@ -220,6 +220,17 @@ impl Config {
         Ok(config)
     }
 
+    /// What a person checks first, in one line: `mode parity, macro_profile escu-2026, …`.
+    pub fn summary(&self) -> String {
+        format!(
+            "mode {}, macro_profile {}, output {}, rules {}",
+            self.mode.as_str(),
+            self.macro_profile.as_str(),
+            self.output.as_str(),
+            self.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","),
+        )
+    }
+
     fn check(&self) -> Result<(), ScanError> {
         let bad = |key: &str, why: String| {
             Err(ScanError::new(ErrorKind::BadConfig, format!("configuration key `{key}`: {why}")))

@@ -5,8 +5,10 @@
 //! This crate is the whole detection in plain Rust, so that its tests run natively and every
 //! host (the wasip2 component, the Fluent Bit module, the runner's native comparison) shares
 //! one implementation. The WebAssembly exports live in [`exports`] and are compiled only for
-//! `wasm32-wasip2`; the Fluent Bit filter ABI in `fluent_bit`, compiled only for
-//! `wasm32-wasip1`.
+//! `wasm32-wasip2`; the Fluent Bit filter ABI in `fluent_bit`, compiled only with the
+//! `fluent-bit` feature (the module is built for `wasm32-unknown-unknown`: no imports, so
+//! that Fluent Bit's WASI-less Windows builds run it), and its configuration slot in
+//! [`config_slot`].
 //!
 //! The flow of one event: [`prefilter`] rejects what cannot match from the raw bytes;
 //! [`event`] recognises the shape and normalises it into CIM process fields (or a 4104 script
@@ -17,6 +19,7 @@
 pub mod annotation;
 pub mod cmdline;
 pub mod config;
+pub mod config_slot;
 pub mod error;
 pub mod event;
 pub mod prefilter;
@@ -28,7 +31,7 @@ pub mod script_block;
 mod exports;
 
 // Also compiled for the native unit tests, which call the exports as Fluent Bit would.
-#[cfg(any(test, all(target_arch = "wasm32", target_os = "wasi", target_env = "p1")))]
+#[cfg(any(test, feature = "fluent-bit"))]
 mod fluent_bit;
 
 pub use annotation::{Annotation, Evidence, Matcher, RemoteTarget};

@@ -1,6 +1,7 @@
 //! The counters `GET /metrics` shows, in Prometheus' text format: events, matches, suppressed
-//! matches, errors by kind, requests by status, forward failures and a request latency
-//! histogram. Plain atomics: every request adds to them, nothing waits on them.
+//! matches, errors by kind, requests by status, forward failures, a request latency
+//! histogram, and the connections (open, accepted, shed, timed out by phase). Plain atomics:
+//! every request adds to them, nothing waits on them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,6 +19,10 @@ pub struct Metrics {
     pub suppressed: AtomicU64,
     pub forward_failures: AtomicU64,
     pub forwarded_records: AtomicU64,
+    pub connections_total: AtomicU64,
+    pub connections_open: AtomicU64,
+    pub connections_shed: AtomicU64,
+    timeouts: Mutex<BTreeMap<&'static str, u64>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     requests: Mutex<BTreeMap<u16, u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
@@ -28,6 +33,12 @@ pub struct Metrics {
 impl Metrics {
     pub fn error(&self, kind: &'static str) {
         *self.errors.lock().unwrap_or_else(|p| p.into_inner()).entry(kind).or_default() += 1;
+    }
+
+    /// A client ran out of time: `head` (a request head not sent in time; closed), `body`
+    /// (answered 408) or `idle` (a keep-alive connection unused for too long; closed).
+    pub fn timeout(&self, phase: &'static str) {
+        *self.timeouts.lock().unwrap_or_else(|p| p.into_inner()).entry(phase).or_default() += 1;
     }
 
     /// One request answered with `status` after `took`.
@@ -65,6 +76,23 @@ impl Metrics {
             "Records delivered to the next hop (or stdout).",
             self.forwarded_records.load(Relaxed),
         );
+        counter("winrm_detect_connections_total", "Connections accepted.", self.connections_total.load(Relaxed));
+        counter(
+            "winrm_detect_connections_shed_total",
+            "Connections closed at --max-connections to make room (never-used and idle ones first).",
+            self.connections_shed.load(Relaxed),
+        );
+        let _ = write!(
+            out,
+            "# HELP winrm_detect_connections_open Client connections open now.\n\
+             # TYPE winrm_detect_connections_open gauge\nwinrm_detect_connections_open {}\n",
+            self.connections_open.load(Relaxed)
+        );
+        out.push_str("# HELP winrm_detect_timeouts_total Clients that ran out of time, by phase (head, body, idle).\n");
+        out.push_str("# TYPE winrm_detect_timeouts_total counter\n");
+        for (phase, n) in self.timeouts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "winrm_detect_timeouts_total{{phase=\"{phase}\"}} {n}");
+        }
         out.push_str("# HELP winrm_detect_errors_total Events that could not be read, by kind.\n");
         out.push_str("# TYPE winrm_detect_errors_total counter\n");
         for (kind, n) in self.errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {

@@ -5,11 +5,19 @@
 //! take the batch the answer is 503, and the shipper retries: at least once, nothing
 //! acknowledged that was not delivered.
 //!
-//! Memory is bounded by construction: at most `max_in_flight` bodies are read at a time (a
-//! request beyond that waits before its body is read, so TCP holds the rest), each at most
-//! `max_body_bytes` (413 past it, before or after gzip).
+//! Bounded by construction, whatever clients do (`conn` for the connections):
+//! - memory: request bodies are read into a shared budget of `max_in_flight` ×
+//!   `max_body_bytes` bytes, taken as the bytes arrive (a client that announces a large body
+//!   and sends nothing holds nothing; one that waits for budget waits unread, so TCP holds the
+//!   rest), each body at most `max_body_bytes` (413 past it, before or after gzip); at most
+//!   `max_in_flight` bodies are decoded, scanned and delivered at once;
+//! - time: a body must arrive within `body_timeout` of its head (408 past it), a head within
+//!   `header_timeout` of its first byte, and a keep-alive connection is closed after
+//!   `idle_timeout` without a request;
+//! - connections: at most `max_connections`, the least used shed first at the bound.
 
 pub mod body;
+pub mod conn;
 pub mod deliver;
 pub mod metrics;
 pub mod pool;
@@ -27,7 +35,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http_body_util::BodyExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use winrm_detect::Output;
 
 use crate::component::Runtime;
@@ -49,6 +57,8 @@ pub struct Options {
     pub token: Option<String>,
     pub max_body_bytes: usize,
     pub max_in_flight: usize,
+    pub body_timeout: Duration,
+    pub connections: conn::Limits,
 }
 
 struct App {
@@ -58,8 +68,11 @@ struct App {
     output: Output,
     token: Option<String>,
     max_body_bytes: usize,
+    body_timeout: Duration,
+    /// Bytes of request bodies held at once (see the module's comment).
+    body_budget: Semaphore,
     in_flight: Semaphore,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -69,6 +82,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let pool = Pool::new(runtime, &options.config, options.workers)?;
+    let metrics = Arc::new(Metrics::default());
+    let max_in_flight = options.max_in_flight.max(1);
+    let budget = max_in_flight.saturating_mul(options.max_body_bytes).clamp(1, Semaphore::MAX_PERMITS);
     let app = Arc::new(App {
         pool,
         destination: options.destination,
@@ -76,19 +92,26 @@ pub async fn run(
         output: options.output,
         token: options.token,
         max_body_bytes: options.max_body_bytes,
-        in_flight: Semaphore::new(options.max_in_flight.max(1)),
-        metrics: Metrics::default(),
+        body_timeout: options.body_timeout,
+        body_budget: Semaphore::new(budget),
+        in_flight: Semaphore::new(max_in_flight),
+        metrics: metrics.clone(),
     });
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_page))
         .fallback(ingest)
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     eprintln!("winrm-detect serve: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving")?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    conn::serve(listener, router, options.connections, metrics, stopping).await;
     Ok(())
 }
 
@@ -100,7 +123,7 @@ fn authorised(app: &App, headers: &HeaderMap) -> bool {
     given.is_some_and(|g| g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0)
 }
 
-async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+async fn metrics_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if !authorised(&app, &headers) {
         return (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
     }
@@ -114,6 +137,10 @@ async fn ingest(State(app): State<Arc<App>>, method: Method, headers: HeaderMap,
     let mut response = (status, message).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    if status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body may still be on its way: this connection is done.
+        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
     }
     response
 }
@@ -131,14 +158,25 @@ async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (
         discard(body).await;
         return refusal;
     }
-    // Waiting here, before the body is read, is the backpressure: the bytes stay in the socket.
+    // The body, into the shared budget as it arrives; a client that waits for budget waits
+    // unread, and TCP pushes back on it.
+    let deadline = tokio::time::Instant::now() + app.body_timeout;
+    let (raw, _held) = match tokio::time::timeout_at(deadline, read_body(app, body)).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(None)) => return too_large(app.max_body_bytes),
+        Ok(Err(Some(e))) => return (StatusCode::BAD_REQUEST, format!("reading the body: {e}\n")),
+        Err(_) => {
+            app.metrics.timeout("body");
+            let message = format!(
+                "the body did not arrive within {} s (--body-timeout); send it faster or in smaller batches\n",
+                app.body_timeout.as_secs_f64()
+            );
+            return (StatusCode::REQUEST_TIMEOUT, message);
+        }
+    };
+    // Decoding, scanning and delivering, at most max_in_flight at once.
     let Ok(_permit) = app.in_flight.acquire().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
-    };
-    let raw = match read_at_most(body, app.max_body_bytes).await {
-        Ok(b) => b,
-        Err(None) => return too_large(app.max_body_bytes),
-        Err(Some(e)) => return (StatusCode::BAD_REQUEST, format!("reading the body: {e}\n")),
     };
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
     let text = match body::decode(encoding, raw, app.max_body_bytes) {
@@ -190,20 +228,28 @@ async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (
     (StatusCode::OK, format!("{answer}\n"))
 }
 
-/// The body, or `Err(None)` past `limit` (the rest read and dropped, see [`discard`]).
-async fn read_at_most(mut body: Body, limit: usize) -> Result<Vec<u8>, Option<axum::Error>> {
+/// The body and the budget it holds, or `Err(None)` past `max_body_bytes` (the rest read and
+/// dropped, see [`discard`]).
+async fn read_body(app: &App, mut body: Body) -> Result<(Vec<u8>, Option<SemaphorePermit<'_>>), Option<axum::Error>> {
     let mut raw = Vec::new();
+    let mut held: Option<SemaphorePermit<'_>> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(Some)?;
         if let Some(data) = frame.data_ref() {
-            if raw.len() + data.len() > limit {
+            if raw.len() + data.len() > app.max_body_bytes {
                 discard(body).await;
                 return Err(None);
+            }
+            // Within max_body_bytes, so within the budget and a u32.
+            let Ok(more) = app.body_budget.acquire_many(data.len() as u32).await else { return Err(None) };
+            match &mut held {
+                Some(h) => h.merge(more),
+                None => held = Some(more),
             }
             raw.extend_from_slice(data);
         }
     }
-    Ok(raw)
+    Ok((raw, held))
 }
 
 /// Reads what the client is still sending before answering a refusal, and drops it: a server

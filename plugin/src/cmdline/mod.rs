@@ -13,7 +13,7 @@ mod cmdlets;
 mod host;
 mod lexer;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use cmdlets::{Cmdlet, Parameter, Resolution, Via};
 use lexer::{Group, Kind, Token};
@@ -199,10 +199,12 @@ struct Script<'t> {
     layer: Layer,
     depth: u32,
     inherited: Vec<Technique>,
-    /// `$s = New-PSSession …`: the session's targets.
-    sessions: HashMap<String, Vec<String>>,
+    /// `$s = New-PSSession …`: the session's targets. Ordered maps, not hash maps: the keys
+    /// are the attacker's variable names, and a hash map would want a random seed, which the
+    /// Fluent Bit module (no imports, no randomness) cannot have.
+    sessions: BTreeMap<String, Vec<String>>,
     /// `$p = @{…}`: the hashtable's entries, for splatting.
-    hashes: HashMap<String, Vec<HashEntry>>,
+    hashes: BTreeMap<String, Vec<HashEntry>>,
 }
 
 /// `Key = value[, value…]` in a hashtable literal, values as written.
@@ -285,7 +287,7 @@ impl Analyser {
         let tokens = lexer::tokenize(text);
         let tree = build_tree(&tokens, text.len(), MAX_GROUP_DEPTH.saturating_sub(self.group_depth));
         let mut script =
-            Script { text, tokens, layer, depth, inherited, sessions: HashMap::new(), hashes: HashMap::new() };
+            Script { text, tokens, layer, depth, inherited, sessions: BTreeMap::new(), hashes: BTreeMap::new() };
         self.block(&mut script, &tree);
     }
 

@@ -1,6 +1,13 @@
-//! Fluent Bit's `wasm` filter ABI (wasm32-wasip1 core module; Fluent Bit runs WAMR with WASI
-//! preview 1 and cannot load a component), as `plugins/filter_wasm` and `src/wasm/flb_wasm.c`
-//! of Fluent Bit 5.1.1 call it:
+//! Fluent Bit's `wasm` filter ABI, as `plugins/filter_wasm` and `src/wasm/flb_wasm.c` of Fluent
+//! Bit 5.1.1 call it. Fluent Bit runs WAMR, which cannot load a component, so this is a core
+//! module, built for `wasm32-unknown-unknown` with the `fluent-bit` feature: it imports
+//! nothing at all. Fluent Bit for Windows (MSVC) builds WAMR without WASI, and a module that
+//! imports a WASI function traps on its first call there and loses every record; with no
+//! imports there is nothing to link, on any platform. So the module reads no file (its
+//! configuration is in its own data: [`settings`]), writes no log (what it has to say goes
+//! into the records it returns), and allocates with its own `malloc` and `free`.
+//!
+//! The export:
 //!
 //! ```text
 //! NAME(tag: *const u8, tag_len: u32, time_sec: u32, time_nsec: u32,
@@ -22,12 +29,19 @@
 //! [`run`]. The shadow stack pointer, which a trap also leaves lowered, is reset at each
 //! export's entry by a rewrite of the built module (`host-test/build.rs`).
 //!
+//! A trap is noticed on the next call, which resets the detectors and marks the record it
+//! returns with `winrm_detect_error` (kind `internal`, saying that the record before it was
+//! dropped): the module has no log to say it in, and Fluent Bit's own log says only that an
+//! exception happened.
+//!
 //! The function name chooses the behaviour: `winrm_detect_annotate*` returns every record,
 //! with `winrm_detect` (the annotations) added where something fired; `winrm_detect_filter*`
 //! forwards only what fired (edge filtering before SIEM ingest). The `_parity` and
 //! `_extended` variants fix the mode; the bare names take it from the configuration
 //! ([`settings`]). `winrm_detect_passthrough` returns every record untouched: it measures
-//! what Fluent Bit's own JSON round trip costs any wasm filter.
+//! what Fluent Bit's own JSON round trip costs any wasm filter. `winrm_detect_about` returns
+//! every record with `winrm_detect_module` added: the version and the configuration this
+//! instance runs with, for an operator to check a deployed module.
 
 mod settings;
 
@@ -62,6 +76,8 @@ struct State {
     parity: Option<Detector>,
     extended: Option<Detector>,
     out: Vec<u8>,
+    /// Set by [`State::recover`]: the next record returned says that a call trapped.
+    trapped: Option<ScanError>,
     /// Filter mode under a refused configuration: the record time of the last record
     /// forwarded to show the fault.
     last_fault_notice: Option<u32>,
@@ -70,7 +86,7 @@ struct State {
 /// The state kept across calls.
 struct Global(UnsafeCell<Option<State>>);
 
-// SAFETY: wasm32-wasip1 is built without threads, so there is one thread; and Fluent Bit
+// SAFETY: wasm32-unknown-unknown is built without threads, so there is one thread; and Fluent Bit
 // never calls into the instance while a call is running (the module calls nothing that
 // could call back), so at most one reference to the state exists at a time.
 unsafe impl Sync for Global {}
@@ -83,13 +99,7 @@ static IN_CALL: AtomicBool = AtomicBool::new(false);
 fn run(behaviour: Behaviour, mode: Option<Mode>, time_sec: u32, record: *const u8, record_len: u32) -> *const u8 {
     // SAFETY: see `Global`: this is the only live reference.
     let slot = unsafe { &mut *STATE.0.get() };
-    let state = slot.get_or_insert_with(|| State {
-        settings: Settings::load(),
-        parity: None,
-        extended: None,
-        out: Vec::new(),
-        last_fault_notice: None,
-    });
+    let state = slot.get_or_insert_with(State::new);
     if IN_CALL.swap(true, Ordering::Relaxed) {
         state.recover();
     }
@@ -99,6 +109,17 @@ fn run(behaviour: Behaviour, mode: Option<Mode>, time_sec: u32, record: *const u
 }
 
 impl State {
+    fn new() -> State {
+        State {
+            settings: Settings::load(),
+            parity: None,
+            extended: None,
+            out: Vec::new(),
+            trapped: None,
+            last_fault_notice: None,
+        }
+    }
+
     /// After a trap: a detector may be mid-call (its scratch `RefCell` left borrowed), so
     /// both are dropped and made anew on demand. Dropping them is sound: a trap stops the
     /// module at a call or at a faulting instruction, and Rust's collections update their
@@ -108,10 +129,12 @@ impl State {
         self.parity = None;
         self.extended = None;
         self.out = Vec::new();
-        eprintln!(
-            "[winrm-detect] warn: the previous record's call trapped and that record was dropped by Fluent Bit; \
-             the detector was reset. Raise wasm_stack_size if this repeats (see the README)"
-        );
+        self.trapped = Some(ScanError::new(
+            ErrorKind::Internal,
+            "the call for the record before this one trapped, and Fluent Bit dropped that record \
+             (its log says \"Got exception running wasm code\"); the detector was reset. \
+             Raise wasm_stack_size if this repeats (see the README)",
+        ));
     }
 
     fn detector(&mut self, mode: Mode) -> &Detector {
@@ -155,9 +178,12 @@ impl State {
             Err(e) if e.kind == ErrorKind::UnknownShape && is_object(bytes) => Ok(Vec::new()),
             other => other,
         };
-        let refused = self.settings.refused.as_ref();
+        // A fault of the module itself, which the record it returns carries: a trap noticed
+        // on this call (said once), else a refused configuration (said on every record).
+        let trapped = self.trapped.take();
+        let fault = trapped.as_ref().or(self.settings.refused.as_ref());
         match scanned {
-            Ok(annotations) if annotations.is_empty() => match (behaviour, refused) {
+            Ok(annotations) if annotations.is_empty() => match (behaviour, fault) {
                 (Behaviour::Annotate, None) => record,
                 (Behaviour::Filter, None) => &EMPTY,
                 (Behaviour::Annotate, Some(e)) => {
@@ -165,11 +191,14 @@ impl State {
                     finish(&mut self.out)
                 }
                 (Behaviour::Filter, Some(e)) => {
-                    let due = self.last_fault_notice.is_none_or(|t| time_sec.abs_diff(t) >= FAULT_NOTICE_SECONDS);
+                    let due = trapped.is_some()
+                        || self.last_fault_notice.is_none_or(|t| time_sec.abs_diff(t) >= FAULT_NOTICE_SECONDS);
                     if !due {
                         return &EMPTY;
                     }
-                    self.last_fault_notice = Some(time_sec);
+                    if trapped.is_none() {
+                        self.last_fault_notice = Some(time_sec);
+                    }
                     write_error(&mut self.out, Some(bytes), e);
                     finish(&mut self.out)
                 }
@@ -179,17 +208,37 @@ impl State {
                 let rendered: Vec<serde_json::Value> = annotations.iter().map(|a| crate::render(a, output)).collect();
                 let list = serde_json::to_string(&rendered).unwrap_or_else(|_| "[]".into());
                 let mut added = vec![("winrm_detect", list)];
-                if let Some(e) = refused {
+                if let Some(e) = fault {
                     added.push(("winrm_detect_error", error_json(e)));
                 }
                 splice(&mut self.out, bytes, &added);
                 finish(&mut self.out)
             }
             Err(e) => {
+                // The record's own error is what it carries; a trap notice waits for the next.
+                self.trapped = trapped;
                 write_error(&mut self.out, Some(bytes), &e);
                 finish(&mut self.out)
             }
         }
+    }
+
+    /// `winrm_detect_about`: the record with `winrm_detect_module` added.
+    fn about(&mut self, record: *const u8, record_len: u32) -> *const u8 {
+        self.out.clear();
+        let about = self.settings.about().to_string();
+        match record.is_null() {
+            true => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),
+            // SAFETY: as in `answer`.
+            false => {
+                let bytes = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
+                match is_object(bytes) {
+                    true => splice(&mut self.out, bytes, &[("winrm_detect_module", about)]),
+                    false => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),
+                }
+            }
+        }
+        finish(&mut self.out)
     }
 }
 
@@ -271,19 +320,21 @@ export!(winrm_detect_filter, Behaviour::Filter, None);
 export!(winrm_detect_filter_parity, Behaviour::Filter, Some(Mode::Parity));
 export!(winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended));
 
-/// WASI preview 1's reactor entry point, which WAMR calls once at instantiation: it runs the
-/// constructors of Rust's standard library and wasi-libc (which find the preopened
-/// directories). Exporting it also makes the module a reactor, which WAMR then loads without
-/// its "should be either a command or a reactor" warning on Fluent Bit's stdout.
-#[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1"))]
+/// Every record with `winrm_detect_module` (`{"version", "configuration", "mode",
+/// "macro_profile", "output", "rules", "refused"}`) added: which build and which
+/// configuration a deployed module runs with, where there is no log to say it.
 #[unsafe(no_mangle)]
-pub extern "C" fn _initialize() {
-    unsafe extern "C" {
-        /// Made by wasm-ld: calls every constructor.
-        fn __wasm_call_ctors();
-    }
-    // SAFETY: the runtime calls `_initialize` once, before any other export.
-    unsafe { __wasm_call_ctors() }
+pub extern "C" fn winrm_detect_about(
+    _tag: *const u8,
+    _tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record: *const u8,
+    record_len: u32,
+) -> *const u8 {
+    // SAFETY: see `Global`: this is the only live reference.
+    let slot = unsafe { &mut *STATE.0.get() };
+    slot.get_or_insert_with(State::new).about(record, record_len)
 }
 
 /// Every record back untouched: the floor any wasm filter pays in Fluent Bit (the record
@@ -298,6 +349,55 @@ pub extern "C" fn winrm_detect_passthrough(
     _record_len: u32,
 ) -> *const u8 {
     if record.is_null() { &EMPTY } else { record }
+}
+
+/// The allocator WAMR calls for the memory it hands the module (each record and its tag,
+/// `wasm_runtime_module_dup_data`) when the module exports `malloc` and `free` of C's
+/// signatures; it then ignores `Wasm_Heap_Size`, so records of any size fit. wasm32 without
+/// an OS has no C library to export them from: they are Rust's allocator behind a header
+/// that keeps each block's size for `free`. Exported only from the wasm build (natively
+/// they would replace the C library's).
+#[cfg(target_arch = "wasm32")]
+mod allocator {
+    use std::alloc::{Layout, alloc, dealloc};
+
+    /// Room for the block's size before what `malloc` returns, keeping the 8-byte alignment
+    /// C's `malloc` promises.
+    const HEADER: usize = 8;
+
+    /// # Safety
+    /// None beyond C's `malloc`: any size; a null pointer when there is no memory.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn malloc(size: usize) -> *mut u8 {
+        let Some(layout) = size.checked_add(HEADER).and_then(|n| Layout::from_size_align(n, HEADER).ok()) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: the layout's size is at least HEADER, never zero.
+        let block = unsafe { alloc(layout) };
+        if block.is_null() {
+            return block;
+        }
+        // SAFETY: the block holds at least HEADER bytes, aligned for a usize.
+        unsafe {
+            block.cast::<usize>().write(layout.size());
+            block.add(HEADER)
+        }
+    }
+
+    /// # Safety
+    /// `ptr` is null or came from [`malloc`] and was not freed since (C's contract).
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn free(ptr: *mut u8) {
+        if ptr.is_null() {
+            return;
+        }
+        // SAFETY: `malloc` returned `block + HEADER` and wrote the layout's size at `block`.
+        unsafe {
+            let block = ptr.sub(HEADER);
+            let size = block.cast::<usize>().read();
+            dealloc(block, Layout::from_size_align_unchecked(size, HEADER));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -382,8 +482,33 @@ mod tests {
         let state = unsafe { &mut *STATE.0.get() }.as_mut().unwrap();
         std::mem::forget(state.parity.as_ref().unwrap().scratch_for_tests().borrow_mut());
         let (text, _) = call(winrm_detect_filter, POSITIVE);
-        assert!(text.contains("winrm_detect"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["winrm_detect"][0]["matcher"], "parity", "{text}");
+        assert_eq!(v["winrm_detect_error"]["kind"], "internal", "the trap is said in the record: {text}");
         assert!(!IN_CALL.load(Ordering::Relaxed));
+        // Said once: the next record is as usual.
+        let (text, same) = call(winrm_detect_annotate, NEGATIVE);
+        assert!(same, "{text}");
+
+        // A filter forwards the record that says it, whatever its verdict.
+        IN_CALL.store(true, Ordering::Relaxed);
+        let (text, _) = call(winrm_detect_filter, NEGATIVE);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["winrm_detect_error"]["kind"], "internal", "{text}");
+        assert_eq!(call(winrm_detect_filter, NEGATIVE).0, "");
+    }
+
+    #[test]
+    fn about_says_what_the_instance_runs_with() {
+        let _turn = TURN.lock().unwrap();
+        let (text, _) = call(winrm_detect_about, r#"{"log":"x"}"#);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["log"], "x");
+        assert_eq!(v["winrm_detect_module"]["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(v["winrm_detect_module"]["mode"], "parity");
+        assert_eq!(v["winrm_detect_module"]["configuration"], serde_json::Value::Null);
+        let (text, _) = call(winrm_detect_about, "not json");
+        assert!(text.starts_with(r#"{"winrm_detect_module":{"#), "{text}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ try {
   await paste(await line("sysmon1.xml", 1));
   assert.equal(await state("parity"), "match");
   assert.equal(await state("extended"), "match");
-  assert.match(await text("#read-as"), /read as windows-xml · a process creation · PowerShell/);
+  assert.match(await text("#read-as"), /read as windows-xml \(by <Event>\) · a process creation · PowerShell/);
   assert.match(await text("#parity .reason"), /Invoke-Command\* and \*-ComputerName\*/);
   assert.deepEqual(await marks("process"), ["Invoke-Command", "-ComputerName"]);
   assert.deepEqual(await chips("parity", "target"), ["FS02", "DC01"]);

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::windows::WinEvent;
+use super::{Format, ProcessEvent};
 
 /// Whether `text` (a JSON object) opens with the `Event` key, as EVTX JSON does; other
 /// shapes go straight to the general path, without a failed attempt here first.
@@ -23,8 +24,14 @@ pub(super) fn looks_like(text: &str) -> bool {
     text.strip_prefix('{').is_some_and(|rest| rest.trim_start().starts_with("\"Event\""))
 }
 
-/// The event, or `None` when the general path must decide (see the module comment).
-pub(super) fn read(text: &str) -> Option<WinEvent> {
+/// The event as the general path reads it (its shape chosen by `Event`), or `None` when the
+/// general path must decide.
+pub(super) fn event(text: &str) -> Option<ProcessEvent> {
+    read(text).map(|win| ProcessEvent { recognised_by: vec!["Event"], ..win.into_process_event(Format::EvtxJson) })
+}
+
+/// The event's data, or `None` when the general path must decide (see the module comment).
+fn read(text: &str) -> Option<WinEvent> {
     let root: Root<'_> = serde_json::from_str(text).ok()?;
     let mut win = WinEvent::default();
     if let Some(system) = root.event.system {
@@ -367,7 +374,7 @@ mod tests {
     use crate::event::Format;
 
     fn fast(text: &str) -> Option<super::super::ProcessEvent> {
-        read(text).map(|win| win.into_process_event(Format::EvtxJson))
+        event(text)
     }
 
     /// The general path's answer, for comparing with.

@@ -33,9 +33,9 @@ pub(super) fn parse(
     if paths.typed
         && matches!(forced, None | Some(Format::EvtxJson))
         && super::evtx_json::looks_like(text)
-        && let Some(win) = super::evtx_json::read(text)
+        && let Some(event) = super::evtx_json::event(text)
     {
-        return Ok(win.into_process_event(Format::EvtxJson));
+        return Ok(event);
     }
     parse_value(text, forced, max_nesting, paths)
 }
@@ -52,23 +52,49 @@ pub(super) fn parse_value(
     let Value::Object(root) = value else {
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
-    let format = match forced {
-        Some(f) => f,
-        None => match recognise(&root) {
-            Some(f) => f,
-            None if paths.embedded => return embedded_event(&root, max_nesting, paths.typed),
-            None => return Err(no_known_shape()),
+    if let Some(format) = forced {
+        return read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: vec!["format"], ..e });
+    }
+    // Every shape whose marks the record carries, the most structured first; the first that
+    // reads an event a rule can fire on wins. Pipelines rename, add and drop keys: a mark of
+    // one shape (a `ProviderName`, an empty `winlog`) must not make a record unreadable that
+    // another shape reads whole. When none reads such an event, the first one's reading
+    // stands (another kind of event, or its error).
+    // An event carried as text (`log`, `message`...) is read when the record itself is none
+    // a rule reads.
+    let mut first = None;
+    for (format, marks) in candidates(&root) {
+        let read = read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: marks, ..e });
+        if for_a_rule(&read) {
+            return read;
+        }
+        first.get_or_insert(read);
+    }
+    match first {
+        None if paths.embedded => embedded_event(&root, max_nesting, paths.typed),
+        None => Err(no_known_shape()),
+        Some(read) if paths.embedded => match embedded_event(&root, max_nesting, paths.typed) {
+            carried if for_a_rule(&carried) => carried,
+            _ => read,
         },
-    };
+        Some(read) => read,
+    }
+}
+
+/// Whether a reading found an event a rule reads (a process creation or a script block).
+fn for_a_rule(read: &Result<ProcessEvent, ScanError>) -> bool {
+    matches!(read, Ok(e) if !matches!(e.kind, Kind::Other(_)))
+}
+
+fn read_as(root: &Map<String, Value>, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
     match format {
-        Format::EvtxJson | Format::Xmltodict => evtx_like(&root, format),
-        Format::Winlogbeat => winlogbeat(&root),
-        Format::Winlogbeat6 => winlogbeat6(&root),
-        Format::Ecs => Ok(ecs(&root)),
-        Format::Nxlog => Ok(nxlog(&root)),
-        Format::FluentBit => fluent_bit(&root, max_nesting),
-        Format::Ocsf => Ok(ocsf(&root)),
-        Format::Cim => Ok(cim::from_record(&root)),
+        Format::EvtxJson | Format::Xmltodict => evtx_like(root, format),
+        Format::Winlogbeat => winlogbeat(root),
+        Format::Winlogbeat6 => winlogbeat6(root),
+        Format::Ecs => Ok(ecs(root)),
+        Format::Nxlog | Format::FluentBit => flat(root, format, max_nesting),
+        Format::Ocsf => Ok(ocsf(root)),
+        Format::Cim => Ok(cim::from_record(root)),
         Format::Auto | Format::WindowsXml => unreachable!("handled by event::parse"),
     }
 }
@@ -89,51 +115,60 @@ fn embedded_event(root: &Map<String, Value>, max_nesting: usize, typed: bool) ->
         let Some(Value::String(raw)) = root.get(key) else { continue };
         let inner = raw.strip_prefix('\u{feff}').unwrap_or(raw).trim();
         if inner.starts_with('<') || inner.starts_with('{') {
-            return super::parse_text(inner, Format::Auto, max_nesting, Paths { embedded: false, typed }).map_err(
-                |mut e| {
+            return super::parse_text(inner, Format::Auto, max_nesting, Paths { embedded: false, typed })
+                .map(|e| ProcessEvent { recognised_by: [&[key][..], &e.recognised_by].concat(), ..e })
+                .map_err(|mut e| {
                     e.message = format!("the event text in `{key}`: {}", e.message);
                     e
-                },
-            );
+                });
         }
     }
     Err(no_known_shape())
 }
 
-fn recognise(root: &Map<String, Value>) -> Option<Format> {
+/// The shapes `root` may be, by the marks it carries, in the order they are tried: nested
+/// layouts first (EVTX JSON or xmltodict, OCSF, ECS, Winlogbeat, Winlogbeat 6), whose marks
+/// are whole objects a flat record does not grow by accident; then the flat Windows record
+/// (winevtlog, NXLog, any flattening), whose System fields and event data stand side by side;
+/// then CIM's field names.
+fn candidates(root: &Map<String, Value>) -> Vec<(Format, Vec<&'static str>)> {
+    let mut found = Vec::new();
+    let has = |keys: &[&'static str]| keys.iter().copied().filter(|k| root.contains_key(*k)).collect::<Vec<_>>();
     if let Some(Value::Object(event)) = root.get("Event") {
         let xmltodict = event.get("System").and_then(|s| s.get("Provider")).is_some_and(|p| p.get("@Name").is_some())
             || event.get("EventData").and_then(|d| d.get("Data")).is_some_and(|d| {
                 d.get("@Name").is_some() || d.as_array().is_some_and(|a| a.iter().any(|x| x.get("@Name").is_some()))
             });
-        return Some(if xmltodict { Format::Xmltodict } else { Format::EvtxJson });
+        found.push((if xmltodict { Format::Xmltodict } else { Format::EvtxJson }, vec!["Event"]));
     }
     if root.contains_key("class_uid") {
-        return Some(Format::Ocsf);
+        found.push((Format::Ocsf, vec!["class_uid"]));
     }
-    if matches!(root.get("process"), Some(Value::Object(_)))
-        || root.contains_key("process.command_line")
-        || matches!(root.get("powershell"), Some(Value::Object(_)))
-        || root.contains_key("powershell.file.script_block_text")
-    {
-        return Some(Format::Ecs);
+    let object = |key: &'static str| matches!(root.get(key), Some(Value::Object(_))).then_some(key);
+    let ecs: Vec<&'static str> = [object("process"), object("powershell")]
+        .into_iter()
+        .flatten()
+        .chain(has(&["process.command_line", "powershell.file.script_block_text"]))
+        .collect();
+    if !ecs.is_empty() {
+        found.push((Format::Ecs, ecs));
     }
-    if matches!(root.get("winlog"), Some(Value::Object(_))) {
-        return Some(Format::Winlogbeat);
+    if let Some(key) = object("winlog") {
+        found.push((Format::Winlogbeat, vec![key]));
     }
-    if matches!(root.get("event_data"), Some(Value::Object(_))) {
-        return Some(Format::Winlogbeat6);
+    if let Some(key) = object("event_data") {
+        found.push((Format::Winlogbeat6, vec![key]));
     }
-    if is_winevtlog(root) {
-        return Some(Format::FluentBit);
-    }
-    if root.contains_key("EventID") {
-        return Some(Format::Nxlog);
+    // One reader for both; the name says where the record came from, as far as it shows.
+    if let Some(marks) = winevtlog_marks(root) {
+        found.push((Format::FluentBit, marks));
+    } else if EVENT_ID_KEYS.iter().chain(["ProviderName"].iter()).any(|k| root.contains_key(*k)) {
+        found.push((Format::Nxlog, has(&[&EVENT_ID_KEYS[..], &CHANNEL_KEYS, &PROVIDER_KEYS, &COMPUTER_KEYS].concat())));
     }
     if cim::looks_like_cim(root) {
-        return Some(Format::Cim);
+        found.push((Format::Cim, vec!["CIM field names"]));
     }
-    None
+    found
 }
 
 /// Whether objects and arrays in JSON text nest deeper than `max`. One pass, no recursion;
@@ -325,36 +360,29 @@ fn winlogbeat6(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
     Ok(win.into_process_event(Format::Winlogbeat6))
 }
 
-/// NXLog / Security-Datasets: flat keys; `Hostname` is the endpoint, `host` the collector.
-fn nxlog(root: &Map<String, Value>) -> ProcessEvent {
-    let mut win = WinEvent {
-        channel: at_text(root, &["Channel"]),
-        provider: at_text(root, &["SourceName"]).or_else(|| at_text(root, &["ProviderName"])),
-        computer: at_text(root, &["Hostname"]),
-        time: at_text(root, &["@timestamp"]).or_else(|| at_text(root, &["EventTime"])),
-        version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
-        user_id: at_text(root, &["UserID"]),
-        ..WinEvent::default()
-    };
-    if let Some(id) = at_text(root, &["EventID"]) {
-        win.set_event_id(&id);
-    }
-    data_from_map(&mut win, root);
-    win.into_process_event(Format::Nxlog)
-}
-
 /// Fluent Bit's winevtlog input, as `plugins/in_winevtlog/pack.c` writes a record: the
 /// event data as the positional `StringInserts` array (`string_inserts`, the default), as
 /// an `EventData` map of names to values (`event_data_as_map`), or both; with
 /// `render_event_as_xml` the whole event as XML under `System`; with `render_event_as_text`
 /// the system fields as `Name=value` lines under `render_event_text_key`. Only the
-/// default rendering has the system fields as keys of their own.
-fn is_winevtlog(root: &Map<String, Value>) -> bool {
-    matches!(root.get("StringInserts"), Some(Value::Array(_)))
-        || (matches!(root.get("EventData"), Some(Value::Object(_))) && !root.contains_key("Event"))
-        || rendered_xml(root).is_some()
-        || (root.contains_key("ProviderName") && root.contains_key("EventRecordID") && root.contains_key("Computer"))
-        || rendered_text(root).is_some()
+/// default rendering has the system fields as keys of their own; with `string_inserts:
+/// false` alone it has nothing else, and is read as any flat record (which says what it
+/// lacks).
+fn winevtlog_marks(root: &Map<String, Value>) -> Option<Vec<&'static str>> {
+    let mut marks = Vec::new();
+    if matches!(root.get("StringInserts"), Some(Value::Array(_))) {
+        marks.push("StringInserts");
+    }
+    if matches!(root.get("EventData"), Some(Value::Object(_))) && !root.contains_key("Event") {
+        marks.push("EventData");
+    }
+    if rendered_xml(root).is_some() {
+        marks.push("System (event XML)");
+    }
+    if rendered_text(root).is_some() {
+        marks.push("ProviderName= lines");
+    }
+    (!marks.is_empty()).then_some(marks)
 }
 
 /// `render_event_as_xml`: the event's XML under `System`.
@@ -367,7 +395,29 @@ fn rendered_text(root: &Map<String, Value>) -> Option<&str> {
     root.values().filter_map(Value::as_str).find(|t| t.starts_with("ProviderName=") && t.contains("\nEventID="))
 }
 
-fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+/// Where a flat record may carry each System field, the event's own name first: winevtlog
+/// and NXLog names, Security-Datasets' and what flattening pipelines make of `System`
+/// (`Provider_Name` for `Provider/@Name`, `EventID` or Splunk's `EventCode`). `Hostname` is
+/// NXLog's endpoint; `host` (its collector) is never read.
+const EVENT_ID_KEYS: [&str; 4] = ["EventID", "EventId", "EventCode", "event_id"];
+const CHANNEL_KEYS: [&str; 2] = ["Channel", "LogName"];
+const PROVIDER_KEYS: [&str; 5] = ["ProviderName", "Provider_Name", "SourceName", "Provider", "SourceModuleName"];
+const COMPUTER_KEYS: [&str; 4] = ["Computer", "ComputerName", "Hostname", "computer_name"];
+const TIME_KEYS: [&str; 5] = ["TimeCreated", "@timestamp", "EventTime", "TimeGenerated", "SystemTime"];
+const USER_ID_KEYS: [&str; 3] = ["UserID", "UserId", "Security_UserID"];
+
+/// The first of `keys` the record has a value for.
+fn first_text(root: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| root.get(*k).and_then(text).filter(|v| present(v).is_some()))
+}
+
+/// A flat Windows record: the System fields as keys of their own, the event data as an
+/// `EventData` map (names), as Fluent Bit's positional `StringInserts`, or as keys beside the
+/// System fields (NXLog, Security-Datasets, any flattening), read in that order, the first
+/// value of a name winning. Fluent Bit's winevtlog writes one (default rendering), or the
+/// whole event as XML under `System` (`render_event_as_xml`), or the System fields as
+/// `Name=value` lines (`render_event_as_text`).
+fn flat(root: &Map<String, Value>, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
     // render_event_as_xml: the XML is the whole event, its EventData included.
     if let Some(xml) = rendered_xml(root) {
         return super::xml::parse(xml.trim(), max_nesting)
@@ -378,12 +428,12 @@ fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEv
             });
     }
     let mut win = WinEvent {
-        channel: at_text(root, &["Channel"]),
-        provider: at_text(root, &["ProviderName"]),
-        computer: at_text(root, &["Computer"]),
-        time: at_text(root, &["TimeCreated"]).or_else(|| at_text(root, &["TimeGenerated"])),
-        version: at_text(root, &["Version"]).and_then(|v| v.parse().ok()),
-        user_id: at_text(root, &["UserID"]),
+        channel: first_text(root, &CHANNEL_KEYS),
+        provider: first_text(root, &PROVIDER_KEYS),
+        computer: first_text(root, &COMPUTER_KEYS),
+        time: first_text(root, &TIME_KEYS),
+        version: first_text(root, &["Version"]).and_then(|v| v.parse().ok()),
+        user_id: first_text(root, &USER_ID_KEYS),
         ..WinEvent::default()
     };
     if win.provider.is_none()
@@ -391,7 +441,7 @@ fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEv
     {
         system_from_text(&mut win, rendered);
     }
-    if let Some(id) = at_text(root, &["EventID"]) {
+    if let Some(id) = first_text(root, &EVENT_ID_KEYS) {
         win.set_event_id(&id);
     }
     let map = root.get("EventData").and_then(Value::as_object);
@@ -399,15 +449,17 @@ fn fluent_bit(root: &Map<String, Value>, max_nesting: usize) -> Result<ProcessEv
     if let Some(map) = map {
         data_from_map(&mut win, map);
     }
-    if let Some(inserts) = inserts {
-        // Numbers (a Sysmon ProcessId is a UInt32) are packed as integers, not text.
-        win.set_inserts(inserts.iter().map(text));
-    }
-    let event = win.into_process_event(Format::FluentBit);
-    if map.is_none() && inserts.is_none() && matches!(event.kind, Kind::ProcessCreation | Kind::ScriptBlock(_)) {
+    // Numbers (a Sysmon ProcessId is a UInt32) are packed as integers, not text.
+    let positional = inserts.is_some_and(|i| win.set_inserts(i.iter().map(text)));
+    data_from_map(&mut win, root);
+    let event = win.into_process_event(format);
+    let named = map.is_some() || root.keys().any(|k| WinEvent::wants(k));
+    if !named && !positional && matches!(event.kind, Kind::ProcessCreation | Kind::ScriptBlock(_)) {
         return Err(ScanError::new(
             ErrorKind::UnknownShape,
-            "a winevtlog process creation or script block without its event data: set string_inserts (the default) or event_data_as_map on the winevtlog input",
+            "a Windows process creation or script block without its event data (no EventData, StringInserts or \
+             data fields such as CommandLine); from Fluent Bit's winevtlog: set string_inserts (the default) or \
+             event_data_as_map",
         ));
     }
     Ok(event)
@@ -516,7 +568,7 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
             None
         },
     };
-    ProcessEvent { format: Format::Ecs, kind, fields }
+    ProcessEvent { format: Format::Ecs, recognised_by: Vec::new(), kind, fields }
 }
 
 /// OCSF Process Activity (class 1007); only activity 1 (Launch) is a process creation.
@@ -573,7 +625,7 @@ fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
         process_path: path,
         vendor_product,
     };
-    ProcessEvent { format: Format::Ocsf, kind, fields }
+    ProcessEvent { format: Format::Ocsf, recognised_by: Vec::new(), kind, fields }
 }
 
 #[cfg(test)]
@@ -590,13 +642,15 @@ mod tests {
             (r#"{"process":{"pid":1},"event":{}}"#, Format::Ecs),
             (r#"{"EventID":1,"Channel":"x"}"#, Format::Nxlog),
             (r#"{"EventID":1,"StringInserts":[]}"#, Format::FluentBit),
+            (r#"{"ProviderName":"x","EventRecordID":1,"Computer":"y"}"#, Format::Nxlog),
+            (r#"{"EventCode":"4688","ComputerName":"y"}"#, Format::Nxlog),
             (r#"{"class_uid":1007}"#, Format::Ocsf),
             (r#"{"Processes.process_name":"x"}"#, Format::Cim),
             (r#"{"process_name":"x","dest":"y"}"#, Format::Cim),
         ];
         for (text, want) in cases {
             let Value::Object(m) = serde_json::from_str(text).unwrap() else { panic!() };
-            assert_eq!(recognise(&m), Some(want), "{text}");
+            assert_eq!(candidates(&m).first().map(|c| c.0), Some(want), "{text}");
         }
     }
 

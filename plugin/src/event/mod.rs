@@ -109,6 +109,8 @@ pub struct ProcessFields {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessEvent {
     pub format: Format,
+    /// What the shape was chosen by: the keys (or the element) of the record that mark it.
+    pub recognised_by: Vec<&'static str>,
     pub kind: Kind,
     pub fields: ProcessFields,
 }

@@ -258,7 +258,7 @@ impl WinEvent {
             },
             _ => self.dest_only(),
         };
-        ProcessEvent { format, kind, fields }
+        ProcessEvent { format, recognised_by: Vec::new(), kind, fields }
     }
 
     fn dest_only(&self) -> ProcessFields {

@@ -93,10 +93,11 @@ const METERED_SAMPLE: usize = 20_000;
 
 /// The WebAssembly instructions `function` runs per record, counted by wasmtime's fuel over the
 /// first records of `input`, each handed over as Fluent Bit's `tail` would (a JSON line as it
-/// is, any other line as `{"log": line}`). An interpreter such as WAMR's pays per instruction,
-/// so this is where the interpreted module's time goes, free of the CPU-time noise.
-pub fn instructions_per_event(input: &Path, json: bool, function: &str) -> Result<f64> {
-    let mut host = crate::fluent_bit::FluentBitHost::metered(None)?;
+/// is, any other line as `{"log": line}`), with `config` built into the module. An interpreter
+/// such as WAMR's pays per instruction, so this is where the interpreted module's time goes,
+/// free of the CPU-time noise.
+pub fn instructions_per_event(input: &Path, json: bool, function: &str, config: Option<&str>) -> Result<f64> {
+    let mut host = crate::fluent_bit::FluentBitHost::metered(config)?;
     let reader = std::io::BufReader::new(std::fs::File::open(input)?);
     let mut records = 0;
     let mut before = host.instructions();
@@ -178,7 +179,7 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
     let mut instructions: Vec<(&str, f64)> = Vec::new();
     for function in setups.iter().filter_map(|s| s.function) {
         if !instructions.iter().any(|(f, _)| *f == function) {
-            let count = instructions_per_event(&input, json, function)?;
+            let count = instructions_per_event(&input, json, function, None)?;
             eprintln!("{function:<31} {count:>8.0} wasm instructions per record");
             instructions.push((function, count));
         }

@@ -132,8 +132,9 @@ pub fn stdin_kind() -> StdinKind {
     if io::stdin().is_terminal() {
         return StdinKind::Terminal;
     }
-    // SAFETY: fstat writes into the zeroed struct we own; fd 0 needs no other condition.
+    // SAFETY: `stat` is plain old data, for which all zeroes is a valid value.
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into the struct we own; fd 0 needs no other condition.
     if unsafe { libc::fstat(0, &mut stat) } != 0 {
         return StdinKind::Closed;
     }

@@ -213,14 +213,17 @@ fn instructions_per_record() {
     let input = dir.join("events.log");
     let text = flate2::read::GzDecoder::new(std::fs::File::open(host_test::corpus_bulk("xml.gz")).unwrap());
     std::io::copy(&mut std::io::BufReader::new(text), &mut std::fs::File::create(&input).unwrap()).unwrap();
-    for function in [
-        "winrm_detect_passthrough",
-        "winrm_detect_annotate_parity",
-        "winrm_detect_annotate_extended",
-        "winrm_detect_filter_parity",
-    ] {
-        let n = host_test::fluent_bit_bench::instructions_per_event(&input, false, function).unwrap();
-        println!("{function:<31} {n:>8.0} wasm instructions per record");
+    for (rules, config) in [("both rules", None), ("process-creation only", Some(r#"{"rules":["process-creation"]}"#))]
+    {
+        for function in [
+            "winrm_detect_passthrough",
+            "winrm_detect_annotate_parity",
+            "winrm_detect_annotate_extended",
+            "winrm_detect_filter_parity",
+        ] {
+            let n = host_test::fluent_bit_bench::instructions_per_event(&input, false, function, config).unwrap();
+            println!("{function:<31} {n:>8.0} wasm instructions per record ({rules})");
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -39,8 +39,8 @@ pub struct Report {
     /// A refused event (the same error a shipper would get).
     pub error: Option<ScanError>,
     pub format: Option<&'static str>,
-    /// What the shape was chosen by: the record's keys (or element) that mark it.
-    pub recognised_by: Vec<&'static str>,
+    /// What the shape was chosen by: the record's key (or element) that marks it.
+    pub recognised_by: &'static str,
     /// `process-creation`, `script-block`, or what else the event is.
     pub event_kind: Option<String>,
     /// The rule that reads this kind of event (`process-creation` or `script-block`), if any.
@@ -91,7 +91,7 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
         config_error: None,
         error: None,
         format: None,
-        recognised_by: Vec::new(),
+        recognised_by: "",
         event_kind: None,
         rule: None,
         fields: Vec::new(),
@@ -128,7 +128,7 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
         }
     };
     report.format = Some(event.format.as_str());
-    report.recognised_by = event.recognised_by.clone();
+    report.recognised_by = event.recognised_by;
     report.event_kind = Some(match &event.kind {
         Kind::ProcessCreation => "process-creation".to_string(),
         Kind::ScriptBlock(_) => "script-block".to_string(),
@@ -258,7 +258,7 @@ fn command_line_event(line: &str) -> (ProcessEvent, Option<String>) {
         (process, "powershell.exe".to_string(), Some(note))
     };
     let fields = ProcessFields { process: Some(process), process_name: Some(process_name), ..ProcessFields::default() };
-    (ProcessEvent { format: Format::Cim, recognised_by: Vec::new(), kind: Kind::ProcessCreation, fields }, note)
+    (ProcessEvent { format: Format::Cim, recognised_by: "", kind: Kind::ProcessCreation, fields }, note)
 }
 
 #[cfg(test)]

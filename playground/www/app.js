@@ -131,7 +131,7 @@ function run() {
 
   const readAs = [];
   if (report.format) {
-    const by = report.recognised_by?.length ? ` (by ${report.recognised_by.join(", ")})` : "";
+    const by = report.recognised_by ? ` (by ${report.recognised_by})` : "";
     readAs.push(report.input === "command-line" ? "read as a command line" : `read as ${report.format}${by}`);
     const kinds = { "process-creation": "a process creation", "script-block": "a PowerShell script block (EventID 4104)" };
     readAs.push(kinds[report.event_kind] ?? report.event_kind);

@@ -46,5 +46,5 @@ pub(super) fn from_record(root: &Map<String, Value>) -> ProcessEvent {
         parent_process_guid: get("parent_process_guid"),
         vendor_product: get("vendor_product"),
     };
-    ProcessEvent { format: Format::Cim, recognised_by: Vec::new(), kind: Kind::ProcessCreation, fields }
+    ProcessEvent { format: Format::Cim, recognised_by: "", kind: Kind::ProcessCreation, fields }
 }

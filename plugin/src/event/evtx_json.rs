@@ -27,7 +27,7 @@ pub(super) fn looks_like(text: &str) -> bool {
 /// The event as the general path reads it (its shape chosen by `Event`), or `None` when the
 /// general path must decide.
 pub(super) fn event(text: &str) -> Option<ProcessEvent> {
-    read(text).map(|win| ProcessEvent { recognised_by: vec!["Event"], ..win.into_process_event(Format::EvtxJson) })
+    read(text).map(|win| ProcessEvent { recognised_by: "Event", ..win.into_process_event(Format::EvtxJson) })
 }
 
 /// The event's data, or `None` when the general path must decide (see the module comment).

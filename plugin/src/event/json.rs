@@ -53,18 +53,17 @@ pub(super) fn parse_value(
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
     if let Some(format) = forced {
-        return read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: vec!["format"], ..e });
+        return read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: "format", ..e });
     }
     // Every shape whose marks the record carries, the most structured first; the first that
     // reads an event a rule can fire on wins. Pipelines rename, add and drop keys: a mark of
     // one shape (a `ProviderName`, an empty `winlog`) must not make a record unreadable that
-    // another shape reads whole. When none reads such an event, the first one's reading
-    // stands (another kind of event, or its error).
-    // An event carried as text (`log`, `message`...) is read when the record itself is none
-    // a rule reads.
+    // another shape reads whole. When none reads such an event, an event carried as text
+    // (`log`, `message`...) is tried, and failing that the first reading stands (another kind
+    // of event, or its error).
     let mut first = None;
-    for (format, marks) in candidates(&root) {
-        let read = read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: marks, ..e });
+    for (format, mark) in candidates(&root) {
+        let read = read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: mark, ..e });
         if for_a_rule(&read) {
             return read;
         }
@@ -115,12 +114,12 @@ fn embedded_event(root: &Map<String, Value>, max_nesting: usize, typed: bool) ->
         let Some(Value::String(raw)) = root.get(key) else { continue };
         let inner = raw.strip_prefix('\u{feff}').unwrap_or(raw).trim();
         if inner.starts_with('<') || inner.starts_with('{') {
-            return super::parse_text(inner, Format::Auto, max_nesting, Paths { embedded: false, typed })
-                .map(|e| ProcessEvent { recognised_by: [&[key][..], &e.recognised_by].concat(), ..e })
-                .map_err(|mut e| {
+            return super::parse_text(inner, Format::Auto, max_nesting, Paths { embedded: false, typed }).map_err(
+                |mut e| {
                     e.message = format!("the event text in `{key}`: {}", e.message);
                     e
-                });
+                },
+            );
         }
     }
     Err(no_known_shape())
@@ -131,44 +130,36 @@ fn embedded_event(root: &Map<String, Value>, max_nesting: usize, typed: bool) ->
 /// are whole objects a flat record does not grow by accident; then the flat Windows record
 /// (winevtlog, NXLog, any flattening), whose System fields and event data stand side by side;
 /// then CIM's field names.
-fn candidates(root: &Map<String, Value>) -> Vec<(Format, Vec<&'static str>)> {
-    let mut found = Vec::new();
-    let has = |keys: &[&'static str]| keys.iter().copied().filter(|k| root.contains_key(*k)).collect::<Vec<_>>();
-    if let Some(Value::Object(event)) = root.get("Event") {
+fn candidates(root: &Map<String, Value>) -> impl Iterator<Item = (Format, &'static str)> {
+    let present = |keys: &[&'static str]| keys.iter().copied().find(|k| root.contains_key(*k));
+    let object = |key: &'static str| matches!(root.get(key), Some(Value::Object(_))).then_some(key);
+    let evtx = object("Event").map(|mark| {
+        let event = &root[mark];
         let xmltodict = event.get("System").and_then(|s| s.get("Provider")).is_some_and(|p| p.get("@Name").is_some())
             || event.get("EventData").and_then(|d| d.get("Data")).is_some_and(|d| {
                 d.get("@Name").is_some() || d.as_array().is_some_and(|a| a.iter().any(|x| x.get("@Name").is_some()))
             });
-        found.push((if xmltodict { Format::Xmltodict } else { Format::EvtxJson }, vec!["Event"]));
-    }
-    if root.contains_key("class_uid") {
-        found.push((Format::Ocsf, vec!["class_uid"]));
-    }
-    let object = |key: &'static str| matches!(root.get(key), Some(Value::Object(_))).then_some(key);
-    let ecs: Vec<&'static str> = [object("process"), object("powershell")]
-        .into_iter()
-        .flatten()
-        .chain(has(&["process.command_line", "powershell.file.script_block_text"]))
-        .collect();
-    if !ecs.is_empty() {
-        found.push((Format::Ecs, ecs));
-    }
-    if let Some(key) = object("winlog") {
-        found.push((Format::Winlogbeat, vec![key]));
-    }
-    if let Some(key) = object("event_data") {
-        found.push((Format::Winlogbeat6, vec![key]));
-    }
+        (if xmltodict { Format::Xmltodict } else { Format::EvtxJson }, mark)
+    });
+    let ecs = object("process")
+        .or_else(|| object("powershell"))
+        .or_else(|| present(&["process.command_line", "powershell.file.script_block_text"]));
     // One reader for both; the name says where the record came from, as far as it shows.
-    if let Some(marks) = winevtlog_marks(root) {
-        found.push((Format::FluentBit, marks));
-    } else if EVENT_ID_KEYS.iter().chain(["ProviderName"].iter()).any(|k| root.contains_key(*k)) {
-        found.push((Format::Nxlog, has(&[&EVENT_ID_KEYS[..], &CHANNEL_KEYS, &PROVIDER_KEYS, &COMPUTER_KEYS].concat())));
-    }
-    if cim::looks_like_cim(root) {
-        found.push((Format::Cim, vec!["CIM field names"]));
-    }
-    found
+    let flat = match winevtlog_mark(root) {
+        Some(mark) => Some((Format::FluentBit, mark)),
+        None => present(&EVENT_ID_KEYS).or_else(|| present(&["ProviderName"])).map(|mark| (Format::Nxlog, mark)),
+    };
+    [
+        evtx,
+        present(&["class_uid"]).map(|mark| (Format::Ocsf, mark)),
+        ecs.map(|mark| (Format::Ecs, mark)),
+        object("winlog").map(|mark| (Format::Winlogbeat, mark)),
+        object("event_data").map(|mark| (Format::Winlogbeat6, mark)),
+        flat,
+        cim::looks_like_cim(root).then_some((Format::Cim, "CIM field names")),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// Whether objects and arrays in JSON text nest deeper than `max`. One pass, no recursion;
@@ -368,21 +359,18 @@ fn winlogbeat6(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
 /// default rendering has the system fields as keys of their own; with `string_inserts:
 /// false` alone it has nothing else, and is read as any flat record (which says what it
 /// lacks).
-fn winevtlog_marks(root: &Map<String, Value>) -> Option<Vec<&'static str>> {
-    let mut marks = Vec::new();
+fn winevtlog_mark(root: &Map<String, Value>) -> Option<&'static str> {
     if matches!(root.get("StringInserts"), Some(Value::Array(_))) {
-        marks.push("StringInserts");
+        Some("StringInserts")
+    } else if matches!(root.get("EventData"), Some(Value::Object(_))) && !root.contains_key("Event") {
+        Some("EventData")
+    } else if rendered_xml(root).is_some() {
+        Some("System (event XML)")
+    } else if rendered_text(root).is_some() {
+        Some("ProviderName= lines")
+    } else {
+        None
     }
-    if matches!(root.get("EventData"), Some(Value::Object(_))) && !root.contains_key("Event") {
-        marks.push("EventData");
-    }
-    if rendered_xml(root).is_some() {
-        marks.push("System (event XML)");
-    }
-    if rendered_text(root).is_some() {
-        marks.push("ProviderName= lines");
-    }
-    (!marks.is_empty()).then_some(marks)
 }
 
 /// `render_event_as_xml`: the event's XML under `System`.
@@ -568,7 +556,7 @@ fn ecs(root: &Map<String, Value>) -> ProcessEvent {
             None
         },
     };
-    ProcessEvent { format: Format::Ecs, recognised_by: Vec::new(), kind, fields }
+    ProcessEvent { format: Format::Ecs, recognised_by: "", kind, fields }
 }
 
 /// OCSF Process Activity (class 1007); only activity 1 (Launch) is a process creation.
@@ -625,7 +613,7 @@ fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
         process_path: path,
         vendor_product,
     };
-    ProcessEvent { format: Format::Ocsf, recognised_by: Vec::new(), kind, fields }
+    ProcessEvent { format: Format::Ocsf, recognised_by: "", kind, fields }
 }
 
 #[cfg(test)]
@@ -650,7 +638,7 @@ mod tests {
         ];
         for (text, want) in cases {
             let Value::Object(m) = serde_json::from_str(text).unwrap() else { panic!() };
-            assert_eq!(candidates(&m).first().map(|c| c.0), Some(want), "{text}");
+            assert_eq!(candidates(&m).next().map(|c| c.0), Some(want), "{text}");
         }
     }
 

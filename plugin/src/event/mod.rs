@@ -109,8 +109,9 @@ pub struct ProcessFields {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessEvent {
     pub format: Format,
-    /// What the shape was chosen by: the keys (or the element) of the record that mark it.
-    pub recognised_by: Vec<&'static str>,
+    /// What the shape was chosen by: the key (or the element) of the record that marks it;
+    /// empty where no recognition took place. Static, so the hot path allocates nothing for it.
+    pub recognised_by: &'static str,
     pub kind: Kind,
     pub fields: ProcessFields,
 }

@@ -258,7 +258,7 @@ impl WinEvent {
             },
             _ => self.dest_only(),
         };
-        ProcessEvent { format, recognised_by: Vec::new(), kind, fields }
+        ProcessEvent { format, recognised_by: "", kind, fields }
     }
 
     fn dest_only(&self) -> ProcessFields {

@@ -159,7 +159,7 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
     if !stack.is_empty() {
         return Err(broken("the <Event> element is not closed".into()));
     }
-    Ok(ProcessEvent { recognised_by: vec!["<Event>"], ..event.into_process_event(Format::WindowsXml) })
+    Ok(ProcessEvent { recognised_by: "<Event>", ..event.into_process_event(Format::WindowsXml) })
 }
 
 /// An attribute's value, borrowed unless it holds an entity.

@@ -96,7 +96,18 @@ static STATE: Global = Global(UnsafeCell::new(None));
 /// Set while a call runs. Found set on entry, it means the previous call trapped.
 static IN_CALL: AtomicBool = AtomicBool::new(false);
 
-fn run(behaviour: Behaviour, mode: Option<Mode>, time_sec: u32, record: *const u8, record_len: u32) -> *const u8 {
+/// The record Fluent Bit handed over, `None` for a null pointer.
+///
+/// # Safety
+/// `record` is null, or points at `record_len` bytes that stay valid and unchanged until the
+/// export returns: Fluent Bit's contract, which copies the record (and a NUL) into our memory
+/// through our `malloc` and frees it only after the call.
+unsafe fn handed_over<'a>(record: *const u8, record_len: u32) -> Option<&'a [u8]> {
+    // SAFETY: the caller's contract.
+    (!record.is_null()).then(|| unsafe { std::slice::from_raw_parts(record, record_len as usize) })
+}
+
+fn run(behaviour: Behaviour, mode: Option<Mode>, time_sec: u32, record: Option<&[u8]>, record_len: u32) -> *const u8 {
     // SAFETY: see `Global`: this is the only live reference.
     let slot = unsafe { &mut *STATE.0.get() };
     let state = slot.get_or_insert_with(State::new);
@@ -151,14 +162,14 @@ impl State {
         behaviour: Behaviour,
         mode: Option<Mode>,
         time_sec: u32,
-        record: *const u8,
+        record: Option<&[u8]>,
         record_len: u32,
     ) -> *const u8 {
         self.out.clear();
         if self.out.capacity() > KEEP_CAPACITY {
             self.out.shrink_to(KEEP_CAPACITY);
         }
-        if record.is_null() {
+        let Some(bytes) = record else {
             // Fluent Bit passes NULL when it could not copy the record into our memory (our
             // `malloc` failed: the instance's memory cannot grow). Nothing to hand back.
             let e = ScanError::new(
@@ -167,10 +178,7 @@ impl State {
             );
             write_error(&mut self.out, None, &e);
             return finish(&mut self.out);
-        }
-        // SAFETY: Fluent Bit copied `record_len` bytes and a NUL into our memory at `record`,
-        // and frees them only after we return.
-        let bytes = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
+        };
         let mode = mode.unwrap_or(self.settings.config.mode);
         let scanned = match self.detector(mode).scan(bytes) {
             // Records of other shapes (application logs sharing the pipeline) are not ours to
@@ -184,7 +192,7 @@ impl State {
         let fault = trapped.as_ref().or(self.settings.refused.as_ref());
         match scanned {
             Ok(annotations) if annotations.is_empty() => match (behaviour, fault) {
-                (Behaviour::Annotate, None) => record,
+                (Behaviour::Annotate, None) => bytes.as_ptr(),
                 (Behaviour::Filter, None) => &EMPTY,
                 (Behaviour::Annotate, Some(e)) => {
                     write_error(&mut self.out, Some(bytes), e);
@@ -224,19 +232,12 @@ impl State {
     }
 
     /// `winrm_detect_about`: the record with `winrm_detect_module` added.
-    fn about(&mut self, record: *const u8, record_len: u32) -> *const u8 {
+    fn about(&mut self, record: Option<&[u8]>) -> *const u8 {
         self.out.clear();
         let about = self.settings.about().to_string();
-        match record.is_null() {
-            true => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),
-            // SAFETY: as in `answer`.
-            false => {
-                let bytes = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
-                match is_object(bytes) {
-                    true => splice(&mut self.out, bytes, &[("winrm_detect_module", about)]),
-                    false => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),
-                }
-            }
+        match record.filter(|r| is_object(r)) {
+            Some(r) => splice(&mut self.out, r, &[("winrm_detect_module", about)]),
+            None => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),
         }
         finish(&mut self.out)
     }
@@ -299,8 +300,13 @@ fn write_error(out: &mut Vec<u8>, record: Option<&[u8]>, e: &ScanError) {
 
 macro_rules! export {
     ($name:ident, $behaviour:expr, $mode:expr) => {
+        /// A filter function, as Fluent Bit's `wasm` filter calls it.
+        ///
+        /// # Safety
+        /// `record` is null or points at `record_len` bytes (and a NUL) that stay valid until
+        /// the call returns, and no other export runs meanwhile: Fluent Bit's contract.
         #[unsafe(no_mangle)]
-        pub extern "C" fn $name(
+        pub unsafe extern "C" fn $name(
             _tag: *const u8,
             _tag_len: u32,
             time_sec: u32,
@@ -308,6 +314,8 @@ macro_rules! export {
             record: *const u8,
             record_len: u32,
         ) -> *const u8 {
+            // SAFETY: the export's contract.
+            let record = unsafe { handed_over(record, record_len) };
             run($behaviour, $mode, time_sec, record, record_len)
         }
     };
@@ -323,8 +331,11 @@ export!(winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended));
 /// Every record with `winrm_detect_module` (`{"version", "configuration", "mode",
 /// "macro_profile", "output", "rules", "refused"}`) added: which build and which
 /// configuration a deployed module runs with, where there is no log to say it.
+///
+/// # Safety
+/// As for the filter functions: Fluent Bit's contract.
 #[unsafe(no_mangle)]
-pub extern "C" fn winrm_detect_about(
+pub unsafe extern "C" fn winrm_detect_about(
     _tag: *const u8,
     _tag_len: u32,
     _time_sec: u32,
@@ -332,13 +343,16 @@ pub extern "C" fn winrm_detect_about(
     record: *const u8,
     record_len: u32,
 ) -> *const u8 {
+    // SAFETY: the export's contract.
+    let record = unsafe { handed_over(record, record_len) };
     // SAFETY: see `Global`: this is the only live reference.
     let slot = unsafe { &mut *STATE.0.get() };
-    slot.get_or_insert_with(State::new).about(record, record_len)
+    slot.get_or_insert_with(State::new).about(record)
 }
 
 /// Every record back untouched: the floor any wasm filter pays in Fluent Bit (the record
-/// turned into JSON, copied in, copied out and parsed again), for measuring.
+/// turned into JSON, copied in, copied out and parsed again), for measuring. It reads nothing
+/// through its pointers, and hands `record` back as it came.
 #[unsafe(no_mangle)]
 pub extern "C" fn winrm_detect_passthrough(
     _tag: *const u8,
@@ -410,7 +424,7 @@ mod tests {
     /// The exports share one global state, as in the module; the tests take turns.
     static TURN: Mutex<()> = Mutex::new(());
 
-    type Export = extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
+    type Export = unsafe extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
 
     /// Calls an export as Fluent Bit does (the record NUL-terminated in our memory) and
     /// returns its answer, and whether it was the record itself.
@@ -418,7 +432,8 @@ mod tests {
         let mut bytes = record.as_bytes().to_vec();
         bytes.push(0);
         let tag = b"winevt\0";
-        let answer = f(tag.as_ptr(), 6, 1_772_446_530, 0, bytes.as_ptr(), record.len() as u32);
+        // SAFETY: both buffers outlive the call, and the tests take turns (`TURN`).
+        let answer = unsafe { f(tag.as_ptr(), 6, 1_772_446_530, 0, bytes.as_ptr(), record.len() as u32) };
         // SAFETY: every answer is NUL-terminated and valid until the next call.
         let text = unsafe { CStr::from_ptr(answer.cast()) }.to_str().unwrap().to_string();
         (text, std::ptr::eq(answer, bytes.as_ptr()))

@@ -3,9 +3,9 @@
 //! in both modes. The same configurations `winrm-detect bench FILE` measures.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use host_test::bench::{backend, batches, configurations, run};
-use host_test::component::Runtime;
-use host_test::input;
+use winrm_detect_runner::bench::{backend, batches, configurations, run};
+use winrm_detect_runner::component::Runtime;
+use winrm_detect_runner::input;
 
 fn bulk_events() -> Option<Vec<Vec<u8>>> {
     // `../shared` beside the repository, as CI lays it out.

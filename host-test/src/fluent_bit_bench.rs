@@ -64,7 +64,7 @@ fn prepare(files: &[String], copies: usize, dir: &Path) -> Result<(std::path::Pa
     let mut lines = Vec::new();
     for f in files {
         let file = std::fs::File::open(f).with_context(|| format!("open {f}"))?;
-        let reader = crate::input::sniff(std::io::BufReader::new(file))?;
+        let reader = winrm_detect_runner::input::sniff(std::io::BufReader::new(file))?;
         for line in reader.lines() {
             let line = line?;
             if !line.trim().is_empty() {
@@ -97,7 +97,7 @@ const METERED_SAMPLE: usize = 20_000;
 /// such as WAMR's pays per instruction, so this is where the interpreted module's time goes,
 /// free of the CPU-time noise.
 pub fn instructions_per_event(input: &Path, json: bool, function: &str, config: Option<&str>) -> Result<f64> {
-    let mut host = crate::fluent_bit::FluentBitHost::metered(config)?;
+    let mut host = crate::emulated_fluent_bit::FluentBitHost::metered(config)?;
     let reader = std::io::BufReader::new(std::fs::File::open(input)?);
     let mut records = 0;
     let mut before = host.instructions();
@@ -129,7 +129,7 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
     std::fs::create_dir_all(dir)?;
     let (input, events, json) = prepare(files, copies, dir)?;
     let wasm = dir.join("winrm_detect.wasm");
-    std::fs::write(&wasm, crate::fluent_bit::MODULE)?;
+    std::fs::write(&wasm, winrm_detect_runner::fluent_bit::MODULE)?;
     let mut modules = vec![(".wasm", wasm.clone())];
     // Fluent Bit for Windows (and `FLB_WASI=0 build.sh`) has no flb-wamrc: interpreted only.
     if fluent_bit.wamrc.is_some() {

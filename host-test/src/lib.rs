@@ -1,21 +1,12 @@
-//! The host side of winrm-detect: wasmtime loading the detection component, the scanning
-//! loop the `winrm-detect` runner and the tests share, and the runner's output formats.
-//!
-//! Everything an operator sees goes through the component ([`backend::Wasm`]); the native
-//! library ([`backend::Native`]) is here to prove the two agree and to measure the cost of
-//! the boundary.
+//! The test rig: what the tests and benchmarks of every host share and the product does not
+//! ship. The real Fluent Bit (both of its builds) and the configurations it runs, an emulated
+//! Fluent Bit `wasm` filter host, the generated worst cases, the Fluent Bit benchmark, and the
+//! corpus. The detection itself and the runner's machinery are `winrm-detect` (plugin/) and
+//! `winrm-detect-runner` (runner/).
 
-pub mod backend;
-pub mod bench;
-pub mod component;
-pub mod engine_config;
-pub mod fluent_bit;
+pub mod emulated_fluent_bit;
 pub mod fluent_bit_bench;
-pub mod input;
-pub mod output;
 pub mod real_fluent_bit;
-pub mod scan;
-pub mod serve;
 pub mod worst_cases;
 
 /// The corpus bulk file (65,145 Sysmon events, one per line) in `../shared`, as `xml.gz` or
@@ -31,9 +22,4 @@ pub fn free_loopback_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
-}
-
-/// Our own fixtures, compiled into the runner (see build.rs).
-pub mod fixtures {
-    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }

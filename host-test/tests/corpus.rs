@@ -12,9 +12,9 @@ use std::fs;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use host_test::backend::{Backend, Wasm};
-use host_test::component::Runtime;
-use host_test::input;
+use winrm_detect_runner::backend::{Backend, Wasm};
+use winrm_detect_runner::component::Runtime;
+use winrm_detect_runner::input;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -133,7 +133,7 @@ fn scan_corpus(backend: &mut dyn Backend, dir: &Path, files: &[PathBuf]) -> BTre
         let Some(events) = events_of(path) else { continue };
         let rel = path.strip_prefix(dir).unwrap().to_string_lossy().to_string();
         let mut r = FileResult::default();
-        for chunk in events.chunks(host_test::scan::BATCH) {
+        for chunk in events.chunks(winrm_detect_runner::scan::BATCH) {
             let batch: Vec<Vec<u8>> = chunk.iter().map(|(_, e)| e.clone()).collect();
             for ((line, _), outcome) in chunk.iter().zip(backend.scan_batch(&batch)) {
                 r.events += 1;

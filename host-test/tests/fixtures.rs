@@ -7,10 +7,10 @@ use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use host_test::backend::{Backend, Lines, Native, NativeLines, Outcome, Wasm};
-use host_test::component::Runtime;
-use host_test::scan::{self, Record};
-use host_test::{input, output};
+use winrm_detect_runner::backend::{Backend, Lines, Native, NativeLines, Outcome, Wasm};
+use winrm_detect_runner::component::Runtime;
+use winrm_detect_runner::scan::{self, Record};
+use winrm_detect_runner::{input, printer};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -30,7 +30,7 @@ fn scan_file(backend: &mut dyn Backend, source: &str, path: &Path) -> (Vec<Outco
     let mut outcomes = Vec::new();
     let mut text = String::new();
     scan::scan_lines(backend, source, &mut reader, &mut |r: Record<'_>| {
-        if let Some(line) = output::match_line(&r, winrm_detect::Output::Native) {
+        if let Some(line) = printer::match_line(&r, winrm_detect::Output::Native) {
             text.push_str(&line);
             text.push('\n');
         }
@@ -85,7 +85,7 @@ fn precompiled_and_freshly_compiled_components_agree() {
         precompiled.is_precompiled(),
         "the build's precompiled component did not load on the machine that built it"
     );
-    let fresh = Runtime::from_bytes(host_test::component::COMPONENT).unwrap();
+    let fresh = Runtime::from_bytes(winrm_detect_runner::component::COMPONENT).unwrap();
     assert!(!fresh.is_precompiled());
     for mode in ["parity", "extended"] {
         let mut a = Wasm::new(&precompiled, &config(mode)).unwrap().unwrap();

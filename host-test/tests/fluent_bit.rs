@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-use host_test::fluent_bit::{self, FluentBitHost, MODULE, Verdict};
+use host_test::emulated_fluent_bit::{FluentBitHost, Verdict};
 use serde_json::{Map, Value};
+use winrm_detect_runner::fluent_bit::{self, MODULE};
 
 fn root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()

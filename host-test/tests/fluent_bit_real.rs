@@ -47,7 +47,7 @@ fn scratch(name: &str, fluent_bit: &FluentBit) -> PathBuf {
 /// its `.aot` beside it where the build has `flb-wamrc` (Windows builds have none).
 fn configured_modules(fluent_bit: &FluentBit, dir: &Path, config: Option<&str>) -> Vec<PathBuf> {
     let wasm = dir.join("winrm_detect.wasm");
-    fs::write(&wasm, host_test::fluent_bit::artifact(config).unwrap()).unwrap();
+    fs::write(&wasm, winrm_detect_runner::fluent_bit::artifact(config).unwrap()).unwrap();
     let mut modules = vec![wasm.clone()];
     if fluent_bit.wamrc.is_some() {
         let aot = dir.join("winrm_detect.aot");
@@ -394,7 +394,7 @@ fn configuration_built_into_the_artifact() {
         fs::write(dir.join("winrm-detect.json"), r#"{"mode":"parity"}"#).unwrap();
         for module in configured_modules(&fluent_bit, &dir, Some(config)) {
             let bytes = fs::read(&module).unwrap();
-            let embedded = host_test::fluent_bit::embedded_config(&bytes).unwrap();
+            let embedded = winrm_detect_runner::fluent_bit::embedded_config(&bytes).unwrap();
             assert_eq!(embedded.as_deref(), Some(config), "{}", module.display());
             let (mut p, _) = configure("tail-json", &module, None);
             p.inputs = readme_tail(&p.inputs, &file);

@@ -6,17 +6,17 @@ use std::io::{BufReader, Cursor};
 use std::path::Path;
 use std::time::Duration;
 
-use host_test::backend::{Backend, Wasm};
-use host_test::component::{HostLimits, Runtime};
-use host_test::scan;
 use winrm_detect::ErrorKind;
+use winrm_detect_runner::backend::{Backend, Wasm};
+use winrm_detect_runner::component::{HostLimits, Runtime};
+use winrm_detect_runner::scan;
 
 fn positive() -> Vec<u8> {
     let text = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/events/sysmon1.xml")).unwrap();
     text.split(|&b| b == b'\n').next().unwrap().to_vec()
 }
 
-fn kind_of(outcome: &host_test::backend::Outcome) -> Option<ErrorKind> {
+fn kind_of(outcome: &winrm_detect_runner::backend::Outcome) -> Option<ErrorKind> {
     outcome.as_ref().err().map(|e| e.kind)
 }
 

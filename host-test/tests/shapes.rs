@@ -3,10 +3,10 @@
 //! number and as text. Each case's verdict and full result row are asserted, and the native
 //! library, the component (what the runner runs) and the Fluent Bit module must agree.
 
-use host_test::backend::{Backend, Wasm};
-use host_test::component::Runtime;
-use host_test::fluent_bit::{FluentBitHost, Verdict};
+use host_test::emulated_fluent_bit::{FluentBitHost, Verdict};
 use serde_json::{Map, Value, json};
+use winrm_detect_runner::backend::{Backend, Wasm};
+use winrm_detect_runner::component::Runtime;
 
 const PARITY: &str = "ba24cda8-4716-11ec-8009-3e22fbd008af";
 const SCRIPT_BLOCK: &str = "7d4c618e-4716-11ec-951c-3e22fbd008af";

@@ -35,6 +35,15 @@ pub enum Matcher {
     Extended,
 }
 
+impl Matcher {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Matcher::Parity => "parity",
+            Matcher::Extended => "extended",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemoteTarget {
     pub host: String,

@@ -27,7 +27,7 @@
 //! trap on input (the stack use is bounded by the limits, see the README), and the state
 //! kept across calls is repaired on entry when the previous call did not return: see
 //! [`run`]. The shadow stack pointer, which a trap also leaves lowered, is reset at each
-//! export's entry by a rewrite of the built module (`host-test/build.rs`).
+//! export's entry by a rewrite of the built module (`runner/build.rs`).
 //!
 //! A trap is noticed on the next call, which resets the detectors and marks the record it
 //! returns with `winrm_detect_error` (kind `internal`, saying that the record before it was

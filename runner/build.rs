@@ -27,12 +27,12 @@ const MODULE_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host-test sits in the workspace").to_path_buf();
+    let root = manifest_dir.parent().expect("runner sits in the workspace").to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
     for watched in [
-        "host-test/build",
-        "host-test/src/engine_config.rs",
+        "runner/build",
+        "runner/src/engine_config.rs",
         "plugin/src",
         "plugin/Cargo.toml",
         "wit",

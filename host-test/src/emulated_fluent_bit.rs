@@ -1,7 +1,4 @@
-//! The Fluent Bit module as operators get it, and an emulated Fluent Bit `wasm` filter host.
-//!
-//! [`artifact`] is the module with an operator's configuration in its slot (what
-//! `winrm-detect artifact fluent-bit --config FILE` writes). [`FluentBitHost`] is wasmtime's
+//! An emulated Fluent Bit `wasm` filter host. [`FluentBitHost`] is wasmtime's
 //! core-module API calling the module exactly as `plugins/filter_wasm` and
 //! `src/wasm/flb_wasm.c` do with `Event_Format json`: the tag and the record are copied into
 //! guest memory with their NUL through the module's allocator
@@ -14,28 +11,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
-use winrm_detect::config_slot;
-
-/// The module the build script made, its configuration slot empty.
-pub const MODULE: &[u8] = include_bytes!(env!("WINRM_DETECT_FLUENT_BIT"));
-
-/// The module with `config` (the JSON of the README's Configuration, as text) in its slot,
-/// refused with the message that names the bad key before any Fluent Bit loads it, exactly
-/// as the module would read it. Written compact, so that the slot's 64 KiB go further.
-/// `None` gives the module as built, which runs with the defaults.
-pub fn artifact(config: Option<&str>) -> Result<Vec<u8>> {
-    let Some(text) = config else { return Ok(MODULE.to_vec()) };
-    winrm_detect::Config::from_json(text).map_err(|e| anyhow!("{}", e.message))?;
-    let compact = serde_json::from_str::<serde_json::Value>(text)?.to_string();
-    Ok(config_slot::embed(MODULE, compact.as_bytes())?)
-}
-
-/// The configuration text in the slot of `file` (a module, or an `.aot` compiled from one);
-/// `None` when it runs with the defaults.
-pub fn embedded_config(file: &[u8]) -> Result<Option<String>> {
-    let text = config_slot::read(file)?;
-    text.map(|t| String::from_utf8(t).context("the embedded configuration is not UTF-8")).transpose()
-}
+use winrm_detect_runner::fluent_bit::artifact;
 
 pub struct FluentBitHost {
     store: Store<()>,

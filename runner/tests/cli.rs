@@ -33,12 +33,50 @@ fn last_stderr_line(out: &Output) -> String {
 }
 
 fn bulk(ext: &str) -> Option<String> {
-    let p = root().join(format!("../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.{ext}"));
+    let p = host_test::corpus_bulk(ext);
     if p.is_file() {
         return Some(p.display().to_string());
     }
     assert!(std::env::var("CI").as_deref() != Ok("true"), "corpus missing under CI");
     None
+}
+
+/// A pipe gets JSON lines unless --emit says otherwise; `--emit text` (a terminal's default)
+/// gives a person one line per match with the evidence marked where it lies in the command
+/// line or script, and where it was found in a decoded layer, then the counts.
+#[test]
+fn text_is_for_people_and_json_for_pipes() {
+    let piped = run(&["scan", "fixtures/events/cim.jsonl"], None);
+    assert_eq!(stdout_json(&piped).len(), 3);
+
+    let out =
+        run(&["scan", "--emit", "text", "fixtures/events/cim.jsonl", "fixtures/events/scriptblock.ecs.jsonl"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "fixtures/events/cim.jsonl:1: process-creation parity host=WS01.corp.example user=alice targets=FS02,DC01: \
+         powershell.exe -NoProfile -Command \"«Invoke-Command» «-ComputerName» FS02,DC01 -ScriptBlock { whoami }\""
+    );
+    assert!(lines.iter().any(|l| l.starts_with("fixtures/events/scriptblock.ecs.jsonl:2: script-block parity")
+        && l.contains("param([string]$Name)⏎    «Invoke-Command» «-ComputerName» $Name")));
+    assert_eq!(&lines[lines.len() - 2..], ["per rule: process-creation=3 script-block=3", "per matcher: parity=6"]);
+    assert!(!text.contains('\x1b'), "no colour unless asked for on a pipe");
+
+    let encoded = run(&["scan", "--emit", "text", "--mode", "extended", "fixtures/events/extended.evtx.jsonl"], None);
+    let text = String::from_utf8(encoded.stdout).unwrap();
+    assert!(
+        text.contains("(«Invoke-Command» in process/encoded-command, «-ComputerName» in process/encoded-command) [encoded-command]"),
+        "{text}"
+    );
+
+    let coloured = run(&["scan", "--emit", "text", "--color", "always", "fixtures/events/cim.jsonl"], None);
+    assert!(String::from_utf8(coloured.stdout).unwrap().contains("\x1b[1;31mInvoke-Command\x1b[0m"));
+    let benign = br#"{"EventID":1,"Image":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami"}"#;
+    let none = run(&["scan", "--emit", "text", "-"], Some(benign));
+    assert!(none.status.success(), "{}", String::from_utf8_lossy(&none.stderr));
+    assert_eq!(String::from_utf8(none.stdout).unwrap(), "no matches\n");
 }
 
 #[test]
@@ -182,7 +220,7 @@ fn summary_is_the_splunk_result_table() {
 
 #[test]
 fn the_bundled_fixtures_are_all_there() {
-    let names: Vec<&str> = host_test::fixtures::FIXTURES.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = winrm_detect_runner::fixtures::FIXTURES.iter().map(|(n, _)| *n).collect();
     let on_disk = std::fs::read_dir(root().join("fixtures/events")).unwrap().count();
     assert_eq!(names.len(), on_disk);
     assert!(names.iter().all(|n| n.starts_with("fixtures/events/")), "{names:?}");
@@ -226,7 +264,7 @@ fn bench_prints_every_configuration_and_finite_ratios() {
         run(&["bench", "--seconds", "0.01", "--memory-events", "1000", "fixtures/events/sysmon1.evtx.jsonl"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    for (name, _, _) in host_test::bench::configurations() {
+    for (name, _, _) in winrm_detect_runner::bench::configurations() {
         assert!(text.lines().any(|l| l.starts_with(name)), "no row for {name} in\n{text}");
     }
     let ratios = text.lines().find(|l| l.contains("extended / parity")).expect("a ratio line");

@@ -40,7 +40,7 @@ pub enum ForwardFormat {
 pub fn record(event: &[u8], outcome: &Outcome, emit: Emit, output: Output) -> Option<Vec<u8>> {
     match outcome {
         Ok(annotations) if annotations.is_empty() && emit == Emit::Matches => None,
-        _ => Some(crate::output::annotated_event(event, outcome, output).into_bytes()),
+        _ => Some(crate::printer::annotated_event(event, outcome, output).into_bytes()),
     }
 }
 

@@ -27,14 +27,15 @@ pub fn examples() -> String {
 /// The library's version and rule identities, for the page's footer.
 #[wasm_bindgen]
 pub fn about() -> String {
+    use winrm_detect::rules;
     serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "rule_id": winrm_detect::annotation::RULE_ID,
-        "rule_name": winrm_detect::annotation::RULE_NAME,
-        "extended_rule_id": winrm_detect::annotation::EXTENDED_RULE_ID,
-        "script_block_rule_id": winrm_detect::annotation::SCRIPT_BLOCK_RULE_ID,
-        "script_block_rule_name": winrm_detect::annotation::SCRIPT_BLOCK_RULE_NAME,
-        "script_block_extended_rule_id": winrm_detect::annotation::SCRIPT_BLOCK_EXTENDED_RULE_ID,
+        "rule_id": rules::PROCESS_CREATION_ID,
+        "rule_name": rules::PROCESS_CREATION_NAME,
+        "extended_rule_id": rules::PROCESS_CREATION_EXTENDED.id,
+        "script_block_rule_id": rules::SCRIPT_BLOCK.id,
+        "script_block_rule_name": rules::SCRIPT_BLOCK.name,
+        "script_block_extended_rule_id": rules::SCRIPT_BLOCK_EXTENDED.id,
     })
     .to_string()
 }

@@ -5,9 +5,12 @@
 
 use serde::Serialize;
 use winrm_detect::annotation::{CimRow, ScriptBlockRow};
+use winrm_detect::detector::is_powershell;
 use winrm_detect::event::{Format, Kind, ProcessEvent, ProcessFields};
-use winrm_detect::rule::{PARITY_TERMS, is_powershell, parity_term_offsets};
-use winrm_detect::{Annotation, Config, Detector, Matcher, Mode, Rule, ScanError, cmdline, render, script_block};
+use winrm_detect::rules::{PARITY_TERMS_SPELLED, parity_term_offsets};
+use winrm_detect::{
+    Annotation, Config, Detector, MacroProfile, Matcher, Mode, Rule, ScanError, cmdline, render, script_block,
+};
 
 /// How the page asks for the input to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,12 +195,11 @@ fn script_block_verdict(detector: &Detector, event: &ProcessEvent, text: &str) -
 
 /// The rule's terms a text lacks, as the Splunk search spells them.
 fn missing_terms(text: &str) -> String {
-    const SPELLED: [&str; 2] = ["*Invoke-Command*", "*-ComputerName*"];
-    debug_assert!(SPELLED.iter().zip(PARITY_TERMS).all(|(s, t)| s.trim_matches('*').eq_ignore_ascii_case(t)));
-    let missing: Vec<&str> = SPELLED
+    let missing: Vec<String> = PARITY_TERMS_SPELLED
         .into_iter()
         .zip(parity_term_offsets(text))
-        .filter_map(|(term, at)| at.is_none().then_some(term))
+        .filter(|(_, at)| at.is_none())
+        .map(|(term, _)| format!("*{term}*"))
         .collect();
     missing.join(" and ")
 }
@@ -233,8 +235,10 @@ fn verdict(detector: &Detector, event: &ProcessEvent, row: &CimRow, powershell: 
     Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }
 }
 
-/// PowerShell hosts a command line may start with, without their `.exe`.
-const HOSTS: [&str; 5] = ["powershell", "pwsh", "powershell_ise", "sqlps", "sqltoolsps"];
+/// Whether `program` (lower-cased, without `.exe`) is a PowerShell host under either macro profile.
+fn is_powershell_host(program: &str) -> bool {
+    MacroProfile::Escu2021.process_names().iter().any(|name| name.strip_suffix(".exe") == Some(program))
+}
 
 /// A bare command line as the process creation that would carry it. A line that starts with
 /// a program keeps it as the process; anything else is taken for PowerShell script text and
@@ -248,7 +252,7 @@ fn command_line_event(line: &str) -> (ProcessEvent, Option<String>) {
     let lower = program.to_ascii_lowercase();
     let (process, process_name, note) = if lower.ends_with(".exe") {
         (line.to_string(), program.to_string(), None)
-    } else if HOSTS.contains(&lower.as_str()) {
+    } else if is_powershell_host(&lower) {
         (line.to_string(), format!("{program}.exe"), None)
     } else {
         let process = format!("powershell.exe {line}");

@@ -5,44 +5,9 @@
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use crate::config::{Config, Mode, Rule};
+use crate::config::{Config, Mode};
 use crate::event::{ProcessFields, SCRIPT_BLOCK_EVENT_ID, ScriptBlock, basename};
-
-pub const RULE_ID: &str = "ba24cda8-4716-11ec-8009-3e22fbd008af";
-pub const RULE_NAME: &str = "Remote Process Instantiation via WinRM and PowerShell";
-/// The extended matcher's own identity, so that SIEM counts of the Splunk rule stay
-/// comparable: UUIDv5 of the name `winrm-detect/extended` in the namespace of the ESCU id.
-pub const EXTENDED_RULE_ID: &str = "bd89c675-4f02-5c20-b28e-f4ec9dfdc707";
-pub const EXTENDED_RULE_NAME: &str = "Remote Process Instantiation via WinRM and PowerShell (winrm-detect extended: aliases, prefixes, encoded commands)";
-pub const EXTENDED_RULE_VERSION: u32 = 1;
-
-/// The script-block twin, from splunk/security_content
-/// `detections/endpoint/remote_process_instantiation_via_winrm_and_powershell_script_block.yml`
-/// version 4 (2024-09-30): confidence 50, impact 90, so a risk score of 45 (version 2 of
-/// 2022-03-22, the same search, wrote `risk_score: 45`); observable `Computer`, an endpoint.
-pub const SCRIPT_BLOCK_RULE_ID: &str = "7d4c618e-4716-11ec-951c-3e22fbd008af";
-pub const SCRIPT_BLOCK_RULE_NAME: &str = "Remote Process Instantiation via WinRM and PowerShell Script Block";
-pub const SCRIPT_BLOCK_RULE_VERSION: u32 = 4;
-pub const SCRIPT_BLOCK_RISK_SCORE: u32 = 45;
-/// UUIDv5 of `winrm-detect/script-block-extended` in the namespace of the ESCU id.
-pub const SCRIPT_BLOCK_EXTENDED_RULE_ID: &str = "e9faac01-cec4-5f84-9219-77000ecdeee6";
-pub const SCRIPT_BLOCK_EXTENDED_RULE_NAME: &str = "Remote Process Instantiation via WinRM and PowerShell Script Block (winrm-detect extended: the script as PowerShell reads it, parts joined)";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Matcher {
-    Parity,
-    Extended,
-}
-
-impl Matcher {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Matcher::Parity => "parity",
-            Matcher::Extended => "extended",
-        }
-    }
-}
+use crate::rules::{self, Matcher, Rule};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemoteTarget {
@@ -191,34 +156,36 @@ pub struct Found {
 }
 
 pub fn build(config: &Config, row: &CimRow, found: Found) -> Annotation {
-    let version_one = config.rule_version == 1;
-    let (rule_id, rule_name, rule_version) = match found.matcher {
-        Matcher::Parity => (RULE_ID, RULE_NAME, config.rule_version),
-        Matcher::Extended => (EXTENDED_RULE_ID, EXTENDED_RULE_NAME, EXTENDED_RULE_VERSION),
-    };
-    let mut techniques = vec!["T1021.006".to_string()];
-    if version_one {
-        techniques.insert(0, "T1021".to_string());
-    }
+    assemble(config, Rule::ProcessCreation, &row.dest, row.result_fields(), found)
+}
+
+/// An annotation of `rule` against `risk_object`: everything but the row is the rule's own
+/// (see [`rules`]).
+fn assemble(
+    config: &Config,
+    rule: Rule,
+    risk_object: &str,
+    fields: Vec<(String, Option<String>)>,
+    found: Found,
+) -> Annotation {
     debug_assert!(found.matcher == Matcher::Parity || config.mode == Mode::Extended);
+    let identity = rules::identity(rule, found.matcher, config.rule_version);
+    let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
     Annotation {
-        rule: Rule::ProcessCreation,
-        rule_id: rule_id.into(),
-        rule_name: rule_name.into(),
-        rule_version,
+        rule,
+        rule_id: identity.id.into(),
+        rule_name: identity.name.into(),
+        rule_version: identity.version,
         matcher: found.matcher,
         macro_profile: config.macro_profile.as_str().into(),
-        mitre_technique_ids: techniques,
-        mitre_tactics: vec!["Lateral Movement".into()],
-        kill_chain_phases: vec!["Lateral Movement".into()],
-        risk_object: row.dest.clone(),
+        mitre_technique_ids: strings(rules::mitre_technique_ids(rule, config.rule_version)),
+        mitre_tactics: strings(&[rules::LATERAL_MOVEMENT]),
+        kill_chain_phases: strings(&[rules::LATERAL_MOVEMENT]),
+        risk_object: risk_object.to_string(),
         risk_object_type: "system".into(),
-        risk_score: config.effective_risk_score(),
-        message: format!(
-            "A process was started on a remote endpoint from {} by abusing WinRM using PowerShell.exe",
-            row.dest
-        ),
-        fields: row.result_fields(),
+        risk_score: config.risk_score_of(rule),
+        message: rules::message(risk_object),
+        fields,
         remote_targets: found.remote_targets,
         evidence: found.evidence,
         techniques: found.techniques,
@@ -274,33 +241,7 @@ impl<'a> ScriptBlockRow<'a> {
 }
 
 pub fn build_script_block(config: &Config, row: &ScriptBlockRow<'_>, found: Found) -> Annotation {
-    let (rule_id, rule_name, rule_version) = match found.matcher {
-        Matcher::Parity => (SCRIPT_BLOCK_RULE_ID, SCRIPT_BLOCK_RULE_NAME, SCRIPT_BLOCK_RULE_VERSION),
-        Matcher::Extended => (SCRIPT_BLOCK_EXTENDED_RULE_ID, SCRIPT_BLOCK_EXTENDED_RULE_NAME, EXTENDED_RULE_VERSION),
-    };
-    debug_assert!(found.matcher == Matcher::Parity || config.mode == Mode::Extended);
-    Annotation {
-        rule: Rule::ScriptBlock,
-        rule_id: rule_id.into(),
-        rule_name: rule_name.into(),
-        rule_version,
-        matcher: found.matcher,
-        macro_profile: config.macro_profile.as_str().into(),
-        mitre_technique_ids: vec!["T1021".into(), "T1021.006".into()],
-        mitre_tactics: vec!["Lateral Movement".into()],
-        kill_chain_phases: vec!["Lateral Movement".into()],
-        risk_object: row.computer().to_string(),
-        risk_object_type: "system".into(),
-        risk_score: config.risk_score.unwrap_or(SCRIPT_BLOCK_RISK_SCORE),
-        message: format!(
-            "A process was started on a remote endpoint from {} by abusing WinRM using PowerShell.exe",
-            row.computer()
-        ),
-        fields: row.result_fields(),
-        remote_targets: found.remote_targets,
-        evidence: found.evidence,
-        techniques: found.techniques,
-    }
+    assemble(config, Rule::ScriptBlock, row.computer(), row.result_fields(), found)
 }
 
 #[cfg(test)]

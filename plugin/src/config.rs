@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::error::{ErrorKind, ScanError};
 use crate::event::Format;
-use crate::render::Output;
+use crate::rules::{self, MacroProfile, Rule};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -30,46 +30,25 @@ impl Mode {
     }
 }
 
-/// Which `process_powershell` macro is applied.
+/// The field convention annotations are rendered in (see [`crate::render`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-pub enum MacroProfile {
-    /// The macro as of 2026-05-13: powershell.exe, pwsh.exe, powershell_ise.exe.
-    #[default]
-    #[serde(rename = "escu-2026")]
-    Escu2026,
-    /// The macro of 2021-2024, which also named sqlps.exe and sqltoolsps.exe.
-    #[serde(rename = "escu-2021")]
-    Escu2021,
-}
-
-impl MacroProfile {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MacroProfile::Escu2026 => "escu-2026",
-            MacroProfile::Escu2021 => "escu-2021",
-        }
-    }
-}
-
-/// The Splunk analytics the detector carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    /// "Remote Process Instantiation via WinRM and PowerShell" (`ba24cda8…`): process
-    /// creations (Sysmon 1, Security 4688, ECS, OCSF, CIM).
-    ProcessCreation,
-    /// "Remote Process Instantiation via WinRM and PowerShell Script Block" (`7d4c618e…`):
-    /// PowerShell script-block logging, EventID 4104.
-    ScriptBlock,
+pub enum Output {
+    /// The annotation as the runner documents it.
+    #[default]
+    Native,
+    /// Elastic Common Schema fields.
+    Ecs,
+    /// An OCSF Detection Finding (class_uid 2004).
+    Ocsf,
 }
 
-impl Rule {
-    pub const ALL: [Rule; 2] = [Rule::ProcessCreation, Rule::ScriptBlock];
-
+impl Output {
     pub const fn as_str(self) -> &'static str {
         match self {
-            Rule::ProcessCreation => "process-creation",
-            Rule::ScriptBlock => "script-block",
+            Output::Native => "native",
+            Output::Ecs => "ecs",
+            Output::Ocsf => "ocsf",
         }
     }
 }
@@ -238,7 +217,7 @@ impl Config {
         if self.rules.is_empty() {
             return bad("rules", "no rule would run: name `process-creation`, `script-block` or both".into());
         }
-        if !matches!(self.rule_version, 1 | 12) {
+        if !rules::PROCESS_CREATION_VERSIONS.contains(&self.rule_version) {
             return bad("rule_version", format!("{} is not a published version we carry (1 or 12)", self.rule_version));
         }
         if let Some(score) = self.risk_score
@@ -279,9 +258,9 @@ impl Config {
         self.rules.contains(&rule)
     }
 
-    /// The risk score annotations carry.
-    pub fn effective_risk_score(&self) -> u32 {
-        self.risk_score.unwrap_or(if self.rule_version <= 6 { 45 } else { 50 })
+    /// The risk score annotations of `rule` carry: the configured one, else the rule's own.
+    pub fn risk_score_of(&self, rule: Rule) -> u32 {
+        self.risk_score.unwrap_or(rules::risk_score(rule, self.rule_version))
     }
 }
 
@@ -293,7 +272,7 @@ mod tests {
     fn defaults() {
         let c = Config::from_json("{}").unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.effective_risk_score(), 50);
+        assert_eq!(c.risk_score_of(Rule::ProcessCreation), 50);
         assert_eq!(Config::from_json("").unwrap(), Config::default());
     }
 
@@ -331,8 +310,8 @@ mod tests {
     #[test]
     fn version_one_scores_45() {
         let c = Config::from_json(r#"{"rule_version":1}"#).unwrap();
-        assert_eq!(c.effective_risk_score(), 45);
+        assert_eq!(c.risk_score_of(Rule::ProcessCreation), 45);
         let c = Config::from_json(r#"{"rule_version":1,"risk_score":70}"#).unwrap();
-        assert_eq!(c.effective_risk_score(), 70);
+        assert_eq!(c.risk_score_of(Rule::ProcessCreation), 70);
     }
 }

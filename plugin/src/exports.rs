@@ -8,9 +8,9 @@ wit_bindgen::generate!({
 
 use exports::winrm_detect::detector::detection as wit;
 
-use crate::annotation::{Annotation, Matcher};
-use crate::config::Rule;
+use crate::annotation::Annotation;
 use crate::error::{ErrorKind, ScanError};
+use crate::rules::{Matcher, Rule};
 
 struct Component;
 

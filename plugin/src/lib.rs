@@ -12,19 +12,21 @@
 //!
 //! The flow of one event: [`prefilter`] rejects what cannot match from the raw bytes;
 //! [`event`] recognises the shape and normalises it into CIM process fields (or a 4104 script
-//! block); [`rule`] applies the parity test (and, in extended mode, [`cmdline`]'s reading of
-//! the command line or script text, with [`script_block`] for multi-part blocks);
-//! [`annotation`] says what matched.
+//! block); the [`detector`] applies each of the [`rules`] (the parity test, and in extended mode
+//! [`cmdline`]'s reading of the command line or script text, with [`script_block`] for
+//! multi-part blocks); [`annotation`] says what matched and [`render`] in which convention.
 
 pub mod annotation;
 pub mod cmdline;
 pub mod config;
 pub mod config_slot;
+pub mod detector;
 pub mod error;
 pub mod event;
 pub mod prefilter;
+pub mod record;
 pub mod render;
-pub mod rule;
+pub mod rules;
 pub mod script_block;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
@@ -34,8 +36,9 @@ mod exports;
 #[cfg(any(test, feature = "fluent-bit"))]
 mod fluent_bit;
 
-pub use annotation::{Annotation, Evidence, Matcher, RemoteTarget};
-pub use config::{Config, MacroProfile, Mode, Rule};
+pub use annotation::{Annotation, Evidence, RemoteTarget};
+pub use config::{Config, Mode, Output};
+pub use detector::{Detector, Outcome, Stats};
 pub use error::{ErrorKind, ScanError};
-pub use render::{Output, render};
-pub use rule::{Detector, Stats};
+pub use render::render;
+pub use rules::{MacroProfile, Matcher, Rule};

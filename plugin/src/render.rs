@@ -2,32 +2,11 @@
 //! Detection Finding (class 2004), beside the native shape the runner documents. Chosen by
 //! the configuration's `output`; every host renders through here.
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::annotation::{Annotation, Matcher};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Output {
-    /// The annotation as the runner documents it.
-    #[default]
-    Native,
-    /// Elastic Common Schema fields.
-    Ecs,
-    /// An OCSF Detection Finding (class_uid 2004).
-    Ocsf,
-}
-
-impl Output {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Output::Native => "native",
-            Output::Ecs => "ecs",
-            Output::Ocsf => "ocsf",
-        }
-    }
-}
+use crate::annotation::Annotation;
+use crate::config::Output;
+use crate::rules::Matcher;
 
 /// The ATT&CK names of the ids the rule carries.
 fn technique_name(id: &str) -> &'static str {

@@ -13,9 +13,9 @@ use anyhow::{Context, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, Rule, ScanError};
+use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, Outcome, RemoteTarget, Rule, ScanError};
 
-use crate::backend::Lines;
+use crate::lines::Lines;
 
 wasmtime::component::bindgen!({
     world: "detector-component",
@@ -218,73 +218,59 @@ pub struct ComponentDetector {
 }
 
 impl ComponentDetector {
-    /// Scans one event. `Err` means the guest trapped: this instance must not be used again.
-    pub fn scan(&mut self, event: &[u8]) -> Result<std::result::Result<Vec<Annotation>, ScanError>> {
+    /// Calls the detector resource under the per-call time budget. `Err` means the guest
+    /// trapped: this instance must not be used again.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&wit::GuestDetector<'_>, &mut Store<State>, ResourceAny) -> wasmtime::Result<T>,
+    ) -> Result<T> {
         self.store.set_epoch_deadline(self.ticks);
-        let out = self
-            .bindings
-            .winrm_detect_detector_detection()
-            .detector()
-            .call_scan(&mut self.store, self.handle, event)
-            .map_err(|e| anyhow!("the component trapped: {e}"))?;
+        let detector = self.bindings.winrm_detect_detector_detection().detector();
+        f(&detector, &mut self.store, self.handle).map_err(|e| anyhow!("the component trapped: {e}"))
+    }
+
+    /// Scans one event. `Err` means the guest trapped.
+    pub fn scan(&mut self, event: &[u8]) -> Result<Outcome> {
+        let out = self.call(|d, store, handle| d.call_scan(store, handle, event))?;
         Ok(out.map(|list| list.into_iter().map(annotation).collect()).map_err(scan_error))
     }
 
     /// Scans many events in one call. `Err` means the guest trapped.
-    pub fn scan_batch(&mut self, events: &[Vec<u8>]) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
-        self.store.set_epoch_deadline(self.ticks);
-        let out = self
-            .bindings
-            .winrm_detect_detector_detection()
-            .detector()
-            .call_scan_batch(&mut self.store, self.handle, events)
-            .map_err(|e| anyhow!("the component trapped: {e}"))?;
-        Ok(out
-            .into_iter()
-            .map(|o| match o {
-                wit::Outcome::Annotations(list) => Ok(list.into_iter().map(annotation).collect()),
-                wit::Outcome::Failed(e) => Err(scan_error(e)),
-            })
-            .collect())
+    pub fn scan_batch(&mut self, events: &[Vec<u8>]) -> Result<Vec<Outcome>> {
+        let out = self.call(|d, store, handle| d.call_scan_batch(store, handle, events))?;
+        Ok(out.into_iter().map(outcome).collect())
     }
 
-    /// Scans lines through `scan-lines`: one copy into the guest for the batch, only what fired or failed back. `Err` means the guest trapped.
-    pub fn scan_lines(&mut self, lines: &Lines<'_>) -> Result<Vec<std::result::Result<Vec<Annotation>, ScanError>>> {
-        self.store.set_epoch_deadline(self.ticks);
-        let flagged = self
-            .bindings
-            .winrm_detect_detector_detection()
-            .detector()
-            .call_scan_lines(&mut self.store, self.handle, lines.text())
-            .map_err(|e| anyhow!("the component trapped: {e}"))?;
-        let mut out: Vec<std::result::Result<Vec<Annotation>, ScanError>> =
-            (0..lines.len()).map(|_| Ok(Vec::new())).collect();
+    /// Scans lines through `scan-lines`: one copy into the guest for the batch, only what
+    /// fired or failed back. `Err` means the guest trapped.
+    pub fn scan_lines(&mut self, lines: &Lines<'_>) -> Result<Vec<Outcome>> {
+        let flagged = self.call(|d, store, handle| d.call_scan_lines(store, handle, lines.text()))?;
+        let mut out: Vec<Outcome> = (0..lines.len()).map(|_| Ok(Vec::new())).collect();
         for f in flagged {
             let slot = out
                 .get_mut(f.index as usize)
                 .ok_or_else(|| anyhow!("the component flagged line {} of {}", f.index, lines.len()))?;
-            *slot = match f.outcome {
-                wit::Outcome::Annotations(list) => Ok(list.into_iter().map(annotation).collect()),
-                wit::Outcome::Failed(e) => Err(scan_error(e)),
-            };
+            *slot = outcome(f.outcome);
         }
         Ok(out)
     }
 
     /// The detector's counters. `Err` means the guest trapped.
     pub fn stats(&mut self) -> Result<winrm_detect::Stats> {
-        let s = self
-            .bindings
-            .winrm_detect_detector_detection()
-            .detector()
-            .call_stats(&mut self.store, self.handle)
-            .map_err(|e| anyhow!("the component trapped: {e}"))?;
+        let s = self.call(|d, store, handle| d.call_stats(store, handle))?;
         Ok(winrm_detect::Stats { events: s.events, matched: s.matched, suppressed: s.suppressed, errors: s.errors })
     }
 
     /// The largest the guest's linear memory has been, in bytes.
     pub fn peak_memory_bytes(&self) -> usize {
         self.store.data().memory.peak
+    }
+}
+
+fn outcome(o: wit::Outcome) -> Outcome {
+    match o {
+        wit::Outcome::Annotations(list) => Ok(list.into_iter().map(annotation).collect()),
+        wit::Outcome::Failed(e) => Err(scan_error(e)),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod component;
 pub mod engine_config;
 pub mod fluent_bit;
 pub mod input;
+pub mod lines;
 pub mod printer;
 pub mod scan;
 pub mod serve;

@@ -164,7 +164,7 @@ fn bad_lines_are_reported_and_scanning_goes_on() {
     let all = stdout_json(&out);
     assert_eq!(all.len(), 6);
     assert!(all[0]["winrm_detect"].as_array().unwrap().len() == 1);
-    assert_eq!(all[1]["event"], "hello world");
+    assert_eq!(all[1]["log"], "hello world");
     assert_eq!(all[1]["winrm_detect_error"]["kind"], "unknown-shape");
 
     // A file that cannot be read: exit 1, the others still scanned.

@@ -135,9 +135,12 @@ impl Scene {
             for line in text.lines().filter(|l| l.starts_with('{')) {
                 // A line still being written is read next time.
                 let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-                let annotations =
-                    record["winrm_detect"].as_array().unwrap_or_else(|| panic!("not annotated: {line:.300}"));
-                matched += usize::from(!annotations.is_empty());
+                // A record gains `winrm_detect` only when something fired (`winrm_detect::record`).
+                if let Some(annotations) = record.get("winrm_detect") {
+                    let annotations = annotations.as_array().unwrap_or_else(|| panic!("not a list: {line:.300}"));
+                    assert!(!annotations.is_empty(), "an empty list: {line:.300}");
+                    matched += 1;
+                }
                 let log = record["log"].as_str().unwrap_or_else(|| panic!("no log: {line:.300}"));
                 *seen.entry(log.to_string()).or_default() += 1;
             }

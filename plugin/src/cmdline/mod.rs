@@ -66,9 +66,26 @@ pub struct Limits {
     pub max_decode_depth: u32,
 }
 
+impl Limits {
+    /// The configuration's limits for a command line.
+    pub fn for_command_lines(limits: &crate::config::Limits) -> Limits {
+        Limits {
+            max_script_bytes: limits.max_command_line_bytes,
+            max_encoded_bytes: limits.max_encoded_bytes,
+            max_decode_depth: limits.max_decode_depth,
+        }
+    }
+
+    /// The same with a script block's own size bound for the text itself.
+    pub fn for_script_blocks(limits: &crate::config::Limits) -> Limits {
+        Limits { max_script_bytes: limits.max_script_block_bytes, ..Limits::for_command_lines(limits) }
+    }
+}
+
+/// The configuration's defaults: one set of numbers, written in `config`.
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_script_bytes: 64 * 1024, max_encoded_bytes: 64 * 1024, max_decode_depth: 4 }
+        Limits::for_command_lines(&crate::config::Limits::default())
     }
 }
 

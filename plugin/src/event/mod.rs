@@ -6,7 +6,6 @@
 //! [`windows::WinEvent`] and share one mapping to CIM, so that the Sysmon and 4688 rules of
 //! the Splunk add-ons live in one place. ECS, OCSF and CIM records map directly.
 
-mod cim;
 mod evtx_json;
 mod json;
 mod windows;

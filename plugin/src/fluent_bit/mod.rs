@@ -49,8 +49,9 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{Config, Mode};
+use crate::detector::Detector;
 use crate::error::{ErrorKind, ScanError};
-use crate::rule::Detector;
+use crate::record;
 
 use settings::Settings;
 
@@ -183,7 +184,7 @@ impl State {
         let scanned = match self.detector(mode).scan(bytes) {
             // Records of other shapes (application logs sharing the pipeline) are not ours to
             // judge: they pass as records on which nothing fired.
-            Err(e) if e.kind == ErrorKind::UnknownShape && is_object(bytes) => Ok(Vec::new()),
+            Err(e) if e.kind == ErrorKind::UnknownShape && looks_like_object(bytes) => Ok(Vec::new()),
             other => other,
         };
         // A fault of the module itself, which the record it returns carries: a trap noticed
@@ -212,14 +213,11 @@ impl State {
                 }
             },
             Ok(annotations) => {
-                let output = self.settings.config.output;
-                let rendered: Vec<serde_json::Value> = annotations.iter().map(|a| crate::render(a, output)).collect();
-                let list = serde_json::to_string(&rendered).unwrap_or_else(|_| "[]".into());
-                let mut added = vec![("winrm_detect", list)];
-                if let Some(e) = fault {
-                    added.push(("winrm_detect_error", error_json(e)));
-                }
-                splice(&mut self.out, bytes, &added);
+                let list = record::annotations_json(&annotations, self.settings.config.output);
+                let error = fault.map(record::error_json);
+                let mut added = vec![(record::ANNOTATIONS_KEY, list.as_str())];
+                added.extend(error.as_deref().map(|e| (record::ERROR_KEY, e)));
+                record::with_keys(&mut self.out, bytes, &added);
                 finish(&mut self.out)
             }
             Err(e) => {
@@ -235,8 +233,8 @@ impl State {
     fn about(&mut self, record: Option<&[u8]>) -> *const u8 {
         self.out.clear();
         let about = self.settings.about().to_string();
-        match record.filter(|r| is_object(r)) {
-            Some(r) => splice(&mut self.out, r, &[("winrm_detect_module", about)]),
+        match record.filter(|r| looks_like_object(r)) {
+            Some(r) => record::with_keys(&mut self.out, r, &[("winrm_detect_module", &about)]),
             None => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),
         }
         finish(&mut self.out)
@@ -254,47 +252,19 @@ fn finish(out: &mut Vec<u8>) -> *const u8 {
     out.as_ptr()
 }
 
-/// Whether the record looks like one JSON object (as every Fluent Bit record body is).
-fn is_object(record: &[u8]) -> bool {
+/// Whether the record looks like one JSON object (as every Fluent Bit record body is), by its
+/// ends only: asked of every record of an unknown shape, which the detector parsed already.
+fn looks_like_object(record: &[u8]) -> bool {
     let r = record.trim_ascii();
     r.starts_with(b"{") && r.ends_with(b"}")
 }
 
-/// The record (a JSON object) with each `"key": value` (value already JSON) added before its
-/// closing brace.
-fn splice(out: &mut Vec<u8>, record: &[u8], added: &[(&str, String)]) {
-    let body = record.trim_ascii_end();
-    let body = body.strip_suffix(b"}").unwrap_or(body);
-    let mut empty = body.trim_ascii().len() <= 1;
-    out.extend_from_slice(body);
-    for (key, value) in added {
-        if !empty {
-            out.push(b',');
-        }
-        empty = false;
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(value.as_bytes());
-    }
-    out.push(b'}');
-}
-
-fn error_json(e: &ScanError) -> String {
-    serde_json::json!({"kind": e.kind.as_str(), "message": e.message}).to_string()
-}
-
-/// The record with `winrm_detect_error` (`{"kind", "message"}`) added when it is a JSON
-/// object; otherwise its text under `log` beside the error.
+/// The record with `winrm_detect_error` added (see [`record`]); with no record, the error alone.
 fn write_error(out: &mut Vec<u8>, record: Option<&[u8]>, e: &ScanError) {
-    let error = error_json(e);
+    let error = record::error_json(e);
     match record {
-        Some(r) if is_object(r) => splice(out, r, &[("winrm_detect_error", error)]),
-        Some(r) => {
-            let log = serde_json::to_string(&String::from_utf8_lossy(r)).unwrap_or_default();
-            out.extend_from_slice(format!("{{\"winrm_detect_error\":{error},\"log\":{log}}}").as_bytes());
-        }
-        None => out.extend_from_slice(format!("{{\"winrm_detect_error\":{error}}}").as_bytes()),
+        Some(r) => record::with_keys(out, r, &[(record::ERROR_KEY, &error)]),
+        None => out.extend_from_slice(format!("{{\"{}\":{error}}}", record::ERROR_KEY).as_bytes()),
     }
 }
 
@@ -524,15 +494,5 @@ mod tests {
         assert_eq!(v["winrm_detect_module"]["configuration"], serde_json::Value::Null);
         let (text, _) = call(winrm_detect_about, "not json");
         assert!(text.starts_with(r#"{"winrm_detect_module":{"#), "{text}");
-    }
-
-    #[test]
-    fn splicing_keeps_the_record_and_adds_keys() {
-        let mut out = Vec::new();
-        splice(&mut out, br#" {"a":1} "#, &[("x", "[]".into()), ("y", "{}".into())]);
-        assert_eq!(out, br#" {"a":1,"x":[],"y":{}}"#);
-        out.clear();
-        splice(&mut out, b"{}", &[("x", "1".into())]);
-        assert_eq!(out, br#"{"x":1}"#);
     }
 }

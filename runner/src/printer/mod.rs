@@ -1,6 +1,7 @@
 //! Every output format of `scan`, behind one [`Printer`]: the contract scripts depend on
 //! (documented in the README) of `--emit matches` (one JSON line per matching event) and
-//! `--emit all` (every event back as JSON with its annotations, which `serve` hands on too),
+//! `--emit all` (every event back as the record a shipper gets, `winrm_detect::record`, as
+//! Fluent Bit and `serve` hand it on),
 //! `--emit summary` (the Splunk result table, `summary.rs`), `--emit text` for a person
 //! (`text.rs`); errors on stderr as `FILE:LINE: error: <why>`.
 
@@ -9,8 +10,8 @@ mod text;
 
 use std::io::{self, Write};
 
-use serde_json::{Map, Value, json};
-use winrm_detect::{Annotation, Output, render};
+use serde_json::{Value, json};
+use winrm_detect::{Annotation, Output, record, render};
 
 pub use summary::{Summary, SummaryFormat, by_fields, ctime, epoch_seconds};
 pub use text::{ColorChoice, Style};
@@ -39,6 +40,8 @@ pub struct Printer {
     summary_format: SummaryFormat,
     style: Style,
     summary: Summary,
+    /// The record `--emit all` writes, reused from event to event.
+    buffer: Vec<u8>,
 }
 
 impl Printer {
@@ -51,7 +54,7 @@ impl Printer {
         summary_format: SummaryFormat,
         style: Style,
     ) -> Printer {
-        Printer { format, output, summary_format, style, summary: Summary::new(rule_version) }
+        Printer { format, output, summary_format, style, summary: Summary::new(rule_version), buffer: Vec::new() }
     }
 
     /// Writes what `record` gives in this format (nothing for a non-matching event, except
@@ -62,7 +65,11 @@ impl Printer {
                 Some(line) => writeln!(out, "{line}"),
                 None => Ok(()),
             },
-            Format::All => writeln!(out, "{}", all_line(record, self.output)),
+            Format::All => {
+                record::write(&mut self.buffer, record.event, &record.outcome, self.output);
+                self.buffer.push(b'\n');
+                out.write_all(&self.buffer)
+            }
             Format::Text => {
                 for a in record.outcome.iter().flatten() {
                     self.summary.add(a);
@@ -93,11 +100,6 @@ impl Printer {
     }
 }
 
-/// The key under which `--emit all` adds the annotations to an event.
-pub const ANNOTATIONS_KEY: &str = "winrm_detect";
-/// The key under which `--emit all` adds a per-event error.
-pub const ERROR_KEY: &str = "winrm_detect_error";
-
 fn rendered(list: &[Annotation], output: Output) -> Value {
     Value::Array(list.iter().map(|a| render(a, output)).collect())
 }
@@ -111,36 +113,6 @@ pub fn match_line(record: &Record<'_>, output: Output) -> Option<String> {
         ),
         _ => None,
     }
-}
-
-/// The event as JSON with its annotations added: a JSON object keeps its keys; anything
-/// else (event XML) is carried as a string under `event`.
-pub fn all_line(record: &Record<'_>, output: Output) -> String {
-    annotated_event(record.event, &record.outcome, output)
-}
-
-/// [`all_line`] for an event and its outcome: what `--emit all` writes and `serve` hands on.
-pub fn annotated_event(event: &[u8], outcome: &crate::backend::Outcome, output: Output) -> String {
-    let text = String::from_utf8_lossy(event);
-    let trimmed = text.trim_start_matches('\u{feff}');
-    let mut object = match serde_json::from_str::<Value>(trimmed) {
-        Ok(Value::Object(map)) => map,
-        _ => {
-            let mut map = Map::new();
-            map.insert("event".into(), Value::String(trimmed.to_string()));
-            map
-        }
-    };
-    match outcome {
-        Ok(list) => {
-            object.insert(ANNOTATIONS_KEY.into(), rendered(list, output));
-        }
-        Err(e) => {
-            object.insert(ANNOTATIONS_KEY.into(), Value::Array(Vec::new()));
-            object.insert(ERROR_KEY.into(), json!({"kind": e.kind.as_str(), "message": e.message}));
-        }
-    }
-    Value::Object(object).to_string()
 }
 
 /// `FILE:LINE: error: <why>` for a failed event.

@@ -35,12 +35,16 @@ pub enum ForwardFormat {
     SplunkHec,
 }
 
-/// The record handed on for one event (as `scan --emit all` writes it), or `None` when `emit`
-/// leaves it out.
+/// The record handed on for one event (`winrm_detect::record`, as `scan --emit all` writes
+/// it), or `None` when `emit` leaves it out.
 pub fn record(event: &[u8], outcome: &Outcome, emit: Emit, output: Output) -> Option<Vec<u8>> {
     match outcome {
         Ok(annotations) if annotations.is_empty() && emit == Emit::Matches => None,
-        _ => Some(crate::printer::annotated_event(event, outcome, output).into_bytes()),
+        _ => {
+            let mut out = Vec::with_capacity(event.len() + 2);
+            winrm_detect::record::write(&mut out, event, outcome, output);
+            Some(out)
+        }
     }
 }
 
@@ -146,19 +150,19 @@ mod tests {
     #[test]
     fn records_keep_the_event_and_add_the_verdict() {
         let ok: Outcome = Ok(Vec::new());
-        assert_eq!(record(br#"{"a":1}"#, &ok, Emit::All, Output::Native).unwrap(), br#"{"a":1,"winrm_detect":[]}"#);
+        assert_eq!(record(br#"{"a":1}"#, &ok, Emit::All, Output::Native).unwrap(), br#"{"a":1}"#);
         assert!(record(br#"{"a":1}"#, &ok, Emit::Matches, Output::Native).is_none());
         let broken: Outcome = Err(ScanError::new(ErrorKind::BrokenJson, "eof"));
         let out = record(b"{\"a\":", &broken, Emit::Matches, Output::Native).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["event"], "{\"a\":");
+        assert_eq!(v["log"], "{\"a\":");
         assert_eq!(v["winrm_detect_error"]["kind"], "broken-json");
         let out = record(b"<Event>x</Event>", &ok, Emit::All, Output::Native).unwrap();
-        assert_eq!(out, br#"{"event":"<Event>x</Event>","winrm_detect":[]}"#);
+        assert_eq!(out, br#"{"log":"<Event>x</Event>"}"#);
         // Passed by the fast reject unparsed, but not JSON: carried as text, never spliced
         // (one bad record would make the next hop refuse the whole batch, forever).
         let out = record(br#"{"a":1,}"#, &ok, Emit::All, Output::Native).unwrap();
-        assert_eq!(out, br#"{"event":"{\"a\":1,}","winrm_detect":[]}"#);
+        assert_eq!(out, br#"{"log":"{\"a\":1,}"}"#);
     }
 
     #[test]

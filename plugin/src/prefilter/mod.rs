@@ -19,7 +19,7 @@
 //! nearly every event: in the corpus, 374 of 65,145 events hold a folded `-co`. Only the rest
 //! take the second stage, the exact test (fold, `memmem` per needle, escapes decoded).
 //!
-//! The first stage works a word at a time, because Fluent Bit's WAMR runs the module without
+//! The first stage (`anchors.rs`, with one module per architecture) works a word at a time, because Fluent Bit's WAMR runs the module without
 //! SIMD (and its interpreter pays per instruction, not per byte): three unaligned loads at
 //! offsets 0, 1 and 2 put the three bytes of a trigram side by side, and one zero-byte test
 //! answers for eight positions. Where WebAssembly SIMD is on (the component), the same test
@@ -34,9 +34,14 @@
 //! It must never change a verdict: each stage answers "may match" for a superset of what the
 //! next one does, and the escape spellings always take the full path.
 
+mod anchors;
+
+use anchors::{by_syntax, json_escapes_apply};
+
 use memchr::memmem::Finder;
 
-use crate::config::{MacroProfile, Mode, Rule};
+use crate::config::Mode;
+use crate::rules::{MacroProfile, Rule};
 
 pub struct Prefilter {
     anchors: Anchors,
@@ -107,8 +112,8 @@ impl Prefilter {
     pub fn new(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Prefilter {
         let (mut names, mut stems) = (Vec::new(), Vec::new());
         if rules.contains(&Rule::ProcessCreation) {
-            names.extend(crate::rule::process_names(profile));
-            names.extend(crate::rule::ORIGINAL_FILE_NAMES);
+            names.extend(profile.process_names());
+            names.extend(crate::rules::ORIGINAL_FILE_NAMES);
             // `powershell` is in powershell.exe, powershell_ise.exe and PowerShell.EXE, `pwsh`
             // in pwsh.exe and pwsh.dll.
             stems.extend(["powershell", "pwsh"]);
@@ -119,7 +124,7 @@ impl Prefilter {
         let script_block = rules.contains(&Rule::ScriptBlock);
         let event_id = script_block.then(|| crate::event::SCRIPT_BLOCK_EVENT_ID.to_string());
         let terms: &[&str] = match mode {
-            Mode::Parity => &crate::rule::PARITY_TERMS,
+            Mode::Parity => &crate::rules::PARITY_TERMS,
             Mode::Extended => &[],
         };
         // What extended mode needs one of: a name's stem, or for a script block `powershell`.
@@ -279,191 +284,6 @@ impl Anchors {
     }
 }
 
-/// How many bytes one step of [`any_anchor`] reads: a word of starting positions and the two
-/// bytes a trigram starting at the last of them reaches.
-const STEP: usize = LANES + 2;
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-const LANES: usize = 8;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-const LANES: usize = 16;
-
-/// Windows tested per branch: their findings are ORed and tested once, which spares a branch
-/// and the loop's bounds bookkeeping per window (in Fluent Bit's interpreter every one of
-/// those is an instruction paid per word of every record).
-const UNROLL: usize = 4;
-const BLOCK: usize = UNROLL * LANES + 2;
-
-/// Whether JSON escapes can change what `text` means: not in event XML, which the XML reader
-/// alone reads and for which `\u0070` is only text. Anything else may be JSON.
-fn json_escapes_apply(text: &[u8]) -> bool {
-    !text.starts_with(b"<")
-}
-
-/// The first stage without the JSON escape test where it cannot apply (a fifth of the work
-/// per window).
-fn by_syntax<const N: usize>(text: &[u8], trigrams: &[[u8; 3]; N]) -> bool {
-    match json_escapes_apply(text) {
-        true => any_anchor::<N, true>(text, trigrams),
-        false => any_anchor::<N, false>(text, trigrams),
-    }
-}
-
-fn any_anchor<const N: usize, const JSON: bool>(text: &[u8], trigrams: &[[u8; 3]; N]) -> bool {
-    let test = Window::<N, JSON>::new(trigrams);
-    let mut at = 0;
-    while let Some(block) = text.get(at..at + BLOCK) {
-        let block: &[u8; BLOCK] = block.try_into().expect("BLOCK bytes");
-        let window = |i: usize| -> &[u8; STEP] { block[i * LANES..i * LANES + STEP].try_into().expect("STEP bytes") };
-        let found = test.found(window(0)) | test.found(window(1)) | test.found(window(2)) | test.found(window(3));
-        if found.any() {
-            return true;
-        }
-        at += UNROLL * LANES;
-    }
-    while at < text.len() {
-        let found = match text.get(at..at + STEP) {
-            Some(window) => test.found(window.try_into().expect("STEP bytes")),
-            None => {
-                let mut padded = [0u8; STEP];
-                padded[..text.len() - at].copy_from_slice(&text[at..]);
-                test.found(&padded)
-            }
-        };
-        if found.any() {
-            return true;
-        }
-        at += LANES;
-    }
-    false
-}
-
-/// The anchor test over the `LANES` positions a window starts with, word at a time.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-struct Window<const N: usize, const JSON: bool> {
-    trigrams: [[u64; 3]; N],
-}
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-impl<const N: usize, const JSON: bool> Window<N, JSON> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-
-    fn new(trigrams: &[[u8; 3]; N]) -> Self {
-        Window { trigrams: trigrams.map(|t| t.map(Self::splat)) }
-    }
-
-    const fn splat(b: u8) -> u64 {
-        Self::ONES * b as u64
-    }
-
-    /// Nonzero high bits wherever `x` may have a zero byte, and none when it has no zero byte
-    /// (the borrow can only mark bytes above a real zero). The `& HIGH` is left to the caller,
-    /// so that several of these are ORed first.
-    #[inline(always)]
-    fn zero_bytes(x: u64) -> u64 {
-        x.wrapping_sub(Self::ONES) & !x
-    }
-
-    /// High bits (among others) where an anchor starts, for [`Found::any`].
-    #[inline(always)]
-    fn found(&self, window: &[u8; STEP]) -> Found {
-        let load = |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8 bytes")) | Self::splat(0x20);
-        let (a, b, c) = (load(0), load(1), load(2));
-        // `&#` and `<!` in one test: a first byte that differs from `&` only in bits where `<`
-        // does (0x1a), a second that differs from `!` only where `#` does (0x02). The six
-        // other pairs this lets through (`<#`, `.!`, `>!`...) are rare, and only add candidates.
-        let first = (a ^ Self::splat(b'&')) & Self::splat(!(b'&' ^ b'<'));
-        let second = (b ^ Self::splat(b'!')) & Self::splat(!(b'!' ^ b'#'));
-        let mut zeros = Self::zero_bytes(first | second);
-        if JSON {
-            zeros |= Self::zero_bytes((a ^ Self::splat(b'u')) | (b ^ Self::splat(b'0')) | (c ^ Self::splat(b'0')));
-        }
-        for [x, y, z] in &self.trigrams {
-            zeros |= Self::zero_bytes((a ^ x) | (b ^ y) | (c ^ z));
-        }
-        Found(zeros)
-    }
-}
-
-/// What [`Window::found`] saw: ORed over several windows, then asked once.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-#[derive(Clone, Copy)]
-struct Found(u64);
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-impl Found {
-    #[inline(always)]
-    fn any(self) -> bool {
-        self.0 & Window::<0, true>::HIGH != 0
-    }
-}
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-impl std::ops::BitOr for Found {
-    type Output = Found;
-
-    #[inline(always)]
-    fn bitor(self, other: Found) -> Found {
-        Found(self.0 | other.0)
-    }
-}
-
-/// The anchor test over the `LANES` positions a window starts with, with WebAssembly SIMD.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-struct Window<const N: usize, const JSON: bool> {
-    trigrams: [[core::arch::wasm32::v128; 3]; N],
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl<const N: usize, const JSON: bool> Window<N, JSON> {
-    fn new(trigrams: &[[u8; 3]; N]) -> Self {
-        Window { trigrams: trigrams.map(|t| t.map(|b| core::arch::wasm32::u8x16_splat(b))) }
-    }
-
-    #[inline(always)]
-    fn found(&self, window: &[u8; STEP]) -> Found {
-        use core::arch::wasm32::*;
-        // SAFETY: each load reads 16 bytes at offset 0, 1 or 2 of an 18-byte array;
-        // WebAssembly loads need no alignment.
-        let load = |at: usize| v128_or(unsafe { v128_load(window.as_ptr().add(at).cast()) }, u8x16_splat(0x20));
-        let (a, b, c) = (load(0), load(1), load(2));
-        let is = |v: v128, byte: u8| u8x16_eq(v, u8x16_splat(byte));
-        let pair = |x: u8, y: u8| v128_and(is(a, x), is(b, y));
-        let escapes = v128_or(pair(b'&', b'#'), pair(b'<', b'!'));
-        let mut found = escapes;
-        if JSON {
-            found = v128_or(found, v128_and(pair(b'u', b'0'), is(c, b'0')));
-        }
-        for [x, y, z] in &self.trigrams {
-            found = v128_or(found, v128_and(v128_and(u8x16_eq(a, *x), u8x16_eq(b, *y)), u8x16_eq(c, *z)));
-        }
-        Found(found)
-    }
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[derive(Clone, Copy)]
-struct Found(core::arch::wasm32::v128);
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl Found {
-    #[inline(always)]
-    fn any(self) -> bool {
-        core::arch::wasm32::v128_any_true(self.0)
-    }
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl std::ops::BitOr for Found {
-    type Output = Found;
-
-    #[inline(always)]
-    fn bitor(self, other: Found) -> Found {
-        Found(core::arch::wasm32::v128_or(self.0, other.0))
-    }
-}
-
 /// Whether the event holds a JSON `\u00XX` escape or an XML character reference that
 /// spells an ASCII character other than tab, CR and LF, or XML's `<!`.
 pub fn has_ascii_escape(event: &[u8]) -> bool {
@@ -547,7 +367,7 @@ mod tests {
     #[test]
     fn anchors_are_found_at_every_offset() {
         let anchors = Anchors::Two([*b"-co", *b"pws"]);
-        for len in 0..2 * BLOCK + STEP {
+        for len in 0..2 * anchors::BLOCK + anchors::STEP {
             for filler in [b'a', b'-', b'#', 0x00, 0xff, b'\r', b'C'] {
                 let plain = vec![filler; len];
                 assert!(!anchors.appear_in(&plain), "len {len} filler {filler}");

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::json::text;
-use super::{Format, Kind, ProcessEvent, ProcessFields, present};
+use super::value::text;
+use crate::event::{Format, Kind, ProcessEvent, ProcessFields, present};
 
 /// Keys that only a CIM process record has at its top level as plain strings.
 const CIM_KEYS: [&str; 4] = ["process_name", "parent_process_name", "original_file_name", "process"];
@@ -26,7 +26,7 @@ pub(super) fn from_record(root: &Map<String, Value>) -> ProcessEvent {
         text(v).filter(|s| present(s).is_some())
     };
     let fields = ProcessFields {
-        time: get("_time").map(|t| super::normalise_time(&t)),
+        time: get("_time").map(|t| crate::event::normalise_time(&t)),
         action: get("action"),
         dest: get("dest"),
         user: get("user"),

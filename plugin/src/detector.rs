@@ -1,17 +1,24 @@
-//! The rules: parity mode is the Splunk search to the letter; extended mode adds what
-//! PowerShell would run that the two substring tests miss. Then the `_filter` macro
-//! (allowlists) and the loopback option. [`Detector`] is the one entry point every host uses;
-//! it runs the process-creation rule here and the script-block twin with [`crate::script_block`].
+//! The detector, the one entry point every host uses: an event's bytes in, the annotations of
+//! the rules that fired (or a typed error) out. It gates on the fast reject, reads the event,
+//! applies each configured rule (parity mode the Splunk search to the letter; extended mode
+//! also what PowerShell would run that the two substring tests miss), then the `_filter` macro
+//! (allowlists) and the loopback option, and keeps the counters. The script-block twin's parts
+//! are joined with [`crate::script_block`]; what the rules are is [`crate::rules`].
 
 use std::cell::{Cell, RefCell};
 
-use crate::annotation::{self, Annotation, CimRow, Evidence, Found, Matcher, RemoteTarget, ScriptBlockRow};
+use crate::annotation::{self, Annotation, CimRow, Evidence, Found, RemoteTarget, ScriptBlockRow};
 use crate::cmdline::{self, Analysis, Technique};
-use crate::config::{Config, MacroProfile, Mode, Rule};
+use crate::config::{Config, Mode};
 use crate::error::{ErrorKind, ScanError};
 use crate::event::{self, Kind, ProcessEvent, ScriptBlock};
 use crate::prefilter::Prefilter;
+use crate::rules::{self, MacroProfile, Matcher, PARITY_TERMS, Rule, parity_term_offsets};
 use crate::script_block::{self, Parts};
+
+/// What the detector made of one event: the annotations of the rules that fired (none when
+/// nothing did), or why the event could not be read.
+pub type Outcome = Result<Vec<Annotation>, ScanError>;
 
 /// Counters since the detector was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,35 +44,9 @@ pub struct Detector {
     patterns: Vec<String>,
 }
 
-const PROCESS_NAMES_2026: [&str; 3] = ["powershell.exe", "pwsh.exe", "powershell_ise.exe"];
-const PROCESS_NAMES_2021: [&str; 5] =
-    ["powershell.exe", "pwsh.exe", "powershell_ise.exe", "sqlps.exe", "sqltoolsps.exe"];
-pub(crate) const ORIGINAL_FILE_NAMES: [&str; 3] = ["PowerShell.EXE", "pwsh.dll", "powershell_ise.EXE"];
-
-/// The process names the `process_powershell` macro accepts under `profile`.
-pub(crate) fn process_names(profile: MacroProfile) -> &'static [&'static str] {
-    match profile {
-        MacroProfile::Escu2026 => &PROCESS_NAMES_2026,
-        MacroProfile::Escu2021 => &PROCESS_NAMES_2021,
-    }
-}
-
-/// The `process_powershell` macro: whole-value equality without case, no wildcards.
+/// The `process_powershell` macro on a row.
 pub fn is_powershell(row: &CimRow, profile: MacroProfile) -> bool {
-    process_names(profile).iter().any(|n| n.eq_ignore_ascii_case(&row.process_name))
-        || ORIGINAL_FILE_NAMES.iter().any(|n| n.eq_ignore_ascii_case(&row.original_file_name))
-}
-
-/// The Splunk search's two terms, `Processes.process="*Invoke-Command*" AND
-/// Processes.process="*-ComputerName*"`, lower-cased: Splunk compares `*term*` wildcards
-/// without ASCII case.
-pub const PARITY_TERMS: [&str; 2] = ["invoke-command", "-computername"];
-
-/// Where each of [`PARITY_TERMS`] first stands in `process`, if it does (the command line is
-/// lower-cased once for both; ASCII lower-casing keeps byte offsets).
-pub fn parity_term_offsets(process: &str) -> [Option<usize>; 2] {
-    let lower = process.to_ascii_lowercase();
-    PARITY_TERMS.map(|term| memchr::memmem::find(lower.as_bytes(), term.as_bytes()))
+    rules::is_powershell(&row.process_name, &row.original_file_name, profile)
 }
 
 /// Both [`PARITY_TERMS`] in a command line as evidence, or `None` when either is missing.
@@ -127,15 +108,10 @@ pub fn is_loopback(target: &str, dest: &str) -> bool {
 
 impl Detector {
     pub fn new(config: Config) -> Detector {
-        let cmdline_limits = cmdline::Limits {
-            max_script_bytes: config.limits.max_command_line_bytes,
-            max_encoded_bytes: config.limits.max_encoded_bytes,
-            max_decode_depth: config.limits.max_decode_depth,
-        };
         Detector {
             prefilter: Prefilter::new(config.mode, config.macro_profile, &config.rules),
-            script_limits: cmdline::Limits { max_script_bytes: config.limits.max_script_block_bytes, ..cmdline_limits },
-            cmdline_limits,
+            cmdline_limits: cmdline::Limits::for_command_lines(&config.limits),
+            script_limits: cmdline::Limits::for_script_blocks(&config.limits),
             parts: RefCell::new(Parts::default()),
             patterns: config.allowlist.command_line_patterns.iter().map(|p| p.to_ascii_lowercase()).collect(),
             config,

@@ -1,0 +1,146 @@
+//! The record a shipper gets back for one event, the same from every host: the Fluent Bit
+//! module, `winrm-detect scan --emit all` and `serve`.
+//!
+//! - An event that is a JSON object keeps its bytes as they came (no re-parse, no reordering,
+//!   numbers as written); the detection's keys are added before its closing brace.
+//! - Any other event (event XML, a line of text, JSON that does not parse) is carried as a
+//!   string under `log`, the key Fluent Bit's own inputs give a raw line, so that a record
+//!   reads the same whichever host made it.
+//! - What fired goes under `winrm_detect` (a list of annotations); why an event could not be
+//!   read under `winrm_detect_error` (`{"kind", "message"}`). When nothing fired the record
+//!   gains nothing: records that Fluent Bit's prefilter keeps away from the module never see
+//!   it, and the ones the module examines must not look different from them.
+//!
+//! The added keys come last, so a record that already had one (a record scanned twice) has it
+//! twice, and the parsers shippers use take the last.
+
+use serde::de::IgnoredAny;
+
+use crate::config::Output;
+use crate::error::ScanError;
+use crate::render::render;
+use crate::{Annotation, Outcome};
+
+/// Where the annotations of the rules that fired go.
+pub const ANNOTATIONS_KEY: &str = "winrm_detect";
+/// Where the reason an event could not be read goes.
+pub const ERROR_KEY: &str = "winrm_detect_error";
+/// Where an event that is not a JSON object is carried, as text.
+pub const TEXT_KEY: &str = "log";
+
+/// The record for `event` and what the detector made of it, in `out` (cleared first).
+pub fn write(out: &mut Vec<u8>, event: &[u8], outcome: &Outcome, output: Output) {
+    out.clear();
+    match outcome {
+        Ok(list) if list.is_empty() => with_keys(out, event, &[]),
+        Ok(list) => with_keys(out, event, &[(ANNOTATIONS_KEY, &annotations_json(list, output))]),
+        Err(e) => with_keys(out, event, &[(ERROR_KEY, &error_json(e))]),
+    }
+}
+
+/// `list` rendered in the `output` convention, as one JSON array.
+pub fn annotations_json(list: &[Annotation], output: Output) -> String {
+    let rendered: Vec<serde_json::Value> = list.iter().map(|a| render(a, output)).collect();
+    serde_json::to_string(&rendered).unwrap_or_else(|_| "[]".into())
+}
+
+/// `{"kind", "message"}` of an error.
+pub fn error_json(e: &ScanError) -> String {
+    serde_json::json!({"kind": e.kind.as_str(), "message": e.message}).to_string()
+}
+
+/// `event` with each `"key": value` (`value` already JSON text) appended to `out`: spliced
+/// into the object the event is, or beside its text under [`TEXT_KEY`].
+pub fn with_keys(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)]) {
+    let event = event.strip_prefix(b"\xef\xbb\xbf").unwrap_or(event);
+    if is_json_object(event) {
+        let body = event.trim_ascii();
+        let body = &body[..body.len() - 1];
+        out.extend_from_slice(body);
+        let mut empty = body[1..].trim_ascii().is_empty();
+        for (key, value) in added {
+            if !empty {
+                out.push(b',');
+            }
+            empty = false;
+            push_pair(out, key, value);
+        }
+        out.push(b'}');
+    } else {
+        out.push(b'{');
+        let text = String::from_utf8_lossy(event);
+        let text = serde_json::to_string(text.trim_end_matches(['\r', '\n'])).unwrap_or_else(|_| "\"\"".into());
+        push_pair(out, TEXT_KEY, &text);
+        for (key, value) in added {
+            out.push(b',');
+            push_pair(out, key, value);
+        }
+        out.push(b'}');
+    }
+}
+
+fn push_pair(out: &mut Vec<u8>, key: &str, value: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// Whether `text` is one JSON object and nothing else (white space aside). Checked without
+/// building it (`IgnoredAny`), so that splicing never turns a broken event into a broken
+/// record.
+pub fn is_json_object(text: &[u8]) -> bool {
+    let trimmed = text.trim_ascii();
+    trimmed.first() == Some(&b'{')
+        && trimmed.last() == Some(&b'}')
+        && serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn record(event: &[u8], outcome: &Outcome) -> String {
+        let mut out = Vec::new();
+        write(&mut out, event, outcome, Output::Native);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_object_keeps_its_bytes_and_gains_only_what_the_detection_says() {
+        let broken = Err(ScanError::new(ErrorKind::BrokenXml, "x"));
+        assert_eq!(record(br#"{"b":1, "a":1.50}"#, &Ok(Vec::new())), r#"{"b":1, "a":1.50}"#);
+        assert_eq!(record(b"\xef\xbb\xbf {} \r\n", &Ok(Vec::new())), "{}");
+        assert_eq!(
+            record(br#"{"System":"<Event>"}"#, &broken),
+            r#"{"System":"<Event>","winrm_detect_error":{"kind":"broken-xml","message":"x"}}"#
+        );
+        assert_eq!(record(b"{ }", &broken), r#"{ "winrm_detect_error":{"kind":"broken-xml","message":"x"}}"#);
+    }
+
+    #[test]
+    fn keys_are_spliced_in_order() {
+        let mut out = Vec::new();
+        with_keys(&mut out, br#" {"a":1} "#, &[("x", "[]"), ("y", "{}")]);
+        assert_eq!(out, br#"{"a":1,"x":[],"y":{}}"#);
+        out.clear();
+        with_keys(&mut out, b"{}", &[("x", "1")]);
+        assert_eq!(out, br#"{"x":1}"#);
+    }
+
+    #[test]
+    fn anything_else_is_carried_as_text_under_log() {
+        let broken = Err(ScanError::new(ErrorKind::BrokenJson, "y"));
+        assert_eq!(record(b"<Event>x</Event>\r", &Ok(Vec::new())), r#"{"log":"<Event>x</Event>"}"#);
+        assert_eq!(
+            record(br#"{"a":1,}"#, &broken),
+            r#"{"log":"{\"a\":1,}","winrm_detect_error":{"kind":"broken-json","message":"y"}}"#
+        );
+        assert_eq!(record(b"{\"a\":\xff}", &Ok(Vec::new())), "{\"log\":\"{\\\"a\\\":\u{fffd}}\"}");
+        for event in [&b"[1]"[..], b"{} {}", b"", b"{\"a\":1"] {
+            let out = record(event, &Ok(Vec::new()));
+            assert!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["log"].is_string(), "{out}");
+        }
+    }
+}

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use winrm_detect::annotation::{CimRow, ScriptBlockRow};
 use winrm_detect::detector::is_powershell;
-use winrm_detect::event::{Format, Kind, ProcessEvent, ProcessFields};
+use winrm_detect::event::{Event, Format, Kind, ProcessFields};
 use winrm_detect::rules::{PARITY_TERMS_SPELLED, parity_term_offsets};
 use winrm_detect::{
     Annotation, Config, Detector, MacroProfile, Matcher, Mode, Rule, ScanError, cmdline, render, script_block,
@@ -168,7 +168,7 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
 }
 
 /// One mode's verdict on a script block, with the reason a detection engineer asks for first.
-fn script_block_verdict(detector: &Detector, event: &ProcessEvent, text: &str) -> Verdict {
+fn script_block_verdict(detector: &Detector, event: &Event, text: &str) -> Verdict {
     let before = detector.stats().suppressed;
     let annotation = detector.evaluate(event).into_iter().next();
     let suppressed = detector.stats().suppressed > before;
@@ -205,7 +205,7 @@ fn missing_terms(text: &str) -> String {
 }
 
 /// One mode's verdict, with the reason a detection engineer asks for first.
-fn verdict(detector: &Detector, event: &ProcessEvent, row: &CimRow, powershell: bool) -> Verdict {
+fn verdict(detector: &Detector, event: &Event, row: &CimRow, powershell: bool) -> Verdict {
     let before = detector.stats().suppressed;
     let annotation = detector.evaluate(event).into_iter().next();
     let suppressed = detector.stats().suppressed > before;
@@ -243,7 +243,7 @@ fn is_powershell_host(program: &str) -> bool {
 /// A bare command line as the process creation that would carry it. A line that starts with
 /// a program keeps it as the process; anything else is taken for PowerShell script text and
 /// given to `powershell.exe`, which the note says.
-fn command_line_event(line: &str) -> (ProcessEvent, Option<String>) {
+fn command_line_event(line: &str) -> (Event, Option<String>) {
     let first = match line.strip_prefix('"') {
         Some(quoted) => quoted.split('"').next().unwrap_or(""),
         None => line.split_ascii_whitespace().next().unwrap_or(""),
@@ -262,7 +262,7 @@ fn command_line_event(line: &str) -> (ProcessEvent, Option<String>) {
         (process, "powershell.exe".to_string(), Some(note))
     };
     let fields = ProcessFields { process: Some(process), process_name: Some(process_name), ..ProcessFields::default() };
-    (ProcessEvent { format: Format::Cim, recognised_by: "", kind: Kind::ProcessCreation, fields }, note)
+    (Event { format: Format::Cim, recognised_by: "", kind: Kind::ProcessCreation, fields }, note)
 }
 
 #[cfg(test)]

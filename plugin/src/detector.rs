@@ -11,7 +11,7 @@ use crate::annotation::{self, Annotation, CimRow, Evidence, Found, RemoteTarget,
 use crate::cmdline::{self, Analysis, Technique};
 use crate::config::{Config, Mode};
 use crate::error::{ErrorKind, ScanError};
-use crate::event::{self, Kind, ProcessEvent, ScriptBlock};
+use crate::event::{self, Event, Kind, ScriptBlock};
 use crate::prefilter::Prefilter;
 use crate::rules::{self, MacroProfile, Matcher, PARITY_TERMS, Rule, parity_term_offsets};
 use crate::script_block::{self, Parts};
@@ -215,13 +215,13 @@ impl Detector {
 
     /// Recognises one event under this detector's format and limits, as [`Detector::scan`]
     /// does after its fast reject: for hosts that show what was read (the playground).
-    pub fn parse_event(&self, text: &str) -> Result<ProcessEvent, ScanError> {
+    pub fn parse_event(&self, text: &str) -> Result<Event, ScanError> {
         self.check_size(text.len())?;
         event::parse(text, self.config.format, self.config.limits.max_nesting)
     }
 
     /// The rules over one recognised event.
-    pub fn evaluate(&self, event: &ProcessEvent) -> Vec<Annotation> {
+    pub fn evaluate(&self, event: &Event) -> Vec<Annotation> {
         match &event.kind {
             Kind::ProcessCreation if self.config.runs(Rule::ProcessCreation) => self.process_creation(event),
             Kind::ScriptBlock(block) if self.config.runs(Rule::ScriptBlock) => self.script_block(event, block),
@@ -229,7 +229,7 @@ impl Detector {
         }
     }
 
-    fn process_creation(&self, event: &ProcessEvent) -> Vec<Annotation> {
+    fn process_creation(&self, event: &Event) -> Vec<Annotation> {
         let row = CimRow::new(event.fields.clone());
         if !is_powershell(&row, self.config.macro_profile) {
             return Vec::new();
@@ -257,7 +257,7 @@ impl Detector {
 
     /// The script-block twin over one 4104 event and, in extended mode, over its block's
     /// parts joined when this event completes them (see [`crate::script_block`]).
-    fn script_block(&self, event: &ProcessEvent, block: &ScriptBlock) -> Vec<Annotation> {
+    fn script_block(&self, event: &Event, block: &ScriptBlock) -> Vec<Annotation> {
         let row = ScriptBlockRow::new(&event.fields, block);
         // A part that matched counts as reported for its block, even when suppressed.
         let own = self.script_block_text(&row, script_block::LAYER, false);

@@ -9,8 +9,13 @@ wit_bindgen::generate!({
 use exports::winrm_detect::detector::detection as wit;
 
 use crate::annotation::Annotation;
-use crate::error::{ErrorKind, ScanError};
-use crate::rules::{Matcher, Rule};
+use crate::error::ScanError;
+
+/// The library's side of the mirror (`wit_mirror.rs`): what it reads from, in this direction.
+mod lib {
+    pub use crate::error::ErrorKind;
+    pub use crate::rules::{Matcher, Rule};
+}
 
 struct Component;
 
@@ -58,54 +63,11 @@ impl wit::GuestDetector for Detector {
 }
 
 fn error(e: ScanError) -> wit::Error {
-    let kind = match e.kind {
-        ErrorKind::Empty => wit::ErrorKind::Empty,
-        ErrorKind::InvalidUtf8 => wit::ErrorKind::InvalidUtf8,
-        ErrorKind::TooLarge => wit::ErrorKind::TooLarge,
-        ErrorKind::TooDeep => wit::ErrorKind::TooDeep,
-        ErrorKind::BrokenJson => wit::ErrorKind::BrokenJson,
-        ErrorKind::BrokenXml => wit::ErrorKind::BrokenXml,
-        ErrorKind::UnknownShape => wit::ErrorKind::UnknownShape,
-        ErrorKind::BadConfig => wit::ErrorKind::BadConfig,
-        ErrorKind::Internal => wit::ErrorKind::Internal,
-    };
-    wit::Error { kind, message: e.message }
+    wit::Error { kind: crate::mirror_error_kind!(e.kind, lib => wit), message: e.message }
 }
 
 fn annotation(a: Annotation) -> wit::Annotation {
-    wit::Annotation {
-        rule: match a.rule {
-            Rule::ProcessCreation => wit::Rule::ProcessCreation,
-            Rule::ScriptBlock => wit::Rule::ScriptBlock,
-        },
-        rule_id: a.rule_id,
-        rule_name: a.rule_name,
-        rule_version: a.rule_version,
-        matcher: match a.matcher {
-            Matcher::Parity => wit::Matcher::Parity,
-            Matcher::Extended => wit::Matcher::Extended,
-        },
-        macro_profile: a.macro_profile,
-        mitre_technique_ids: a.mitre_technique_ids,
-        mitre_tactics: a.mitre_tactics,
-        kill_chain_phases: a.kill_chain_phases,
-        risk_object: a.risk_object,
-        risk_object_type: a.risk_object_type,
-        risk_score: a.risk_score,
-        message: a.message,
-        fields: a.fields.into_iter().map(|(name, value)| wit::Field { name, value }).collect(),
-        remote_targets: a
-            .remote_targets
-            .into_iter()
-            .map(|t| wit::RemoteTarget { host: t.host, loopback: t.loopback })
-            .collect(),
-        evidence: a
-            .evidence
-            .into_iter()
-            .map(|e| wit::Evidence { kind: e.kind, text: e.text, layer: e.layer, offset: e.offset })
-            .collect(),
-        techniques: a.techniques,
-    }
+    crate::mirror_annotation!(a, lib => wit, field: |(name, value)| wit::Field { name, value })
 }
 
 export!(Component);

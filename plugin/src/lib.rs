@@ -28,6 +28,7 @@ pub mod record;
 pub mod render;
 pub mod rules;
 pub mod script_block;
+mod wit_mirror;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", target_env = "p2"))]
 mod exports;

@@ -13,7 +13,12 @@ use anyhow::{Context, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, Outcome, RemoteTarget, Rule, ScanError};
+use winrm_detect::{Annotation, Outcome, ScanError};
+
+/// The library's side of the WIT mirror (`plugin/src/wit_mirror.rs`).
+mod lib {
+    pub use winrm_detect::{Annotation, ErrorKind, Evidence, Matcher, RemoteTarget, Rule};
+}
 
 use crate::lines::Lines;
 
@@ -275,52 +280,9 @@ fn outcome(o: wit::Outcome) -> Outcome {
 }
 
 fn scan_error(e: wit::Error) -> ScanError {
-    let kind = match e.kind {
-        wit::ErrorKind::Empty => ErrorKind::Empty,
-        wit::ErrorKind::InvalidUtf8 => ErrorKind::InvalidUtf8,
-        wit::ErrorKind::TooLarge => ErrorKind::TooLarge,
-        wit::ErrorKind::TooDeep => ErrorKind::TooDeep,
-        wit::ErrorKind::BrokenJson => ErrorKind::BrokenJson,
-        wit::ErrorKind::BrokenXml => ErrorKind::BrokenXml,
-        wit::ErrorKind::UnknownShape => ErrorKind::UnknownShape,
-        wit::ErrorKind::BadConfig => ErrorKind::BadConfig,
-        wit::ErrorKind::Internal => ErrorKind::Internal,
-    };
-    ScanError::new(kind, e.message)
+    ScanError::new(winrm_detect::mirror_error_kind!(e.kind, wit => lib), e.message)
 }
 
 fn annotation(a: wit::Annotation) -> Annotation {
-    Annotation {
-        rule: match a.rule {
-            wit::Rule::ProcessCreation => Rule::ProcessCreation,
-            wit::Rule::ScriptBlock => Rule::ScriptBlock,
-        },
-        rule_id: a.rule_id,
-        rule_name: a.rule_name,
-        rule_version: a.rule_version,
-        matcher: match a.matcher {
-            wit::Matcher::Parity => Matcher::Parity,
-            wit::Matcher::Extended => Matcher::Extended,
-        },
-        macro_profile: a.macro_profile,
-        mitre_technique_ids: a.mitre_technique_ids,
-        mitre_tactics: a.mitre_tactics,
-        kill_chain_phases: a.kill_chain_phases,
-        risk_object: a.risk_object,
-        risk_object_type: a.risk_object_type,
-        risk_score: a.risk_score,
-        message: a.message,
-        fields: a.fields.into_iter().map(|f| (f.name, f.value)).collect(),
-        remote_targets: a
-            .remote_targets
-            .into_iter()
-            .map(|t| RemoteTarget { host: t.host, loopback: t.loopback })
-            .collect(),
-        evidence: a
-            .evidence
-            .into_iter()
-            .map(|e| Evidence { kind: e.kind, text: e.text, layer: e.layer, offset: e.offset })
-            .collect(),
-        techniques: a.techniques,
-    }
+    winrm_detect::mirror_annotation!(a, wit => lib, field: |f: wit::Field| (f.name, f.value))
 }

@@ -14,11 +14,11 @@ pub struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
-    /// `events` as lines, or `None` when one of them holds a line feed.
-    pub fn from_events(events: &[Vec<u8>]) -> Option<Lines<'static>> {
-        let mut text = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum());
+    /// `events` as lines (one copy), or `None` when one of them holds a line feed.
+    pub fn from_events<E: AsRef<[u8]>>(events: &[E]) -> Option<Lines<'static>> {
+        let mut text = Vec::with_capacity(events.iter().map(|e| e.as_ref().len() + 1).sum());
         let mut ends = Vec::with_capacity(events.len());
-        for e in events {
+        for e in events.iter().map(AsRef::as_ref) {
             if memchr::memchr(b'\n', e).is_some() {
                 return None;
             }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::windows::WinEvent;
-use super::{Format, ProcessEvent};
+use super::{Event, Format};
 
 /// Whether `text` (a JSON object) opens with the `Event` key, as EVTX JSON does; other
 /// shapes go straight to the general path, without a failed attempt here first.
@@ -26,8 +26,8 @@ pub(super) fn looks_like(text: &str) -> bool {
 
 /// The event as the general path reads it (its shape chosen by `Event`), or `None` when the
 /// general path must decide.
-pub(super) fn event(text: &str) -> Option<ProcessEvent> {
-    read(text).map(|win| ProcessEvent { recognised_by: "Event", ..win.into_process_event(Format::EvtxJson) })
+pub(super) fn event(text: &str) -> Option<Event> {
+    read(text).map(|win| Event { recognised_by: "Event", ..win.into_event(Format::EvtxJson) })
 }
 
 /// The event's data, or `None` when the general path must decide (see the module comment).
@@ -58,11 +58,11 @@ fn read(text: &str) -> Option<WinEvent> {
 #[derive(Deserialize)]
 struct Root<'a> {
     #[serde(rename = "Event", borrow)]
-    event: Event<'a>,
+    event: EvtxEvent<'a>,
 }
 
 #[derive(Deserialize)]
-struct Event<'a> {
+struct EvtxEvent<'a> {
     #[serde(rename = "System", borrow, default)]
     system: Option<System<'a>>,
     #[serde(rename = "EventData", borrow, default)]
@@ -373,12 +373,12 @@ mod tests {
     use super::*;
     use crate::event::Format;
 
-    fn fast(text: &str) -> Option<super::super::ProcessEvent> {
+    fn fast(text: &str) -> Option<super::super::Event> {
         event(text)
     }
 
     /// The general path's answer, for comparing with.
-    fn read_generally(text: &str) -> Option<super::super::ProcessEvent> {
+    fn read_generally(text: &str) -> Option<super::super::Event> {
         super::super::parse_generally(text, Format::Auto, 64).ok()
     }
 

@@ -106,7 +106,7 @@ pub struct ProcessFields {
 
 /// One recognised event.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessEvent {
+pub struct Event {
     pub format: Format,
     /// What the shape was chosen by: the key (or the element) of the record that marks it;
     /// empty where no recognition took place. Static, so the hot path allocates nothing for it.
@@ -119,14 +119,14 @@ pub struct ProcessEvent {
 /// Objects, arrays or elements nested deeper than `max_nesting` are refused.
 /// A JSON record of no known shape is searched for an event carried as text (`{"log":
 /// "<Event…"}`, as a shipper's input without a Windows parser makes it).
-pub fn parse(text: &str, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+pub fn parse(text: &str, format: Format, max_nesting: usize) -> Result<Event, ScanError> {
     parse_text(text, format, max_nesting, Paths { embedded: true, typed: true })
 }
 
 /// [`parse`] without the typed reading of EVTX JSON (`evtx_json`): every JSON event through
 /// a `serde_json::Value`. For the tests that prove the two readings agree over the corpus.
 #[doc(hidden)]
-pub fn parse_generally(text: &str, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+pub fn parse_generally(text: &str, format: Format, max_nesting: usize) -> Result<Event, ScanError> {
     parse_text(text, format, max_nesting, Paths { embedded: true, typed: false })
 }
 
@@ -139,7 +139,7 @@ struct Paths {
     typed: bool,
 }
 
-fn parse_text(text: &str, format: Format, max_nesting: usize, paths: Paths) -> Result<ProcessEvent, ScanError> {
+fn parse_text(text: &str, format: Format, max_nesting: usize, paths: Paths) -> Result<Event, ScanError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
     match (text.as_bytes().first(), format) {
         (None, _) => Err(ScanError::new(ErrorKind::Empty, "empty event")),

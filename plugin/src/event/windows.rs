@@ -3,7 +3,7 @@
 //! [`WinEvent`] with the `EventData` names it carries; only the names the mapping reads are
 //! kept, so an event with hundreds of data items costs no more than one with twenty.
 
-use super::{Format, Kind, ProcessEvent, ProcessFields, ScriptBlock, basename, normalise_time, present};
+use super::{Event, Format, Kind, ProcessFields, ScriptBlock, basename, normalise_time, present};
 
 /// The `EventData` names the mapping reads, in slot order.
 const NAMES: [&str; 23] = [
@@ -235,7 +235,7 @@ impl WinEvent {
     }
 
     /// The CIM view of this event, as the Sysmon and Windows add-ons extract it.
-    pub fn into_process_event(self, format: Format) -> ProcessEvent {
+    pub fn into_event(self, format: Format) -> Event {
         let source = self.source();
         let kind = match (source, self.event_id) {
             (Source::Sysmon, Some(1)) => Kind::ProcessCreation,
@@ -258,7 +258,7 @@ impl WinEvent {
             },
             _ => self.dest_only(),
         };
-        ProcessEvent { format, recognised_by: "", kind, fields }
+        Event { format, recognised_by: "", kind, fields }
     }
 
     fn dest_only(&self) -> ProcessFields {
@@ -377,7 +377,7 @@ mod tests {
         e.set_data("User", r"SERVER002\admin_test");
         e.set_data("OriginalFileName", "-");
         e.set_data("IntegrityLevel", "High");
-        let p = e.into_process_event(Format::WindowsXml);
+        let p = e.into_event(Format::WindowsXml);
         assert_eq!(p.kind, Kind::ProcessCreation);
         assert_eq!(p.fields.user.as_deref(), Some("admin_test"));
         assert_eq!(p.fields.original_file_name, None);
@@ -390,24 +390,24 @@ mod tests {
         e.set_data("SubjectUserName", "WORKSTATION6$");
         e.set_data("TargetUserName", "-");
         e.set_data("NewProcessId", "0xf84");
-        let p = e.into_process_event(Format::WindowsXml);
+        let p = e.into_event(Format::WindowsXml);
         assert_eq!(p.fields.user.as_deref(), Some("WORKSTATION6$"));
         assert_eq!(p.fields.process_id.as_deref(), Some("0xf84"));
         let mut e = WinEvent { event_id: Some(4688), channel: Some("Security".into()), ..WinEvent::default() };
         e.set_data("SubjectUserName", "WORKSTATION6$");
         e.set_data("TargetUserName", "pgustavo");
-        assert_eq!(e.into_process_event(Format::WindowsXml).fields.user.as_deref(), Some("pgustavo"));
+        assert_eq!(e.into_event(Format::WindowsXml).fields.user.as_deref(), Some("pgustavo"));
     }
 
     #[test]
     fn other_events_are_not_process_creations() {
         let mut e = sysmon();
         e.event_id = Some(5);
-        assert!(matches!(e.into_process_event(Format::WindowsXml).kind, Kind::Other(_)));
+        assert!(matches!(e.into_event(Format::WindowsXml).kind, Kind::Other(_)));
         let e = WinEvent { event_id: Some(1), channel: Some("Application".into()), ..WinEvent::default() };
-        assert!(matches!(e.into_process_event(Format::WindowsXml).kind, Kind::Other(_)));
+        assert!(matches!(e.into_event(Format::WindowsXml).kind, Kind::Other(_)));
         let e = WinEvent { event_id: Some(4688), channel: Some("Windows PowerShell".into()), ..WinEvent::default() };
-        assert!(matches!(e.into_process_event(Format::WindowsXml).kind, Kind::Other(_)));
+        assert!(matches!(e.into_event(Format::WindowsXml).kind, Kind::Other(_)));
     }
 
     #[test]
@@ -419,7 +419,7 @@ mod tests {
         v[9] = Some("PowerShell.EXE");
         v[10] = Some("powershell -c 1");
         assert!(e.set_inserts(v.into_iter().map(|x| x.map(String::from))));
-        let p = e.into_process_event(Format::FluentBit);
+        let p = e.into_event(Format::FluentBit);
         assert_eq!(p.fields.process_name.as_deref(), Some("powershell.exe"));
         assert_eq!(p.fields.original_file_name.as_deref(), Some("PowerShell.EXE"));
         assert_eq!(p.fields.process.as_deref(), Some("powershell -c 1"));
@@ -429,7 +429,7 @@ mod tests {
         let mut v: Vec<Option<&str>> = vec![Some("x"); 21];
         v[9] = Some("powershell -c 1");
         assert!(e.set_inserts(v.into_iter().map(|x| x.map(String::from))));
-        let p = e.into_process_event(Format::FluentBit);
+        let p = e.into_event(Format::FluentBit);
         assert_eq!(p.fields.process.as_deref(), Some("powershell -c 1"));
         assert_eq!(p.fields.original_file_name, None);
     }

@@ -6,10 +6,10 @@
 use std::borrow::Cow;
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesStart, Event as XmlEvent};
 
 use super::windows::WinEvent;
-use super::{Format, ProcessEvent};
+use super::{Event, Format};
 use crate::error::{ErrorKind, ScanError};
 
 /// What an open element is, as far as the mapping cares: its parent is all that decides
@@ -31,7 +31,7 @@ enum Capture {
 }
 
 /// `max_depth` bounds element nesting (a real event needs three levels: Event/EventData/Data).
-pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanError> {
+pub(super) fn parse(text: &str, max_depth: usize) -> Result<Event, ScanError> {
     let broken = |why: String| ScanError::new(ErrorKind::BrokenXml, why);
     let mut reader = Reader::from_str(text);
     let mut event = WinEvent::default();
@@ -44,8 +44,8 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
     loop {
         let ev = reader.read_event().map_err(|e| broken(format!("at byte {}: {e}", reader.error_position())))?;
         match ev {
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                let is_empty = matches!(ev, Event::Empty(_));
+            XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
+                let is_empty = matches!(ev, XmlEvent::Empty(_));
                 let local = start.local_name();
                 let name = local.as_ref();
                 if stack.is_empty() {
@@ -103,7 +103,7 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                     capture = wanted;
                 }
             }
-            Event::End(_) => {
+            XmlEvent::End(_) => {
                 stack.pop();
                 if let Some((what, name)) = capture.take() {
                     match what {
@@ -115,19 +115,19 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                     }
                 }
             }
-            Event::Text(t) => {
+            XmlEvent::Text(t) => {
                 if capture.is_some() {
                     value.push_str(&t.decode().map_err(|e| broken(e.to_string()))?);
                 } else if stack.is_empty() && !t.iter().all(u8::is_ascii_whitespace) {
                     return Err(broken("text outside the <Event> element".into()));
                 }
             }
-            Event::CData(t) => {
+            XmlEvent::CData(t) => {
                 if capture.is_some() {
                     value.push_str(&t.decode().map_err(|e| broken(e.to_string()))?);
                 }
             }
-            Event::GeneralRef(r) => {
+            XmlEvent::GeneralRef(r) => {
                 let ch = match r.resolve_char_ref().map_err(|e| broken(e.to_string()))? {
                     Some(c) => c,
                     None => {
@@ -146,11 +146,11 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
                     value.push(ch);
                 }
             }
-            Event::DocType(_) => {
+            XmlEvent::DocType(_) => {
                 return Err(broken("a DOCTYPE is not allowed in an event (no entity expansion)".into()));
             }
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
+            XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
+            XmlEvent::Eof => break,
         }
     }
     if !saw_root {
@@ -159,7 +159,7 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<ProcessEvent, ScanEr
     if !stack.is_empty() {
         return Err(broken("the <Event> element is not closed".into()));
     }
-    Ok(ProcessEvent { recognised_by: "<Event>", ..event.into_process_event(Format::WindowsXml) })
+    Ok(Event { recognised_by: "<Event>", ..event.into_event(Format::WindowsXml) })
 }
 
 /// An attribute's value, borrowed unless it holds an entity.

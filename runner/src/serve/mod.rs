@@ -187,7 +187,7 @@ async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {m}: send gzip or nothing\n"));
         }
     };
-    let events: Vec<Vec<u8>> = body::events(&text).into_iter().map(<[u8]>::to_vec).collect();
+    let events = pool::Batch::new(&body::events(&text));
     drop(text);
     let scanned = match app.pool.scan(events).await {
         Ok(s) => s,

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, Outcome, Wasm};
 use crate::component::Runtime;
+use crate::lines::Lines;
 
 pub struct Pool {
     runtime: Runtime,
@@ -24,10 +25,45 @@ struct Worker {
     suppressed_seen: u64,
 }
 
+/// The events of one request, copied once out of its body: as lines for `scan-lines` (one
+/// buffer, which the guest reads in place), or one by one when an event spans lines (a
+/// pretty-printed JSON array element).
+pub enum Batch {
+    Lines(Lines<'static>),
+    Events(Vec<Vec<u8>>),
+}
+
+impl Batch {
+    pub fn new(events: &[&[u8]]) -> Batch {
+        match Lines::from_events(events) {
+            Some(lines) => Batch::Lines(lines),
+            None => Batch::Events(events.iter().map(|e| e.to_vec()).collect()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Lines(lines) => lines.len(),
+            Batch::Events(events) => events.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        match self {
+            Batch::Lines(lines) => Box::new(lines.iter()),
+            Batch::Events(events) => Box::new(events.iter().map(Vec::as_slice)),
+        }
+    }
+}
+
 /// What one batch came to.
 pub struct Scanned {
     /// The events, handed back.
-    pub events: Vec<Vec<u8>>,
+    pub events: Batch,
     pub outcomes: Vec<Outcome>,
     /// Matches the allowlists or `report_loopback` suppressed in this batch.
     pub suppressed: u64,
@@ -45,12 +81,15 @@ impl Pool {
     }
 
     /// Scans `events` on a free worker, off the async threads.
-    pub async fn scan(&self, events: Vec<Vec<u8>>) -> Result<Scanned> {
+    pub async fn scan(&self, events: Batch) -> Result<Scanned> {
         let _permit = self.permits.acquire().await.map_err(|e| anyhow!("{e}"))?;
         let worker = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let Some(mut worker) = worker else { return Err(anyhow!("no free worker although a permit was granted")) };
         let job = tokio::task::spawn_blocking(move || {
-            let outcomes = worker.backend.scan_batch(&events);
+            let outcomes = match &events {
+                Batch::Lines(lines) => worker.backend.scan_lines(lines),
+                Batch::Events(events) => worker.backend.scan_batch(events),
+            };
             let total = worker.backend.suppressed();
             let suppressed = total.saturating_sub(worker.suppressed_seen);
             worker.suppressed_seen = total;

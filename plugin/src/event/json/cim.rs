@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::value::text;
-use crate::event::{Format, Kind, ProcessEvent, ProcessFields, present};
+use crate::event::{Event, Format, Kind, ProcessFields, present};
 
 /// Keys that only a CIM process record has at its top level as plain strings.
 const CIM_KEYS: [&str; 4] = ["process_name", "parent_process_name", "original_file_name", "process"];
@@ -15,7 +15,7 @@ pub(super) fn looks_like_cim(root: &Map<String, Value>) -> bool {
         || CIM_KEYS.iter().any(|k| matches!(root.get(*k), Some(Value::String(_))))
 }
 
-pub(super) fn from_record(root: &Map<String, Value>) -> ProcessEvent {
+pub(super) fn from_record(root: &Map<String, Value>) -> Event {
     let get = |name: &str| -> Option<String> {
         let v = root.get(&format!("Processes.{name}")).or_else(|| root.get(name))?;
         // A multivalue field: the first value, as `tstats ... by` would split on it.
@@ -46,5 +46,5 @@ pub(super) fn from_record(root: &Map<String, Value>) -> ProcessEvent {
         parent_process_guid: get("parent_process_guid"),
         vendor_product: get("vendor_product"),
     };
-    ProcessEvent { format: Format::Cim, recognised_by: "", kind: Kind::ProcessCreation, fields }
+    Event { format: Format::Cim, recognised_by: "", kind: Kind::ProcessCreation, fields }
 }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::value::{at, at_text};
-use crate::event::{Format, Kind, ProcessEvent, ProcessFields, ScriptBlock, basename, normalise_time};
+use crate::event::{Event, Format, Kind, ProcessFields, ScriptBlock, basename, normalise_time};
 
 fn contains_text(v: Option<&Value>, wanted: &str) -> bool {
     match v {
@@ -25,7 +25,7 @@ fn hashes_from_map(v: Option<&Value>) -> Option<String> {
 /// ECS after the Elastic pipelines (Winlogbeat 7+, Elastic Agent). Script-block logging is
 /// the `windows.powershell_operational` data stream: EventID 4104 (`event.code` or
 /// `winlog.event_id`) with the text in `powershell.file.script_block_text`.
-pub(super) fn ecs(root: &Map<String, Value>) -> ProcessEvent {
+pub(super) fn ecs(root: &Map<String, Value>) -> Event {
     let t = |path: &[&str]| at_text(root, path);
     let is_start = contains_text(at(root, &["event", "category"]), "process")
         && contains_text(at(root, &["event", "type"]), "start");
@@ -90,5 +90,5 @@ pub(super) fn ecs(root: &Map<String, Value>) -> ProcessEvent {
             None
         },
     };
-    ProcessEvent { format: Format::Ecs, recognised_by: "", kind, fields }
+    Event { format: Format::Ecs, recognised_by: "", kind, fields }
 }

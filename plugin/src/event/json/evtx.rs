@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::value::text;
 use crate::error::{ErrorKind, ScanError};
 use crate::event::windows::WinEvent;
-use crate::event::{Format, ProcessEvent};
+use crate::event::{Event, Format};
 
 /// An XML element rendered as JSON: a scalar, or `{"#text": …}` beside its attributes.
 fn element_text(v: &Value) -> Option<String> {
@@ -24,7 +24,7 @@ fn attribute(v: Option<&Value>, name: &str) -> Option<String> {
     v.get("#attributes").and_then(|a| a.get(name)).or_else(|| v.get(format!("@{name}").as_str())).and_then(text)
 }
 
-pub(super) fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<ProcessEvent, ScanError> {
+pub(super) fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<Event, ScanError> {
     let event = root
         .get("Event")
         .and_then(Value::as_object)
@@ -72,7 +72,7 @@ pub(super) fn evtx_like(root: &Map<String, Value>, format: Format) -> Result<Pro
         }
         _ => {}
     }
-    Ok(win.into_process_event(format))
+    Ok(win.into_event(format))
 }
 
 /// xmltodict exports leave XML entities encoded (`&amp;` in command lines); decode the five

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::value::{data_from_map, text};
 use crate::error::{ErrorKind, ScanError};
 use crate::event::windows::WinEvent;
-use crate::event::{Format, Kind, ProcessEvent, present};
+use crate::event::{Event, Format, Kind, present};
 
 /// Fluent Bit's winevtlog input, as `plugins/in_winevtlog/pack.c` writes a record: the
 /// event data as the positional `StringInserts` array (`string_inserts`, the default), as
@@ -63,11 +63,11 @@ fn first_text(root: &Map<String, Value>, keys: &[&str]) -> Option<String> {
 /// value of a name winning. Fluent Bit's winevtlog writes one (default rendering), or the
 /// whole event as XML under `System` (`render_event_as_xml`), or the System fields as
 /// `Name=value` lines (`render_event_as_text`).
-pub(super) fn flat(root: &Map<String, Value>, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+pub(super) fn flat(root: &Map<String, Value>, format: Format, max_nesting: usize) -> Result<Event, ScanError> {
     // render_event_as_xml: the XML is the whole event, its EventData included.
     if let Some(xml) = rendered_xml(root) {
         return crate::event::xml::parse(xml.trim(), max_nesting)
-            .map(|event| ProcessEvent { format: Format::FluentBit, ..event })
+            .map(|event| Event { format: Format::FluentBit, ..event })
             .map_err(|mut e| {
                 e.message = format!("the event XML in `System` (render_event_as_xml): {}", e.message);
                 e
@@ -98,7 +98,7 @@ pub(super) fn flat(root: &Map<String, Value>, format: Format, max_nesting: usize
     // Numbers (a Sysmon ProcessId is a UInt32) are packed as integers, not text.
     let positional = inserts.is_some_and(|i| win.set_inserts(i.iter().map(text)));
     data_from_map(&mut win, root);
-    let event = win.into_process_event(format);
+    let event = win.into_event(format);
     let named = map.is_some() || root.keys().any(|k| WinEvent::wants(k));
     if !named && !positional && matches!(event.kind, Kind::ProcessCreation | Kind::ScriptBlock(_)) {
         return Err(ScanError::new(

@@ -15,7 +15,7 @@ mod ocsf;
 mod value;
 mod winlogbeat;
 
-use super::{Format, Kind, Paths, ProcessEvent};
+use super::{Event, Format, Kind, Paths};
 use crate::error::{ErrorKind, ScanError};
 
 /// The string fields shippers put a raw line in: Fluent Bit's `tail`, `tcp` and `stdin`
@@ -25,12 +25,7 @@ const EMBEDDING_KEYS: [&str; 5] = ["log", "message", "msg", "event", "raw"];
 
 /// `paths.embedded`: whether a record of no known shape may carry an event as text in one of
 /// [`EMBEDDING_KEYS`] (one level only: the text inside is not searched again).
-pub(super) fn parse(
-    text: &str,
-    forced: Option<Format>,
-    max_nesting: usize,
-    paths: Paths,
-) -> Result<ProcessEvent, ScanError> {
+pub(super) fn parse(text: &str, forced: Option<Format>, max_nesting: usize, paths: Paths) -> Result<Event, ScanError> {
     // serde_json parses by recursion, one level per object or array (and stops at 128);
     // refusing deeper text first, without recursion, bounds the stack by the configured
     // limit. The Fluent Bit module's stack size is measured against that bound.
@@ -57,13 +52,13 @@ pub(super) fn parse_value(
     forced: Option<Format>,
     max_nesting: usize,
     paths: Paths,
-) -> Result<ProcessEvent, ScanError> {
+) -> Result<Event, ScanError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ScanError::new(ErrorKind::BrokenJson, e.to_string()))?;
     let Value::Object(root) = value else {
         return Err(ScanError::new(ErrorKind::UnknownShape, "a JSON event must be an object"));
     };
     if let Some(format) = forced {
-        return read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: "format", ..e });
+        return read_as(&root, format, max_nesting).map(|e| Event { recognised_by: "format", ..e });
     }
     // Every shape whose marks the record carries, the most structured first; the first that
     // reads an event a rule can fire on wins. Pipelines rename, add and drop keys: a mark of
@@ -73,7 +68,7 @@ pub(super) fn parse_value(
     // of event, or its error).
     let mut first = None;
     for (format, mark) in candidates(&root) {
-        let read = read_as(&root, format, max_nesting).map(|e| ProcessEvent { recognised_by: mark, ..e });
+        let read = read_as(&root, format, max_nesting).map(|e| Event { recognised_by: mark, ..e });
         if for_a_rule(&read) {
             return read;
         }
@@ -91,11 +86,11 @@ pub(super) fn parse_value(
 }
 
 /// Whether a reading found an event a rule reads (a process creation or a script block).
-fn for_a_rule(read: &Result<ProcessEvent, ScanError>) -> bool {
+fn for_a_rule(read: &Result<Event, ScanError>) -> bool {
     matches!(read, Ok(e) if !matches!(e.kind, Kind::Other(_)))
 }
 
-fn read_as(root: &Map<String, Value>, format: Format, max_nesting: usize) -> Result<ProcessEvent, ScanError> {
+fn read_as(root: &Map<String, Value>, format: Format, max_nesting: usize) -> Result<Event, ScanError> {
     match format {
         Format::EvtxJson | Format::Xmltodict => evtx::evtx_like(root, format),
         Format::Winlogbeat => winlogbeat::winlogbeat(root),
@@ -119,7 +114,7 @@ fn no_known_shape() -> ScanError {
 /// or a JSON event in a string field, as inputs without a Windows parser deliver it. Text
 /// that starts like an event (`<`, `{`, after an optional byte-order mark) is read as one,
 /// and its errors are the record's; any other text is not an event.
-fn embedded_event(root: &Map<String, Value>, max_nesting: usize, typed: bool) -> Result<ProcessEvent, ScanError> {
+fn embedded_event(root: &Map<String, Value>, max_nesting: usize, typed: bool) -> Result<Event, ScanError> {
     for key in EMBEDDING_KEYS {
         let Some(Value::String(raw)) = root.get(key) else { continue };
         let inner = raw.strip_prefix('\u{feff}').unwrap_or(raw).trim();

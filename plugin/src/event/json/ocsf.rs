@@ -3,10 +3,10 @@
 use serde_json::{Map, Value};
 
 use super::value::{at, at_text};
-use crate::event::{Format, Kind, ProcessEvent, ProcessFields, basename, normalise_time};
+use crate::event::{Event, Format, Kind, ProcessFields, basename, normalise_time};
 
 /// OCSF Process Activity (class 1007); only activity 1 (Launch) is a process creation.
-pub(super) fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
+pub(super) fn ocsf(root: &Map<String, Value>) -> Event {
     let t = |path: &[&str]| at_text(root, path);
     let class = t(&["class_uid"]);
     let activity = t(&["activity_id"]);
@@ -59,5 +59,5 @@ pub(super) fn ocsf(root: &Map<String, Value>) -> ProcessEvent {
         process_path: path,
         vendor_product,
     };
-    ProcessEvent { format: Format::Ocsf, recognised_by: "", kind, fields }
+    Event { format: Format::Ocsf, recognised_by: "", kind, fields }
 }

@@ -5,10 +5,10 @@ use serde_json::{Map, Value};
 use super::value::{at, at_text, data_from_map};
 use crate::error::ScanError;
 use crate::event::windows::WinEvent;
-use crate::event::{Format, ProcessEvent};
+use crate::event::{Event, Format};
 
 /// Winlogbeat 7+ without ingest pipelines: `winlog.*`, the endpoint in `winlog.computer_name`.
-pub(super) fn winlogbeat(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
+pub(super) fn winlogbeat(root: &Map<String, Value>) -> Result<Event, ScanError> {
     let mut win = WinEvent {
         channel: at_text(root, &["winlog", "channel"]),
         provider: at_text(root, &["winlog", "provider_name"]),
@@ -24,12 +24,12 @@ pub(super) fn winlogbeat(root: &Map<String, Value>) -> Result<ProcessEvent, Scan
     if let Some(Value::Object(data)) = at(root, &["winlog", "event_data"]) {
         data_from_map(&mut win, data);
     }
-    Ok(win.into_process_event(Format::Winlogbeat))
+    Ok(win.into_event(Format::Winlogbeat))
 }
 
 /// Winlogbeat 6: `event_data.*`, the endpoint in `computer_name` (`host.name` and
 /// `beat.hostname` name the collector).
-pub(super) fn winlogbeat6(root: &Map<String, Value>) -> Result<ProcessEvent, ScanError> {
+pub(super) fn winlogbeat6(root: &Map<String, Value>) -> Result<Event, ScanError> {
     let mut win = WinEvent {
         channel: at_text(root, &["log_name"]),
         provider: at_text(root, &["source_name"]),
@@ -45,5 +45,5 @@ pub(super) fn winlogbeat6(root: &Map<String, Value>) -> Result<ProcessEvent, Sca
     if let Some(Value::Object(data)) = root.get("event_data") {
         data_from_map(&mut win, data);
     }
-    Ok(win.into_process_event(Format::Winlogbeat6))
+    Ok(win.into_event(Format::Winlogbeat6))
 }

@@ -122,6 +122,18 @@ pub fn worst_cases() -> Vec<(&'static str, String)> {
     // largest script an event can carry, read whole (`max_script_block_bytes` is 1 MiB).
     let nested = format!("{}{}{PAYLOAD}{}{}", "& { ".repeat(300), "(".repeat(2000), ")".repeat(2000), " }".repeat(300));
     cases.push(("script-block-groups", script_block(&nested).to_string()));
+    // Expandable strings nested in their subexpressions, far past the analyser's depth, and
+    // a script-sized string read again level after level (a budget bounds the re-reading).
+    let mut strings = PAYLOAD.to_string();
+    for _ in 0..300 {
+        strings = format!("\"$({strings})\"");
+    }
+    cases.push(("script-block-strings-300", script_block(&format!("{PAYLOAD}; {strings}")).to_string()));
+    let mut wide = format!("icm -cn FS02 {{ 1 }}; {}", "x".repeat((1 << 20) - 4096));
+    for _ in 0..8 {
+        wide = format!("\"$({wide})\"");
+    }
+    cases.push(("script-block-string-1mib", script_block(&format!("{PAYLOAD}; {wide}")).to_string()));
     let statements = format!("icm -cn FS02 {{ whoami }}; {PAYLOAD}; ");
     let script = statements.repeat(((1 << 20) - 2048) / statements.len());
     cases.push(("script-block-1mib", script_block(&script).to_string()));

@@ -69,7 +69,7 @@ fn is_single_quote(c: char) -> bool {
     matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}')
 }
 
-fn is_double_quote(c: char) -> bool {
+pub fn is_double_quote(c: char) -> bool {
     matches!(c, '"' | '\u{201c}' | '\u{201d}' | '\u{201e}')
 }
 
@@ -106,6 +106,10 @@ struct Lexer<'a> {
     text: &'a str,
     pos: usize,
     tokens: Vec<Token>,
+    /// The groups open here, innermost last: whether each is a `[`. Inside one (a type
+    /// literal or an attribute, `[string[]]`, `[ValidateSet('a')]`), `[` and `]` end a word;
+    /// elsewhere they are part of it (`FS[01]`, a wildcard in an argument).
+    brackets: Vec<bool>,
 }
 
 impl<'a> Lexer<'a> {
@@ -126,6 +130,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn push(&mut self, kind: Kind, value: String, start: usize) -> &mut Token {
+        match kind {
+            Kind::Open(g) => self.brackets.push(g == Group::Bracket),
+            Kind::Close => {
+                self.brackets.pop();
+            }
+            _ => {}
+        }
         self.tokens.push(Token {
             kind,
             value,
@@ -427,7 +438,7 @@ impl<'a> Lexer<'a> {
                 self.quoted(&mut value, &mut backtick);
                 continue;
             }
-            if ends_word(c) {
+            if ends_word(c) || (matches!(c, '[' | ']') && self.brackets.last() == Some(&true)) {
                 break;
             }
             value.push(c);
@@ -444,7 +455,7 @@ impl<'a> Lexer<'a> {
 }
 
 pub fn tokenize(text: &str) -> Vec<Token> {
-    Lexer { text, pos: 0, tokens: Vec::new() }.run()
+    Lexer { text, pos: 0, tokens: Vec::new(), brackets: Vec::new() }.run()
 }
 
 #[cfg(test)]

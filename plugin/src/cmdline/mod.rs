@@ -123,7 +123,8 @@ pub fn decode_encoded(base64_text: &str, max_bytes: usize) -> Option<String> {
 
 /// Analyses a PowerShell process's command line.
 pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
-    let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0, host_depth: 0 };
+    let mut a =
+        Analyser { limits: *limits, out: Analysis::default(), subexpression_bytes: 0, group_depth: 0, host_depth: 0 };
     let line = truncate(command_line, limits.max_script_bytes);
     a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
     a.out
@@ -132,7 +133,8 @@ pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
 /// Analyses PowerShell script text as PowerShell would run it (a script-block log's text:
 /// no host command line around it). Evidence names the text `layer`.
 pub fn analyse_script(text: &str, layer: &str, limits: &Limits) -> Analysis {
-    let mut a = Analyser { limits: *limits, out: Analysis::default(), group_depth: 0, host_depth: 0 };
+    let mut a =
+        Analyser { limits: *limits, out: Analysis::default(), subexpression_bytes: 0, group_depth: 0, host_depth: 0 };
     a.script(truncate(text, limits.max_script_bytes), Layer { name: layer.into(), base: 0 }, 0, Vec::new());
     a.out
 }
@@ -158,6 +160,10 @@ struct Layer {
 struct Analyser {
     limits: Limits,
     out: Analysis,
+    /// Bytes of string subexpressions read again as scripts of their own; at most
+    /// [`SUBEXPRESSION_BUDGET`] times `max_script_bytes`, so that strings nested in strings
+    /// cost a few readings of the script, not one per level.
+    subexpression_bytes: usize,
     /// How many groups deep the reading is, across every layer: with [`MAX_GROUP_DEPTH`]
     /// it bounds the recursion (and so the stack) however the layers nest.
     group_depth: usize,
@@ -171,6 +177,9 @@ enum Node {
     Tok(usize),
     Group { kind: Group, open: usize, end: usize, children: Vec<Node> },
 }
+
+/// How many times a script's size its strings' subexpressions may be read again.
+const SUBEXPRESSION_BUDGET: usize = 4;
 
 /// Groups deeper than this, counted across every layer, are read as flat tokens: no real
 /// command needs them, and the analyser's recursion (one level per group) is bounded by it.
@@ -339,15 +348,13 @@ impl Analyser {
     /// One pipeline element: an assignment, a command, or an expression. Returns the
     /// targets of the WinRM session it makes, if it is a `New-PSSession`.
     fn element(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
+        let nodes = self.param_block(s, nodes);
         // `$a = $b = value`: every variable of the chain gets the value. A loop, not
         // recursion: the chain is as long as the input makes it.
         let mut assigned = Vec::new();
         let mut nodes = nodes;
-        while let [Node::Tok(v), Node::Tok(eq), rhs @ ..] = nodes
-            && s.tokens[*v].kind == Kind::Var
-            && s.tokens[*eq].kind == Kind::Assign
-        {
-            assigned.push(s.tokens[*v].value.to_ascii_lowercase());
+        while let Some((variable, rhs)) = assignment(s, nodes) {
+            assigned.push(variable);
             nodes = rhs;
         }
         if let [Node::Group { kind: Group::Hash, children, .. }] = nodes
@@ -365,6 +372,98 @@ impl Analyser {
             }
         }
         made
+    }
+
+    /// A script block's `param(…)` at the start of a statement, with its attributes
+    /// (`[CmdletBinding()] param(…)`): PowerShell needs no separator after it, so what follows
+    /// is the block's first statement. Its default values run when no argument is given, so
+    /// they are read as commands too.
+    fn param_block<'n>(&mut self, s: &mut Script<'_>, nodes: &'n [Node]) -> &'n [Node] {
+        let mut rest = nodes;
+        while let [Node::Group { kind: Group::Bracket, .. }, tail @ ..] = rest {
+            rest = tail;
+        }
+        match rest {
+            [Node::Tok(word), Node::Group { kind: Group::Paren, children, .. }, tail @ ..]
+                if s.tokens[*word].kind == Kind::Word
+                    && !s.tokens[*word].quoted
+                    && s.tokens[*word].value.eq_ignore_ascii_case("param") =>
+            {
+                self.group(s, children);
+                tail
+            }
+            _ => nodes,
+        }
+    }
+
+    /// The subexpressions `$( … )` of an expandable string (double-quoted, or a `@" … "@`
+    /// here-string), each read as the commands it runs when the string is expanded. A
+    /// backtick-escaped `` `$( `` is text, and so is everything around the subexpressions.
+    fn expandable(&mut self, s: &mut Script<'_>, tok: usize) {
+        let (start, end) = (s.tokens[tok].start, s.tokens[tok].end);
+        let raw = &s.text[start..end];
+        let opens_with_double_quote =
+            raw.strip_prefix('@').unwrap_or(raw).chars().next().is_some_and(lexer::is_double_quote);
+        if !opens_with_double_quote || !raw.contains("$(") || self.group_depth >= MAX_GROUP_DEPTH {
+            return;
+        }
+        // Each subexpression ends where its parentheses balance, counted as the lexer counted
+        // them when it found the string's end; the scan goes on after it, so every byte of
+        // the string is looked at once here.
+        let bytes = raw.as_bytes();
+        let mut i = 1;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'`' => i += 2,
+                b'$' if bytes.get(i + 1) == Some(&b'(') => {
+                    let mut depth = 0usize;
+                    let mut j = i + 1;
+                    while j < bytes.len() {
+                        match bytes[j] {
+                            b'`' => j += 1,
+                            b'(' => depth += 1,
+                            b')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                    let to = (j + 1).min(bytes.len());
+                    self.subexpression(s, start + i, start + to);
+                    i = to;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// `$( … )` at `from..to` of the script text, read as a script of its own (with the
+    /// sessions and hashtables known so far), its evidence in the enclosing layer.
+    fn subexpression(&mut self, s: &mut Script<'_>, from: usize, to: usize) {
+        let Some(text) = s.text.get(from..to) else { return };
+        if self.subexpression_bytes + text.len() > SUBEXPRESSION_BUDGET * self.limits.max_script_bytes {
+            self.out.opaque.push("subexpressions in strings nested past the reading budget");
+            return;
+        }
+        self.subexpression_bytes += text.len();
+        let tokens = lexer::tokenize(text);
+        let tree = build_tree(&tokens, text.len(), MAX_GROUP_DEPTH.saturating_sub(self.group_depth));
+        let mut inner = Script {
+            text,
+            tokens,
+            layer: Layer { name: s.layer.name.clone(), base: s.layer.base + from },
+            depth: s.depth,
+            inherited: s.inherited.clone(),
+            sessions: s.sessions.clone(),
+            hashes: s.hashes.clone(),
+        };
+        self.group_depth += 1;
+        self.block(&mut inner, &tree);
+        self.group_depth -= 1;
     }
 
     /// A command or an expression (the right-hand side of an assignment).
@@ -394,16 +493,24 @@ impl Analyser {
             }
             _ => None,
         };
-        // Commands nested in arguments: script blocks, subexpressions, hashtable values.
+        // Commands nested in arguments: script blocks, subexpressions, hashtable values, and
+        // the subexpressions of expandable strings.
         for node in rest {
-            if let Node::Group { children, .. } = node {
-                self.group(s, children);
+            match node {
+                Node::Group { children, .. } => {
+                    self.group(s, children);
+                }
+                Node::Tok(t) if s.tokens[*t].kind == Kind::Str => self.expandable(s, *t),
+                Node::Tok(_) => {}
             }
         }
         made
     }
 
-    /// `powershell -enc …` inside a script: read its arguments as a host command line.
+    /// `powershell -c …` inside a script: the child host's command line, built from the
+    /// arguments as PowerShell passes them to a native program (see [`native_command_lines`]),
+    /// read as any host command line. An argument whose value is only known at run time (a
+    /// variable, an expression) leaves the raw text, read with the Windows rules.
     fn nested_host(&mut self, s: &mut Script<'_>, nodes: &[Node]) {
         let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
             return;
@@ -412,13 +519,25 @@ impl Analyser {
             self.out.opaque.push("PowerShell nested deeper than the decoding limit");
             return;
         }
-        let start = node_start(s, first);
-        let end = node_end(s, last);
-        let line = s.text[start..end].to_string();
-        let layer = Layer { name: s.layer.name.clone(), base: s.layer.base + start };
         let inherited = s.inherited.clone();
+        let (start, end) = (node_start(s, first), node_end(s, last));
+        let written = s.text[start..end].to_string();
         self.host_depth += 1;
-        self.host_line(&line, &layer, s.depth, &inherited);
+        // Where PowerShell hands the child its arguments as written (no quotes to remove), the
+        // evidence stays in the script's own text.
+        let lines = native_command_lines(s, nodes).filter(|lines| lines != std::slice::from_ref(&written));
+        match lines {
+            Some(lines) => {
+                for line in lines {
+                    let layer = self.derived_layer(format!("{}/child-command-line", s.layer.name), &line);
+                    self.host_line(&line, &layer, s.depth, &inherited);
+                }
+            }
+            None => {
+                let layer = Layer { name: s.layer.name.clone(), base: s.layer.base + start };
+                self.host_line(&written, &layer, s.depth, &inherited);
+            }
+        }
         self.host_depth -= 1;
     }
 
@@ -569,6 +688,92 @@ impl Analyser {
 fn is_powershell_host(name: &str) -> bool {
     let base = name.rsplit(['\\', '/']).next().unwrap_or(name).to_ascii_lowercase();
     matches!(base.as_str(), "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe")
+}
+
+/// `$a = rest`, and every other form of assignment PowerShell runs its right-hand side for:
+/// the compound operators (`+=`, `-=`, `*=`, `/=`, `%=`, `??=`) and a target with a type or
+/// attributes (`[string[]]$a = `, `[ValidateNotNull()][int]$a = `). The variable (lower-cased)
+/// and the right-hand side, or `None` when `nodes` is not an assignment.
+fn assignment<'n>(s: &Script<'_>, nodes: &'n [Node]) -> Option<(String, &'n [Node])> {
+    const COMPOUND: [&str; 6] = ["+", "-", "*", "/", "%", "??"];
+    let mut rest = nodes;
+    while let [Node::Group { kind: Group::Bracket, .. }, tail @ ..] = rest {
+        rest = tail;
+    }
+    let [Node::Tok(v), tail @ ..] = rest else { return None };
+    if s.tokens[*v].kind != Kind::Var {
+        return None;
+    }
+    let tail = match tail {
+        [Node::Tok(op), Node::Tok(eq), ..]
+            if s.tokens[*op].kind == Kind::Word
+                && COMPOUND.contains(&s.tokens[*op].value.as_str())
+                && s.tokens[*op].end == s.tokens[*eq].start =>
+        {
+            &tail[1..]
+        }
+        _ => tail,
+    };
+    match tail {
+        [Node::Tok(eq), rhs @ ..] if s.tokens[*eq].kind == Kind::Assign => {
+            Some((s.tokens[*v].value.to_ascii_lowercase(), rhs))
+        }
+        _ => None,
+    }
+}
+
+/// The command line PowerShell gives a native program for the arguments `nodes` (the
+/// program first): each argument's value as PowerShell's parser leaves it (quotes removed,
+/// backtick escapes resolved; a script block as written), quoted again for the program's
+/// `argv`. Windows PowerShell 5.1 quotes a value that holds a blank and escapes nothing
+/// (`$PSNativeCommandArgumentPassing` `Legacy`); PowerShell 7.3 and later escape embedded
+/// quotes as `CommandLineToArgvW` expects (`Standard`, and `Windows` for powershell.exe). Both
+/// lines are returned when they differ, since the parent's version is not in the event.
+/// `None` when an argument's value is only known at run time.
+fn native_command_lines(s: &Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
+    let mut values = Vec::new();
+    for node in nodes {
+        let value = match node {
+            Node::Tok(t) => {
+                let tok = &s.tokens[*t];
+                match tok.kind {
+                    Kind::Word | Kind::Str => tok.value.clone(),
+                    Kind::Param { .. } => s.text[tok.start..tok.end].to_string(),
+                    _ => return None,
+                }
+            }
+            Node::Group { kind: Group::Block, .. } => s.text[node_start(s, node)..node_end(s, node)].to_string(),
+            Node::Group { .. } => return None,
+        };
+        values.push(value);
+    }
+    let legacy = |v: &String| if v.is_empty() || v.contains([' ', '\t']) { format!("\"{v}\"") } else { v.clone() };
+    // CommandLineToArgvW's rules backwards: a quote gets a backslash, and so does each
+    // backslash before a quote or before the closing quote.
+    let standard = |v: &String| {
+        if !v.is_empty() && !v.contains([' ', '\t', '"']) {
+            return v.clone();
+        }
+        let mut out = String::from("\"");
+        let mut backslashes = 0;
+        for c in v.chars() {
+            match c {
+                '\\' => backslashes += 1,
+                '"' => {
+                    out.extend(std::iter::repeat_n('\\', backslashes + 1));
+                    backslashes = 0;
+                }
+                _ => backslashes = 0,
+            }
+            out.push(c);
+        }
+        out.extend(std::iter::repeat_n('\\', backslashes));
+        out.push('"');
+        out
+    };
+    let join = |quote: &dyn Fn(&String) -> String| values.iter().map(quote).collect::<Vec<_>>().join(" ");
+    let (legacy, standard) = (join(&legacy), join(&standard));
+    Some(if legacy == standard { vec![legacy] } else { vec![legacy, standard] })
 }
 
 fn node_start(s: &Script<'_>, node: &Node) -> usize {

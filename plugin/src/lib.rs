@@ -23,6 +23,9 @@ pub mod config_slot;
 pub mod detector;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fuzz_properties;
 pub mod prefilter;
 pub mod record;
 pub mod render;

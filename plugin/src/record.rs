@@ -53,30 +53,27 @@ pub fn error_json(e: &ScanError) -> String {
 /// into the object the event is, or beside its text under [`TEXT_KEY`].
 pub fn with_keys(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)]) {
     let event = event.strip_prefix(b"\xef\xbb\xbf").unwrap_or(event);
-    if is_json_object(event) {
+    // The object so far, without its closing brace, and whether it has a key yet.
+    let mut empty = if is_json_object(event) {
         let body = event.trim_ascii();
         let body = &body[..body.len() - 1];
         out.extend_from_slice(body);
-        let mut empty = body[1..].trim_ascii().is_empty();
-        for (key, value) in added {
-            if !empty {
-                out.push(b',');
-            }
-            empty = false;
-            push_pair(out, key, value);
-        }
-        out.push(b'}');
+        body[1..].trim_ascii().is_empty()
     } else {
         out.push(b'{');
         let text = String::from_utf8_lossy(event);
         let text = serde_json::to_string(text.trim_end_matches(['\r', '\n'])).unwrap_or_else(|_| "\"\"".into());
         push_pair(out, TEXT_KEY, &text);
-        for (key, value) in added {
+        false
+    };
+    for (key, value) in added {
+        if !empty {
             out.push(b',');
-            push_pair(out, key, value);
         }
-        out.push(b'}');
+        empty = false;
+        push_pair(out, key, value);
     }
+    out.push(b'}');
 }
 
 fn push_pair(out: &mut Vec<u8>, key: &str, value: &str) {

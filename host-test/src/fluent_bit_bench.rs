@@ -3,7 +3,8 @@
 //! `null` output with no filter, with the module's passthrough function (the floor any wasm
 //! filter pays: the record turned into JSON, copied in, copied back and parsed again), with
 //! the module annotating and filtering in both modes, interpreted and ahead-of-time compiled,
-//! and with a Lua filter doing the parity rule's substring test. Each is run `runs` times;
+//! with the README's prefilter (a `rewrite_tag` filter) before the module, for records of
+//! text, and with a Lua filter doing the parity rule's substring test. Each is run `runs` times;
 //! the best run's CPU time (user + system of the fluent-bit process) counts.
 
 use std::fmt::Write as _;
@@ -12,10 +13,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use winrm_detect::{Config, Mode};
+use winrm_detect_runner::fluent_bit::pipeline::{self, Behaviour, Input};
 
 use crate::real_fluent_bit::{
     FAST_SERVICE, FluentBit, JSON_PARSER, NULL_OUTPUT, Pipeline, README_STACK_SIZE, tail_input,
 };
+
+/// The tag the input is given: the one the prefilter's configuration matches.
+const TAG: &str = "winevt";
 
 /// The parity rule's substring test in Lua, over every string of the record.
 const LUA_FILTER: &str = r#"
@@ -176,6 +182,41 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
         }
     }
 
+    // The README's prefilter (`fluent-bit-config`) before the same functions, for records of
+    // text (`log`): only what it passes reaches the module.
+    for (kind, module) in modules.iter().filter(|_| !json) {
+        let floor = if *kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
+        for (behaviour, mode) in [
+            (Behaviour::Annotate, Mode::Parity),
+            (Behaviour::Annotate, Mode::Extended),
+            (Behaviour::Filter, Mode::Parity),
+            (Behaviour::Filter, Mode::Extended),
+        ] {
+            let wasm_path = module.display().to_string();
+            let config = Config::default();
+            let options = pipeline::Options {
+                input: Input::TailXml,
+                behaviour,
+                config: &config,
+                fixed_mode: Some(mode),
+                wasm_path: &wasm_path,
+                path: None,
+                port: 0,
+                prefilter: true,
+            };
+            let name = match behaviour {
+                Behaviour::Annotate => "annotate",
+                Behaviour::Filter => "filter",
+            };
+            setups.push(Setup {
+                name: format!("prefiltered {name} {} {kind}", mode.as_str()),
+                function: None,
+                filter: Pipeline::parse(&pipeline::yaml(&options))?.filters,
+                floor: Some(floor),
+            });
+        }
+    }
+
     let mut instructions: Vec<(&str, f64)> = Vec::new();
     for function in setups.iter().filter_map(|s| s.function) {
         if !instructions.iter().any(|(f, _)| *f == function) {
@@ -193,7 +234,7 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
     for setup in &setups {
         let pipeline = Pipeline {
             preamble: format!("{FAST_SERVICE}{JSON_PARSER}"),
-            inputs: tail_input(&input, json.then_some("json"), "bench", true),
+            inputs: tail_input(&input, json.then_some("json"), TAG, true),
             filters: setup.filter.clone(),
             outputs: NULL_OUTPUT.into(),
         };

@@ -145,11 +145,13 @@ impl FluentBit {
         let lines = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = lines.clone();
         let out_reader = std::thread::spawn(move || {
+            // Read as bytes: a record that never went through a wasm filter keeps any invalid
+            // UTF-8 it was read with.
             let mut text = String::new();
             let mut reader = std::io::BufReader::new(stdout);
-            let mut line = String::new();
-            while std::io::BufRead::read_line(&mut reader, &mut line).is_ok_and(|n| n > 0) {
-                text.push_str(&line);
+            let mut line = Vec::new();
+            while std::io::BufRead::read_until(&mut reader, b'\n', &mut line).is_ok_and(|n| n > 0) {
+                text.push_str(&String::from_utf8_lossy(&line));
                 line.clear();
                 counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }

@@ -61,10 +61,13 @@ fn modules(fluent_bit: &FluentBit, dir: &Path) -> Vec<PathBuf> {
     configured_modules(fluent_bit, dir, None)
 }
 
-/// The README's configuration `name`, pointed at `module`; the inputs replaced when `inputs`
-/// is given, the outputs always by stdout JSON lines.
+/// The README's configuration `name` without its prefilter (what `--no-prefilter` prints:
+/// every record through the module, in order; `fluent_bit_prefilter.rs` tests the prefilter),
+/// pointed at `module`; the inputs replaced when `inputs` is given, the outputs always by
+/// stdout JSON lines.
 fn configure(name: &str, module: &Path, inputs: Option<String>) -> (Pipeline, String) {
     let mut p = Pipeline::parse(&readme_config(&readme(), name).unwrap()).unwrap();
+    p.filters = without_prefilter(&p.filters);
     p.filters = set_value(&p.filters, "wasm_path", &module.display().to_string()).unwrap();
     if let Some(inputs) = inputs {
         p.inputs = inputs;
@@ -73,6 +76,19 @@ fn configure(name: &str, module: &Path, inputs: Option<String>) -> (Pipeline, St
     p.preamble = format!("{FAST_SERVICE}{}", p.preamble.replace("service:\n", ""));
     let function = value_of(&p.filters, "function_name").unwrap().to_string();
     (p, function)
+}
+
+/// The filters without the `rewrite_tag` prefilter, the `wasm` filter matching the input's tag.
+fn without_prefilter(filters: &str) -> String {
+    let mut items: Vec<String> = Vec::new();
+    for line in filters.lines() {
+        if line.starts_with("    - ") || items.is_empty() {
+            items.push(String::new());
+        }
+        items.last_mut().unwrap().push_str(&format!("{line}\n"));
+    }
+    items.retain(|item| !item.starts_with("    - name: rewrite_tag\n"));
+    items.concat().replace("      match: winrm_detect.winevt\n", "      match: winevt\n")
 }
 
 /// Runs a pipeline until `want` records came out; returns the records it printed. Fails on

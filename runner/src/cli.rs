@@ -37,6 +37,56 @@ pub enum Command {
     /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the
     /// request is answered 200 only once the next hop took them (503 otherwise: retry).
     Serve(ServeArgs),
+    /// Print the Fluent Bit configuration for one of the README's inputs: the prefilter (a
+    /// `rewrite_tag` filter made of the module's own needles, so that only the records the
+    /// module could fire on or report pay for a wasm call), the `wasm` filter and the output's
+    /// `match`, for the configuration built into the module.
+    FluentBitConfig(FluentBitConfigArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FluentBitConfigArgs {
+    /// Where the events come from.
+    #[arg(long, value_enum)]
+    pub input: InputArg,
+    /// Forward only what fired (`winrm_detect_filter`) instead of every record, annotated.
+    #[arg(long)]
+    pub filter: bool,
+    /// The module that will run (a .wasm written by `artifact fluent-bit`, or its .aot): its
+    /// built-in configuration decides the prefilter, and its path is the `wasm_path`.
+    #[arg(long, conflicts_with = "config")]
+    pub module: Option<PathBuf>,
+    /// Or the configuration file built into the module (JSON; the defaults without it).
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Fix the mode in the function name (`winrm_detect_filter_extended`) instead of taking
+    /// it from the module's configuration.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// The module's path as Fluent Bit will see it (default: --module, else the README's).
+    #[arg(long)]
+    pub wasm_path: Option<String>,
+    /// The files `tail` reads (a glob).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The port `tcp` listens on.
+    #[arg(long, default_value_t = 5170)]
+    pub port: u16,
+    /// Every record through the module, as before the prefilter.
+    #[arg(long)]
+    pub no_prefilter: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum InputArg {
+    /// `winevtlog` (Windows).
+    Winevtlog,
+    /// `tail` over JSON lines.
+    TailJson,
+    /// `tail` over event XML lines.
+    TailXml,
+    /// `tcp`, event XML lines.
+    TcpXml,
 }
 
 #[derive(clap::Args)]

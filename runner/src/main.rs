@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => command::bench::run(args),
         Command::Serve(args) => command::serve::run(args),
         Command::Artifact(artifact) => command::artifact::run(artifact),
+        Command::FluentBitConfig(args) => command::fluent_bit_config::run(args),
     };
     match result {
         Ok(code) => code,

@@ -271,3 +271,40 @@ fn bench_prints_every_configuration_and_finite_ratios() {
     assert!(!ratios.contains("inf") && !ratios.contains("NaN"), "{ratios}");
     assert!(text.contains("peak linear memory, parity"), "{text}");
 }
+
+/// Every Fluent Bit configuration the README gives is what `fluent-bit-config` prints for
+/// the command written above it, so the two cannot drift apart; and `--module` takes the
+/// needles from the module's own configuration.
+#[test]
+fn readme_fluent_bit_configurations_are_printed_by_the_runner() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for name in ["winevtlog", "tail-json", "tail-xml", "tcp-xml"] {
+        let marker = format!("<!-- fluent-bit-config: {name} -->");
+        let (before, after) = readme.split_once(&marker).unwrap();
+        let command = before.lines().rev().find(|l| !l.trim().is_empty()).unwrap().trim();
+        let args: Vec<&str> = command.strip_prefix("winrm-detect ").expect(command).split(' ').collect();
+        let block = after.trim_start().strip_prefix("```yaml\n").unwrap();
+        let block = &block[..block.find("\n```").unwrap() + 1];
+        let out = run(&args, None);
+        assert!(out.status.success(), "{command}: {}", last_stderr_line(&out));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            block,
+            "{name}: the README block is not what `{command}` prints"
+        );
+    }
+    let dir = root().join("target").join("cli-fluent-bit-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("extended.wasm");
+    let config = dir.join("extended.json");
+    std::fs::write(&config, r#"{"mode":"extended"}"#).unwrap();
+    let written =
+        run(&["artifact", "fluent-bit", "--config", config.to_str().unwrap(), module.to_str().unwrap()], None);
+    assert!(written.status.success());
+    let out = run(&["fluent-bit-config", "--input", "tail-xml", "--module", module.to_str().unwrap()], None);
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(yaml.contains("- '$log (?i)powershell winrm_detect.$TAG false'"), "{yaml}");
+    assert!(yaml.contains(&format!("wasm_path: {}", module.display())), "{yaml}");
+    let plain = run(&["fluent-bit-config", "--input", "tail-xml", "--no-prefilter"], None);
+    assert!(!String::from_utf8(plain.stdout).unwrap().contains("rewrite_tag"));
+}

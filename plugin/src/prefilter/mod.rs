@@ -35,6 +35,7 @@
 //! next one does, and the escape spellings always take the full path.
 
 mod anchors;
+pub mod fluent_bit;
 
 use anchors::{by_syntax, json_escapes_apply};
 
@@ -59,6 +60,12 @@ pub struct Prefilter {
     escapes: Escapes,
 }
 
+/// The three spellings that make parsed text differ from the raw bytes: a JSON `\u` escape of
+/// an ASCII character, an XML character reference, and XML markup (a comment or CDATA).
+const JSON_ESCAPE: &[u8] = b"\\u00";
+const XML_REFERENCE: &[u8] = b"&#";
+const XML_MARKUP: &[u8] = b"<!";
+
 /// What makes parsed text differ from the raw bytes, searched for with finders built once.
 struct Escapes {
     json: Finder<'static>,
@@ -69,9 +76,9 @@ struct Escapes {
 impl Escapes {
     fn new() -> Escapes {
         Escapes {
-            json: Finder::new(b"\\u00").into_owned(),
-            xml: Finder::new(b"&#").into_owned(),
-            markup: Finder::new(b"<!").into_owned(),
+            json: Finder::new(JSON_ESCAPE).into_owned(),
+            xml: Finder::new(XML_REFERENCE).into_owned(),
+            markup: Finder::new(XML_MARKUP).into_owned(),
         }
     }
 }
@@ -110,28 +117,19 @@ fn folded_finder(needle: &str) -> Finder<'static> {
 
 impl Prefilter {
     pub fn new(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Prefilter {
-        let (mut names, mut stems) = (Vec::new(), Vec::new());
+        let mut names = Vec::new();
         if rules.contains(&Rule::ProcessCreation) {
             names.extend(profile.process_names());
             names.extend(crate::rules::ORIGINAL_FILE_NAMES);
-            // `powershell` is in powershell.exe, powershell_ise.exe and PowerShell.EXE, `pwsh`
-            // in pwsh.exe and pwsh.dll.
-            stems.extend(["powershell", "pwsh"]);
-            if profile == MacroProfile::Escu2021 {
-                stems.extend(["sqlps", "sqltoolsps"]);
-            }
         }
+        let stems = name_stems(profile, rules);
         let script_block = rules.contains(&Rule::ScriptBlock);
         let event_id = script_block.then(|| crate::event::SCRIPT_BLOCK_EVENT_ID.to_string());
         let terms: &[&str] = match mode {
             Mode::Parity => &crate::rules::PARITY_TERMS,
             Mode::Extended => &[],
         };
-        // What extended mode needs one of: a name's stem, or for a script block `powershell`.
-        let mut needles: Vec<&str> = stems.clone();
-        if script_block {
-            needles.extend(SCRIPT_BLOCK_WORDS);
-        }
+        let needles = extended_needles(profile, rules);
         // Parity needs both terms, so one anchor common to them will do; extended needs one of
         // the needles, so each needs an anchor it holds (`rsh` of powershell, `pws` of pwsh).
         let mut trigrams: Vec<[u8; 3]> = Vec::new();
@@ -204,6 +202,29 @@ impl Prefilter {
         }
         stem_only && may_embed(event)
     }
+}
+
+/// The stems of the process names the rules accept (`powershell` is in powershell.exe,
+/// powershell_ise.exe and PowerShell.EXE, `pwsh` in pwsh.exe and pwsh.dll).
+fn name_stems(profile: MacroProfile, rules: &[Rule]) -> Vec<&'static str> {
+    let mut stems = Vec::new();
+    if rules.contains(&Rule::ProcessCreation) {
+        stems.extend(["powershell", "pwsh"]);
+        if profile == MacroProfile::Escu2021 {
+            stems.extend(["sqlps", "sqltoolsps"]);
+        }
+    }
+    stems
+}
+
+/// What an event must hold (folded) for extended mode to look at it: a process name's stem,
+/// or, for a script block, [`SCRIPT_BLOCK_WORDS`]. Parity needs [`crate::rules::PARITY_TERMS`].
+pub fn extended_needles(profile: MacroProfile, rules: &[Rule]) -> Vec<&'static str> {
+    let mut needles = name_stems(profile, rules);
+    if rules.contains(&Rule::ScriptBlock) {
+        needles.extend(SCRIPT_BLOCK_WORDS.iter().filter(|w| !needles.contains(w)).collect::<Vec<_>>());
+    }
+    needles
 }
 
 /// Whether a JSON record may carry an event as text: a string starts with `<`, with JSON
@@ -285,7 +306,8 @@ impl Anchors {
 }
 
 /// Whether the event holds a JSON `\u00XX` escape or an XML character reference that
-/// spells an ASCII character other than tab, CR and LF, or XML's `<!`.
+/// spells a printable ASCII character (JSON) or an ASCII character other than tab, CR and LF
+/// (XML), or XML's `<!`.
 pub fn has_ascii_escape(event: &[u8]) -> bool {
     Escapes::new().spell_ascii(event).next().is_some()
 }
@@ -295,7 +317,12 @@ impl Escapes {
     /// (`<!`) inside which the reader joins text.
     fn spell_ascii<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
         let json = json_escapes_apply(text).then(|| self.json.find_iter(text)).into_iter().flatten();
-        let json = json.filter(|&at| text.get(at + 4).is_some_and(|d| (b'0'..=b'7').contains(d)));
+        // `\u0020` to `\u007e`: a control character's escape (which Fluent Bit writes for every
+        // one in a record) spells no byte of any needle.
+        let json = json.filter(|&at| {
+            let digits = text.get(at + 4..at + 6).and_then(|d| std::str::from_utf8(d).ok());
+            digits.and_then(|d| u8::from_str_radix(d, 16).ok()).is_some_and(|c| (0x20..0x7f).contains(&c))
+        });
         let xml = self.xml.find_iter(text).filter(|&at| {
             let rest = &text[at + 2..];
             let (digits, radix) = match rest.first() {

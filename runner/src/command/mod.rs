@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod bench;
+pub mod fluent_bit_config;
 pub mod scan;
 pub mod serve;
 

@@ -1,7 +1,9 @@
 //! The Fluent Bit module as operators get it: [`artifact`] is the module with an operator's
 //! configuration in its slot (what `winrm-detect artifact fluent-bit --config FILE` writes),
-//! [`embedded_config`] reads it back. The emulated Fluent Bit that calls it lives in the test
+//! [`embedded_config`] reads it back; [`pipeline`] is the Fluent Bit configuration that runs it. The emulated Fluent Bit that calls it lives in the test
 //! rig (`host-test/src/emulated_fluent_bit.rs`).
+
+pub mod pipeline;
 
 use anyhow::{Context, Result, anyhow};
 use winrm_detect::config_slot;

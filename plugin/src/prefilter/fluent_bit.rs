@@ -1,0 +1,157 @@
+//! The prefilter Fluent Bit runs in its own code, before the module: the regular expressions
+//! (Onigmo's) a `rewrite_tag` filter tests a record's event text with, so that only records
+//! the module could fire on or report reach the `wasm` filter, and the rest never pay for a
+//! wasm call. They are the needles of the module's own fast reject ([`super`]), and must
+//! pass every record the module fires on or reports an error for. The argument, for a
+//! record whose event is one string of the record (`log` as `tail` or `tcp` make it, a line
+//! of JSON before a parser reads it, or the event XML under `System` that `winevtlog`
+//! writes with `render_event_as_xml`):
+//!
+//! 1. The module is handed the record as Fluent Bit writes it in JSON
+//!    (`flb_msgpack_to_json_str`): every byte of each string as it is, except `"` and `\`
+//!    (a backslash before them), control characters and DEL (`\n`, `\u001b`...), non-ASCII
+//!    (`\uXXXX`, one or two per character, under `json.escape_unicode`, the default) and invalid
+//!    UTF-8 (U+FFFD).
+//! 2. Before anything else it reports a record over `limits.max_event_bytes` as too large.
+//!    No character takes more than twelve bytes in that JSON (a surrogate pair), so a record
+//!    whose strings hold fewer than a sixteenth of the limit in characters is under it unless
+//!    the rest of the record is a quarter of it. [`Patterns::too_large`] routes every string of
+//!    at least `max_event_bytes / 16 / strings` characters (Onigmo compares a pattern's
+//!    least length with the text's before it searches, so a short string costs nothing).
+//! 3. It parses, and so can fire or fail, only what its fast reject passes, and that passes
+//!    only (a) a text holding an escape that spells printable ASCII (`\u0020` to `\u007e`), an
+//!    XML character reference other than tab, LF, CR and non-ASCII, or `<!`, or (b) a text
+//!    holding, without regard to ASCII case, every parity term (parity) or one of
+//!    [`super::extended_needles`] (extended).
+//! 4. (a) comes from the string itself, never from Fluent Bit's writing: the only `\u` escapes
+//!    Fluent Bit writes are for control characters, DEL and non-ASCII (none printable ASCII);
+//!    a `\u00XX` the string holds is written `\\u00XX`, which the module counts (it cannot
+//!    tell an escaped backslash from an embedded event's escape); `&#` and `<!` are copied.
+//!    So `&#`, `<!` and `\\u00[2-7]` over the string find each of them.
+//! 5. (b): a needle found in Fluent Bit's JSON lies outside every escape Fluent Bit wrote. An
+//!    escape begins with `\`, which is in no needle, and goes on with one of `"\/bfnrtu` and
+//!    hex digits, with which no needle begins (each begins with a letter after `f` that is
+//!    not `n`, `r`, `t` or `u`: checked by a test). So the needle's bytes are the string's own,
+//!    and a case-insensitive search of the string finds it. Parity needs every term: the
+//!    first will do.
+//! 6. What the patterns do not read: the record's other strings. Inputs configured as the
+//!    runner prints them (`fluent-bit-config`) add none but `Message` beside `System`, which
+//!    Windows renders from the same event data as the XML, and which the too-large pattern
+//!    reads too; an input given `path_key` or the like adds a string whose needles can make
+//!    the module parse an event it would otherwise pass over, and report it if it is broken.
+//!
+//! The patterns are single literals, each its own rule, because Onigmo searches a literal
+//! (case-insensitive or not) quickly and an alternation under `(?i)` slowly: one
+//! `(?i)-co|&#|<!` cost more than the whole AOT module (issue 24).
+
+use super::{JSON_ESCAPE, XML_MARKUP, XML_REFERENCE, extended_needles};
+use crate::config::{Config, Mode};
+
+/// What a `rewrite_tag` rule tests: one regular expression and why it is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    pub regex: String,
+    pub why: &'static str,
+}
+
+/// The patterns for one configuration of the module.
+#[derive(Clone, Debug)]
+pub struct Patterns {
+    /// Over the event's string: the needles and the escape spellings.
+    pub content: Vec<Pattern>,
+    /// Over every string of the record: long enough that the record may be over the limit.
+    pub too_large: Pattern,
+}
+
+/// The patterns for a module running `config` (its mode, rules and macro profile), over a
+/// record whose text comes in `strings` strings the rules read (see step 2 of the argument).
+pub fn patterns(config: &Config, strings: usize) -> Patterns {
+    let mut content = Vec::new();
+    match config.mode {
+        Mode::Parity => content.push(Pattern {
+            regex: case_insensitive(crate::rules::PARITY_TERMS[0]),
+            why: "parity fires only where every term is; this is the first",
+        }),
+        Mode::Extended => {
+            for needle in extended_needles(config.macro_profile, &config.rules) {
+                content.push(Pattern {
+                    regex: case_insensitive(needle),
+                    why: "extended mode reads only events that name PowerShell",
+                });
+            }
+        }
+    }
+    let literal = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("ASCII");
+    content.push(Pattern { regex: literal(XML_REFERENCE), why: "an XML character reference may spell a needle" });
+    content.push(Pattern { regex: literal(XML_MARKUP), why: "a comment or CDATA section may split a needle" });
+    // `\\u00` then the first hex digit of a printable ASCII character.
+    let json = literal(JSON_ESCAPE).replace('\\', r"\\");
+    content.push(Pattern { regex: format!("{json}[2-7]"), why: "a JSON \\u escape may spell a needle" });
+    let chars = config.limits.max_event_bytes / 16 / strings.max(1);
+    let (block, blocks) = (1024, chars.div_ceil(1024).max(1));
+    let too_large = Pattern {
+        regex: format!(r"\A(?:[\s\S]{{{block}}}){{{blocks}}}"),
+        why: "a record over limits.max_event_bytes is reported as too large",
+    };
+    Patterns { content, too_large }
+}
+
+/// A case-insensitive literal: the needles are letters, digits, `-` and `_` (a test checks),
+/// none of them special to Onigmo outside a class.
+fn case_insensitive(needle: &str) -> String {
+    format!("(?i){needle}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{MacroProfile, PARITY_TERMS, Rule};
+
+    fn every_config() -> Vec<Config> {
+        let mut configs = Vec::new();
+        for mode in [Mode::Parity, Mode::Extended] {
+            for macro_profile in [MacroProfile::Escu2026, MacroProfile::Escu2021] {
+                for rules in [vec![Rule::ProcessCreation], vec![Rule::ScriptBlock], Rule::ALL.to_vec()] {
+                    configs.push(Config { mode, macro_profile, rules, ..Config::default() });
+                }
+            }
+        }
+        configs
+    }
+
+    /// Step 5 of the argument: no needle begins with a byte that can follow a backslash in
+    /// JSON, or holds a byte special to Onigmo.
+    #[test]
+    fn needles_cannot_start_inside_an_escape() {
+        let mut needles: Vec<&str> = PARITY_TERMS.to_vec();
+        for c in every_config() {
+            needles.extend(extended_needles(c.macro_profile, &c.rules));
+        }
+        for needle in needles {
+            let first = needle.as_bytes()[0].to_ascii_lowercase();
+            assert!(!b"\"\\/bfnrtu0123456789abcdef".contains(&first), "{needle}");
+            assert!(needle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{needle}");
+        }
+    }
+
+    #[test]
+    fn patterns_follow_the_configuration() {
+        let parity = patterns(&Config::default(), 1);
+        let regexes: Vec<&str> = parity.content.iter().map(|p| p.regex.as_str()).collect();
+        assert_eq!(regexes, ["(?i)invoke-command", "&#", "<!", r"\\u00[2-7]"]);
+        assert_eq!(parity.too_large.regex, r"\A(?:[\s\S]{1024}){64}");
+        let extended = patterns(&Config { mode: Mode::Extended, ..Config::default() }, 2);
+        let regexes: Vec<&str> = extended.content.iter().map(|p| p.regex.as_str()).collect();
+        assert_eq!(regexes[..2], ["(?i)powershell", "(?i)pwsh"]);
+        assert_eq!(extended.too_large.regex, r"\A(?:[\s\S]{1024}){32}");
+        let old = Config {
+            mode: Mode::Extended,
+            macro_profile: MacroProfile::Escu2021,
+            rules: vec![Rule::ProcessCreation],
+            ..Config::default()
+        };
+        assert_eq!(patterns(&old, 1).content.len(), 4 + 3);
+        let blocks = Config { mode: Mode::Extended, rules: vec![Rule::ScriptBlock], ..Config::default() };
+        assert_eq!(patterns(&blocks, 1).content[0].regex, "(?i)powershell");
+    }
+}

@@ -128,6 +128,9 @@ fn hostile_xml(positive: &str) -> Vec<Vec<u8>> {
     let mut lines = vec![
         with("Invoke-Command", "&#73;nvoke-Command"),
         with("Invoke-Command", "&#x49;nvoke-Command"),
+        with("Invoke-Command", "&#10;&#xA;&#13;&#9;&#010;Invoke-Command"),
+        with("Invoke-Command", "&#10;&#73;nvoke-Command"),
+        with("Invoke-Command", "&#xa;&#X49;nvoke-Command"),
         with("Invoke-Command", "Invoke<!-- -->-Command"),
         with("Invoke-Command", "Invo<![CDATA[ke-Comm]]>and"),
         with("powershell.exe", "power&#115;hell.exe"),

@@ -3,8 +3,10 @@
 //! (`tests/fuzz_seeds.rs`) and the nightly fuzzer and `cargo test` cannot drift apart. Each
 //! function panics when its property does not hold.
 
-use crate::Detector;
 use crate::cmdline::{Limits, analyse, decode_encoded};
+use crate::event::ScriptBlock;
+use crate::script_block::Parts;
+use crate::{Config, Detector};
 
 /// Any text as a PowerShell command line: the analyser returns, and every piece of evidence
 /// in the command line points at its own text there.
@@ -55,4 +57,56 @@ pub fn event(data: &[u8]) {
             }
         }
     });
+}
+
+/// Any text as the configuration: it is refused with a message or accepted, never a panic,
+/// and an accepted one builds a detector that reads an event and says what it runs with.
+pub fn configuration(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match Config::from_json(text) {
+        Ok(config) => {
+            assert!(!config.summary().is_empty());
+            let detector = Detector::new(config);
+            let _ = detector.scan(br#"{"EventID":1,"Image":"C:\\powershell.exe","CommandLine":"icm -cn FS02 {}"}"#);
+        }
+        Err(e) => assert!(!e.message.is_empty(), "a refusal says why"),
+    }
+}
+
+/// Any sequence of script-block parts, in any order, repeated or contradictory (each five
+/// bytes of input: host, block id, part number, part total and a length, with one bit of it
+/// saying the part fired on its own): the joining state never holds more than its budget,
+/// and a joined block holds exactly the parts 1 to its total of its own host and id, each
+/// part filed once in a block that completes, no part in two joined blocks.
+pub fn script_block_parts(data: &[u8]) {
+    const BUDGET: usize = 256;
+    let mut parts = Parts::default();
+    let mut reported = std::collections::BTreeSet::new();
+    for (serial, op) in data.chunks_exact(5).enumerate() {
+        let (host, id) = (["WS01", "ws01", "WS02"][op[0] as usize % 3], ["a", "A", "b", "c"][op[1] as usize % 4]);
+        let (number, total) = (u32::from(op[2] % 8), u32::from(op[3] % 8));
+        let fired = op[4] & 0x80 != 0;
+        // Each filing's text names it: `host/id/number/serial`, padded, `;` at its end.
+        let text = format!("{host}/{id}/{number}/{serial}{};", ".".repeat(usize::from(op[4] & 0x3f)));
+        let part = ScriptBlock {
+            text,
+            id: Some(id.into()),
+            message_number: Some(number),
+            message_total: Some(total),
+            path: None,
+        };
+        let joined = parts.file(host, &part, fired, BUDGET);
+        assert!(parts.held().1 <= BUDGET, "{:?} held over a budget of {BUDGET}", parts.held());
+        let Some(joined) = joined else { continue };
+        assert!(!fired, "a block whose last part fired is not read again");
+        let pieces: Vec<&str> = joined.split_terminator(';').collect();
+        assert_eq!(pieces.len(), total as usize, "{joined}");
+        for (at, piece) in pieces.iter().enumerate() {
+            let fields: Vec<&str> = piece.trim_end_matches('.').split('/').collect();
+            assert!(fields[0].eq_ignore_ascii_case(host) && fields[1].eq_ignore_ascii_case(id), "{joined}");
+            assert_eq!(fields[2], (at + 1).to_string(), "{joined}");
+            assert!(reported.insert(fields[3].to_string()), "part {piece} joined twice");
+        }
+        assert!(pieces.iter().any(|p| p.trim_end_matches('.').ends_with(&format!("/{serial}"))), "{joined}");
+    }
 }

@@ -87,9 +87,8 @@ impl Parts {
         None
     }
 
-    /// Blocks held and their bytes.
-    #[cfg(test)]
-    fn held(&self) -> (usize, usize) {
+    /// Blocks held and the bytes of their parts.
+    pub fn held(&self) -> (usize, usize) {
         (self.blocks.len(), self.bytes)
     }
 }

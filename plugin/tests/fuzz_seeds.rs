@@ -10,10 +10,12 @@ use winrm_detect::fuzz_properties;
 /// What a fuzz target asserts of one input.
 type Property = fn(&[u8]);
 
-const TARGETS: [(&str, Property); 3] = [
+const TARGETS: [(&str, Property); 5] = [
     ("event", fuzz_properties::event),
     ("cmdline", fuzz_properties::command_line),
     ("encoded", fuzz_properties::encoded_command),
+    ("configuration", fuzz_properties::configuration),
+    ("script_blocks", fuzz_properties::script_block_parts),
 ];
 
 fn inputs(target: &str) -> Vec<PathBuf> {

@@ -183,6 +183,16 @@ impl FluentBit {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // SIGTERM asks; a Fluent Bit stuck in a filter does not answer it, and a test must
+        // fail rather than hang.
+        let asked = Instant::now();
+        while child.try_wait()?.is_none() && asked.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if child.try_wait()?.is_none() {
+            child.kill()?;
+            timed_out = true;
+        }
         let status = child.wait()?;
         let cpu = children_cpu().saturating_sub(before);
         fed?;

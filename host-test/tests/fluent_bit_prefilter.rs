@@ -179,6 +179,8 @@ fn lines_for(input: Input) -> Vec<Vec<u8>> {
         Input::TailXml | Input::TcpXml => {
             let mut lines = [xml.clone(), json.clone(), worst].concat();
             lines.extend(hostile_xml(&first_positive(&xml)));
+            // JSON events as text: the module reads their escapes.
+            lines.extend(hostile_json(&first_positive(&json)));
             lines
         }
         Input::TailJson => {

@@ -70,6 +70,66 @@ const CASES: &[(&str, &[&str])] = &[
     ("# icm -cn FS02 {1}", &[]),
     ("<# icm -cn FS02 {1} #>", &[]),
     ("powershell -c 'icm {whoami}'", &[]),
+    // Pipeline chains (PowerShell 7): each side is a pipeline of its own.
+    ("Get-Date && icm -cn FS02 {1}", &["FS02"]),
+    ("Test-Path x || Invoke-Command -ComputerName FS02 {1}", &["FS02"]),
+    ("Get-Date && 'icm -cn FS02 {1}'", &[]),
+    // `return`, `throw` and `exit` take a pipeline; `break` and `continue` take a label.
+    ("function f { return icm -cn FS02 {1} }", &["FS02"]),
+    ("throw (icm -cn FS02 {1})", &["FS02"]),
+    ("throw icm -cn FS02 {1}", &["FS02"]),
+    ("exit icm -cn FS02 {1}", &["FS02"]),
+    ("function f { return 'icm -cn FS02 {1}' }", &[]),
+    // A hashtable's value is a statement: a pipeline needs no parentheses there.
+    ("$h = @{ a = icm -cn FS02 {1} }", &["FS02"]),
+    ("$h = @{ a = 'icm -cn FS02 {1}'; b = icm {1} }", &[]),
+    // Script block parts, and script blocks run by the call and dot-source operators.
+    ("& { begin { } process { icm -cn FS02 {1} } end { } }", &["FS02"]),
+    ("function f { dynamicparam { } end { icm -cn FS02 {1} } }", &["FS02"]),
+    (". { icm -cn FS02 {1} }", &["FS02"]),
+    ("filter f { icm -cn $_ {1} }", &["$_"]),
+    (":outer while ($true) { icm -cn FS02 {1}; break outer }", &["FS02"]),
+    ("while (icm -cn FS02 {1}) { }", &["FS02"]),
+    ("do { } until (icm -cn FS02 {1})", &["FS02"]),
+    ("class C { [void] M() { icm -cn FS02 {1} } }", &["FS02"]),
+    // Operators and expressions around a parenthesised pipeline.
+    ("$ok = $x ? (icm -cn FS02 {1}) : $null", &["FS02"]),
+    ("if (-not (icm -cn FS02 {1})) { }", &["FS02"]),
+    ("[string](icm -cn FS02 {1})", &["FS02"]),
+    ("$a[(icm -cn FS02 {1})]", &["FS02"]),
+    ("$(icm -cn FS02 {1}).Count", &["FS02"]),
+    ("Write-Output (icm -cn FS02 {1})", &["FS02"]),
+    ("Write-Output $(icm -cn FS02 {1})", &["FS02"]),
+    // Argument forms: colon-bound values, arrays, `--` (what follows is positional), line
+    // continuations, comments between arguments.
+    ("icm -ComputerName:FS02 {1}", &["FS02"]),
+    ("icm -cn:'FS02' {1}", &["FS02"]),
+    ("icm -cn FS02,FS03 {1}", &["FS02", "FS03"]),
+    ("icm -- FS02 {1}", &["FS02"]),
+    ("icm `\n  -cn FS02 `\n  {1}", &["FS02"]),
+    ("icm <# remote #> -cn FS02 {1}", &["FS02"]),
+    ("Microsoft.PowerShell.Core\\Invoke-Command -ComputerName FS02 {1}", &["FS02"]),
+    // The stop-parsing token hands the rest of the line (up to a pipe or a new line) to the
+    // native command as it is.
+    ("cmd /c --% echo a; icm -cn FS02 {1}", &[]),
+    ("cmd /c --% echo a | icm -cn FS02 {1}", &["FS02"]),
+    ("cmd /c --% echo a\nicm -cn FS02 {1}", &["FS02"]),
+    ("powershell --% -c icm -cn FS02 {1}", &["FS02"]),
+    // Text that PowerShell runs as a script: `Invoke-Expression` and `[scriptblock]::Create`
+    // of a string written in the script.
+    ("iex 'icm -cn FS02 {1}'", &["FS02"]),
+    ("Invoke-Expression -Command \"Invoke-Command -ComputerName FS02 {1}\"", &["FS02"]),
+    ("& ([scriptblock]::Create('icm -cn FS02 {1}'))", &["FS02"]),
+    ("iex @'\nicm -cn FS02 {1}\n'@", &["FS02"]),
+    ("'icm -cn FS02 {1}' | iex", &["FS02"]),
+    ("'icm -cn FS02 {1}' | Invoke-Expression", &["FS02"]),
+    ("$ExecutionContext.InvokeCommand.InvokeScript('icm -cn FS02 {1}')", &["FS02"]),
+    ("[powershell]::Create().AddScript('icm -cn FS02 {1}').Invoke()", &["FS02"]),
+    ("& $ExecutionContext.InvokeCommand.NewScriptBlock('icm -cn FS02 {1}')", &["FS02"]),
+    ("iex 'icm {1}'", &[]),
+    ("'icm -cn FS02 {1}' | Write-Output", &[]),
+    ("$x | iex", &[]),
+    ("Write-Output 'iex icm -cn FS02'", &[]),
 ];
 
 fn b64(script: &str) -> String {
@@ -155,4 +215,26 @@ fn many_subexpressions_in_one_string() {
     let detector = Detector::new(Config { mode: Mode::Extended, ..Config::default() });
     let script = format!("Write-Output \"{}$(icm -cn FS02 {{1}})\"", "$(1)".repeat(12_000));
     assert_eq!(extended_targets(&detector, &script_block(&script)), Some(vec!["FS02".to_string()]));
+}
+
+/// Keyword chains are read in a loop and strings run as scripts nest no deeper than the
+/// decoding limit: input that repeats them is bounded work, not a deeper stack.
+#[test]
+fn repeated_keywords_and_nested_strings_stay_bounded() {
+    let detector = Detector::new(Config { mode: Mode::Extended, ..Config::default() });
+    let chain = format!("{}icm -cn FS02 {{1}}", "return ".repeat(100_000));
+    assert_eq!(extended_targets(&detector, &script_block(&chain)), Some(vec!["FS02".to_string()]));
+
+    // `iex 'iex ''…'''`: each level doubles the quotes of the one inside it.
+    let nest = |levels: usize| {
+        let mut script = "icm -cn FS02 {1}".to_string();
+        for _ in 0..levels {
+            script = format!("iex '{}'", script.replace('\'', "''"));
+        }
+        script
+    };
+    let limit = Config::default().limits.max_decode_depth as usize;
+    assert_eq!(extended_targets(&detector, &script_block(&nest(limit))), Some(vec!["FS02".to_string()]));
+    assert_eq!(extended_targets(&detector, &script_block(&nest(limit + 1))), None);
+    assert_eq!(extended_targets(&detector, &script_block(&nest(12))), None);
 }

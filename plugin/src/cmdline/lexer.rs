@@ -28,6 +28,9 @@ pub enum Kind {
     Comma,
     /// `=` and compound assignments.
     Assign,
+    /// The text after the stop-parsing token `--%`, to the end of the line or the next `|`:
+    /// PowerShell hands it to the command as it is written.
+    Verbatim,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,10 +228,35 @@ impl<'a> Lexer<'a> {
                 {
                     self.parameter();
                 }
+                '-' if self.at_stop_parsing() => self.verbatim(),
                 _ => self.word(),
             }
         }
         self.tokens
+    }
+
+    /// `--%` standing alone (what follows it is a blank, a line break or the end).
+    fn at_stop_parsing(&self) -> bool {
+        let rest = &self.text[self.pos..];
+        rest.starts_with("--%") && rest[3..].chars().next().is_none_or(char::is_whitespace)
+    }
+
+    /// The stop-parsing token and the rest of its line up to a `|`, as one [`Kind::Verbatim`]
+    /// token (`about_Parsing`: neither `;` nor a backtick ends or extends it).
+    fn verbatim(&mut self) {
+        self.pos += 3;
+        while self.peek().is_some_and(is_blank) {
+            self.bump();
+        }
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if is_newline(c) || c == '|' {
+                break;
+            }
+            self.bump();
+        }
+        let value = self.text[start..self.pos].trim_end().to_string();
+        self.push(Kind::Verbatim, value, start);
     }
 
     fn skip_line_comment(&mut self) {

@@ -329,6 +329,8 @@ impl Analyser {
     fn block(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
         let mut last_session = None;
         let mut start = 0;
+        // The element before this one, when a `|` passes its output on.
+        let mut piped_from: Option<&[Node]> = None;
         for i in 0..=nodes.len() {
             let boundary = match nodes.get(i) {
                 None => true,
@@ -336,9 +338,16 @@ impl Analyser {
                 Some(_) => false,
             };
             if boundary {
-                if start < i {
-                    last_session = self.element(s, &nodes[start..i]);
+                let element = &nodes[start..i];
+                if !element.is_empty() {
+                    if let Some(text) = piped_from.and_then(|from| piped_into_invoke_expression(s, from, element)) {
+                        self.script_text(s, text, "invoke-expression");
+                    }
+                    last_session = self.element(s, element);
                 }
+                let pipe =
+                    matches!(nodes.get(i), Some(Node::Tok(t)) if &s.text[s.tokens[*t].start..s.tokens[*t].end] == "|");
+                piped_from = pipe.then_some(element);
                 start = i + 1;
             }
         }
@@ -468,6 +477,16 @@ impl Analyser {
 
     /// A command or an expression (the right-hand side of an assignment).
     fn command(&mut self, s: &mut Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
+        // `return`, `throw` and `exit` take a pipeline of their own (a loop: `return return …`
+        // is as long as the input makes it).
+        let mut nodes = nodes;
+        while let [Node::Tok(k), pipeline @ ..] = nodes
+            && s.tokens[*k].kind == Kind::Word
+            && !s.tokens[*k].quoted
+            && ["return", "throw", "exit"].iter().any(|w| s.tokens[*k].value.eq_ignore_ascii_case(w))
+        {
+            nodes = pipeline;
+        }
         // Skip the call operator: `& 'Invoke-Command' …`, `. icm …`.
         let (called, rest) = match nodes {
             [Node::Tok(c), rest @ ..] if s.tokens[*c].kind == Kind::Call => (true, rest),
@@ -483,6 +502,8 @@ impl Analyser {
                 } else {
                     if is_powershell_host(&name) {
                         self.nested_host(s, rest);
+                    } else if is_invoke_expression(&name) {
+                        self.invoke_expression(s, &rest[1..]);
                     }
                     None
                 }
@@ -495,16 +516,80 @@ impl Analyser {
         };
         // Commands nested in arguments: script blocks, subexpressions, hashtable values, and
         // the subexpressions of expandable strings.
-        for node in rest {
+        for (i, node) in rest.iter().enumerate() {
             match node {
+                Node::Group { kind: Group::Hash, children, .. } => self.hash_values(s, children),
                 Node::Group { children, .. } => {
                     self.group(s, children);
                 }
                 Node::Tok(t) if s.tokens[*t].kind == Kind::Str => self.expandable(s, *t),
                 Node::Tok(_) => {}
             }
+            if let Some((text, what)) = script_from_string(s, &rest[i..]) {
+                self.script_text(s, text, what);
+            }
         }
         made
+    }
+
+    /// A hashtable literal's contents: each value is a statement of its own (`@{ a = icm … }`
+    /// runs the pipeline without parentheses), and anything else is read as a block.
+    fn hash_values(&mut self, s: &mut Script<'_>, children: &[Node]) {
+        self.group_depth += 1;
+        let entries: Vec<&[Node]> =
+            children.split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator)).collect();
+        for entry in entries {
+            match entry {
+                [_, Node::Tok(eq), value @ ..] if s.tokens[*eq].kind == Kind::Assign => {
+                    self.element(s, value);
+                }
+                _ => {
+                    self.block(s, entry);
+                }
+            }
+        }
+        self.group_depth -= 1;
+    }
+
+    /// `Invoke-Expression` (`iex`) of a string written in the script: the string is run as a
+    /// script. A value known only at run time (`iex $x`) stays out of reach.
+    fn invoke_expression(&mut self, s: &mut Script<'_>, args: &[Node]) {
+        let mut args = args;
+        // Its one parameter, `-Command`, by any prefix.
+        if let [Node::Tok(p), tail @ ..] = args
+            && let Kind::Param { .. } = s.tokens[*p].kind
+            && !s.tokens[*p].value.is_empty()
+            && "command".starts_with(&s.tokens[*p].value.to_ascii_lowercase())
+        {
+            args = tail;
+        }
+        if let [Node::Tok(t), ..] = args
+            && matches!(s.tokens[*t].kind, Kind::Str | Kind::Word)
+        {
+            let text = s.tokens[*t].value.clone();
+            self.script_text(s, text, "invoke-expression");
+        }
+    }
+
+    /// Script text that PowerShell builds from a string of this script and runs
+    /// (`Invoke-Expression`, `[scriptblock]::Create`), read as a layer of its own. These
+    /// layers count against the same budget as string subexpressions and nest no deeper than
+    /// the decoding limit.
+    fn script_text(&mut self, s: &mut Script<'_>, text: String, what: &str) {
+        if self.host_depth >= self.limits.max_decode_depth {
+            self.out.opaque.push("PowerShell nested deeper than the decoding limit");
+            return;
+        }
+        if self.subexpression_bytes + text.len() > SUBEXPRESSION_BUDGET * self.limits.max_script_bytes {
+            self.out.opaque.push("subexpressions in strings nested past the reading budget");
+            return;
+        }
+        self.subexpression_bytes += text.len();
+        let layer = self.derived_layer(format!("{}/{what}", s.layer.name), &text);
+        let inherited = s.inherited.clone();
+        self.host_depth += 1;
+        self.script(&text, layer, s.depth, inherited);
+        self.host_depth -= 1;
     }
 
     /// `powershell -c …` inside a script: the child host's command line, built from the
@@ -685,6 +770,61 @@ impl Analyser {
     }
 }
 
+/// `'…' | iex`: the string a pipeline hands to `Invoke-Expression` with no argument of its own.
+fn piped_into_invoke_expression(s: &Script<'_>, from: &[Node], element: &[Node]) -> Option<String> {
+    let ([Node::Tok(text)], [Node::Tok(name)]) = (from, element) else { return None };
+    let (text, name) = (&s.tokens[*text], &s.tokens[*name]);
+    (text.kind == Kind::Str && name.kind == Kind::Word && is_invoke_expression(&name.value)).then(|| text.value.clone())
+}
+
+fn is_invoke_expression(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let bare = lower.strip_prefix("microsoft.powershell.utility\\").unwrap_or(&lower);
+    bare == "iex" || bare == "invoke-expression"
+}
+
+/// A method that makes a script of a string and the string written in its call, at the start
+/// of `nodes`: `[scriptblock]::Create('…')`, `$ExecutionContext.InvokeCommand.InvokeScript('…')`
+/// and `.NewScriptBlock('…')`, `[powershell]::Create().AddScript('…')`. Returns the string
+/// and the name of the layer it becomes.
+fn script_from_string(s: &Script<'_>, nodes: &[Node]) -> Option<(String, &'static str)> {
+    let (method, args) = match nodes {
+        [
+            Node::Group { kind: Group::Bracket, children, .. },
+            Node::Tok(m),
+            Node::Group { kind: Group::Paren, children: args, .. },
+            ..,
+        ] if s.tokens[*m].value.eq_ignore_ascii_case("::create") => {
+            let [Node::Tok(ty)] = children.as_slice() else { return None };
+            let ty = s.tokens[*ty].value.to_ascii_lowercase();
+            if ty.strip_prefix("system.management.automation.").unwrap_or(&ty) != "scriptblock" {
+                return None;
+            }
+            ("scriptblock-create", args)
+        }
+        [Node::Tok(m), Node::Group { kind: Group::Paren, children: args, .. }, ..]
+            if s.tokens[*m].kind == Kind::Word =>
+        {
+            let name = s.tokens[*m].value.as_bytes();
+            let method = [
+                (".invokescript", "invoke-script"),
+                (".newscriptblock", "new-script-block"),
+                (".addscript", "add-script"),
+            ]
+            .into_iter()
+            .find(|(suffix, _)| {
+                name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+            })?;
+            (method.1, args)
+        }
+        _ => return None,
+    };
+    match args.first() {
+        Some(Node::Tok(t)) if s.tokens[*t].kind == Kind::Str => Some((s.tokens[*t].value.clone(), method)),
+        _ => None,
+    }
+}
+
 fn is_powershell_host(name: &str) -> bool {
     let base = name.rsplit(['\\', '/']).next().unwrap_or(name).to_ascii_lowercase();
     matches!(base.as_str(), "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe")
@@ -731,18 +871,22 @@ fn assignment<'n>(s: &Script<'_>, nodes: &'n [Node]) -> Option<(String, &'n [Nod
 /// lines are returned when they differ, since the parent's version is not in the event.
 /// `None` when an argument's value is only known at run time.
 fn native_command_lines(s: &Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
+    // Each value, and whether it goes on the line as written (the text after `--%`).
     let mut values = Vec::new();
     for node in nodes {
         let value = match node {
             Node::Tok(t) => {
                 let tok = &s.tokens[*t];
                 match tok.kind {
-                    Kind::Word | Kind::Str => tok.value.clone(),
-                    Kind::Param { .. } => s.text[tok.start..tok.end].to_string(),
+                    Kind::Word | Kind::Str => (tok.value.clone(), false),
+                    Kind::Verbatim => (tok.value.clone(), true),
+                    Kind::Param { .. } => (s.text[tok.start..tok.end].to_string(), false),
                     _ => return None,
                 }
             }
-            Node::Group { kind: Group::Block, .. } => s.text[node_start(s, node)..node_end(s, node)].to_string(),
+            Node::Group { kind: Group::Block, .. } => {
+                (s.text[node_start(s, node)..node_end(s, node)].to_string(), false)
+            }
             Node::Group { .. } => return None,
         };
         values.push(value);
@@ -771,7 +915,9 @@ fn native_command_lines(s: &Script<'_>, nodes: &[Node]) -> Option<Vec<String>> {
         out.push('"');
         out
     };
-    let join = |quote: &dyn Fn(&String) -> String| values.iter().map(quote).collect::<Vec<_>>().join(" ");
+    let join = |quote: &dyn Fn(&String) -> String| {
+        values.iter().map(|(v, verbatim)| if *verbatim { v.clone() } else { quote(v) }).collect::<Vec<_>>().join(" ")
+    };
     let (legacy, standard) = (join(&legacy), join(&standard));
     Some(if legacy == standard { vec![legacy] } else { vec![legacy, standard] })
 }
@@ -854,6 +1000,12 @@ fn bind<'n>(s: &Script<'_>, cmdlet: Cmdlet, args: &'n [Node]) -> Option<(Vec<Nam
                         named.push(Named { param, via, token: *t, values: Values::Nodes(values), splat: None });
                     }
                 }
+            }
+            // `--`: every argument after it is positional, `-Name` included.
+            Node::Tok(t) if s.tokens[*t].kind == Kind::Word && !s.tokens[*t].quoted && s.tokens[*t].value == "--" => {
+                let values = args[i + 1..].iter().filter(|n| !is_tok(n, &|k| k == Kind::Comma));
+                positional.extend(values.map(|n| vec![n]));
+                break;
             }
             Node::Tok(t) if s.tokens[*t].kind == Kind::Splat => {
                 i += 1;

@@ -184,16 +184,16 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
 
     // The README's prefilter (`fluent-bit-config`) before the same functions, for records of
     // text (`log`): only what it passes reaches the module.
+    let config = Config::default();
     for (kind, module) in modules.iter().filter(|_| !json) {
         let floor = if *kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
+        let wasm_path = module.display().to_string();
         for (behaviour, mode) in [
             (Behaviour::Annotate, Mode::Parity),
             (Behaviour::Annotate, Mode::Extended),
             (Behaviour::Filter, Mode::Parity),
             (Behaviour::Filter, Mode::Extended),
         ] {
-            let wasm_path = module.display().to_string();
-            let config = Config::default();
             let options = pipeline::Options {
                 input: Input::TailXml,
                 behaviour,

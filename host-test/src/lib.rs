@@ -16,6 +16,11 @@ pub fn corpus_bulk(extension: &str) -> std::path::PathBuf {
         .join(format!("../../shared/corpus/jayanthk007_atomic-evtx/bulk/sysmon_all_ttp_evtx.{extension}"))
 }
 
+/// The workspace's root directory (README, fixtures, target).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host-test sits in the workspace").to_path_buf()
+}
+
 /// A loopback port free at the time of asking, for a server a test starts.
 pub fn free_loopback_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -49,6 +49,16 @@ const BUILDS: [(&str, &str, bool); 2] = [
 ];
 
 impl FluentBit {
+    /// An empty directory for one test's files under `target/fluent-bit-e2e`, named after the
+    /// test and this build, so that the two builds' runs never share one.
+    pub fn scratch_dir(&self, name: &str) -> PathBuf {
+        let build = if self.wasi { "wasi" } else { "nowasi" };
+        let dir = crate::workspace_root().join("target").join("fluent-bit-e2e").join(format!("{name}-{build}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory under target");
+        dir
+    }
+
     /// The WASI build: `WINRM_DETECT_FLUENT_BIT_BIN` (the directory `build.sh` printed),
     /// else the build script's default prefix. `None` when there is no `fluent-bit` there.
     pub fn locate() -> Option<FluentBit> {

@@ -22,15 +22,7 @@ use winrm_detect_runner::fluent_bit::pipeline::{self, Behaviour, Input};
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn scratch(name: &str, fluent_bit: &FluentBit) -> PathBuf {
-    let build = if fluent_bit.wasi { "wasi" } else { "nowasi" };
-    let dir = root().join("target").join("fluent-bit-e2e").join(format!("prefilter-{name}-{build}"));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    host_test::workspace_root()
 }
 
 /// The configuration `fluent-bit-config` prints, reading `file` with `tail` from its start
@@ -206,7 +198,7 @@ fn lines_for(input: Input) -> Vec<Vec<u8>> {
 #[test]
 fn the_prefilter_changes_no_record() {
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("equal", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("prefilter-equal");
         let module = dir.join("winrm_detect.wasm");
         fs::write(&module, winrm_detect_runner::fluent_bit::artifact(None).unwrap()).unwrap();
         for input in [Input::TailXml, Input::Winevtlog] {
@@ -248,7 +240,7 @@ fn the_prefilter_changes_no_record_of_the_corpus() {
         return;
     }
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("corpus", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("prefilter-corpus");
         let module = dir.join("winrm_detect.wasm");
         fs::write(&module, winrm_detect_runner::fluent_bit::artifact(None).unwrap()).unwrap();
         let file = dir.join("sysmon.xml");
@@ -272,7 +264,7 @@ fn the_prefilter_changes_no_record_of_the_corpus() {
 #[test]
 fn a_slow_output_loses_no_match() {
     let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("slow", &fluent_bit);
+    let dir = fluent_bit.scratch_dir("prefilter-slow");
     let module = dir.join("winrm_detect.wasm");
     fs::write(&module, winrm_detect_runner::fluent_bit::artifact(None).unwrap()).unwrap();
     let positive = first_positive(&fixture_lines(&[".xml"]));

@@ -26,21 +26,11 @@ use serde_json::{Map, Value};
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    host_test::workspace_root()
 }
 
 fn readme() -> String {
     fs::read_to_string(root().join("README.md")).unwrap()
-}
-
-/// A scratch directory under the target directory for one test in one Fluent Bit build,
-/// emptied.
-fn scratch(name: &str, fluent_bit: &FluentBit) -> PathBuf {
-    let build = if fluent_bit.wasi { "wasi" } else { "nowasi" };
-    let dir = root().join("target").join("fluent-bit-e2e").join(format!("{name}-{build}"));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The module as `winrm-detect artifact fluent-bit` writes it (with `config` built in), and
@@ -198,7 +188,7 @@ fn readme_configurations_set_the_measured_stack() {
 #[test]
 fn winevtlog_records_under_every_option() {
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("winevtlog", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("winevtlog");
         for module in modules(&fluent_bit, &dir) {
             for file in fixtures(".jsonl").into_iter().filter(|f| f.to_string_lossy().contains("winevtlog.")) {
                 let input = tail_input(&file, Some("json"), "winevt", false);
@@ -220,7 +210,7 @@ fn winevtlog_records_under_every_option() {
 #[test]
 fn tail_configurations_over_every_fixture() {
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("tail", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("tail");
         for module in modules(&fluent_bit, &dir) {
             for (name, suffix) in [("tail-json", ".jsonl"), ("tail-xml", ".xml")] {
                 let files = fixtures(suffix);
@@ -245,7 +235,7 @@ fn tail_configurations_over_every_fixture() {
 #[test]
 fn tcp_configuration_with_xml_lines() {
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("tcp", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("tcp");
         let port = host_test::free_loopback_port();
         let mut lines = Vec::new();
         for f in fixtures(".xml") {
@@ -292,7 +282,7 @@ fn connect(port: u16) -> Result<std::net::TcpStream> {
 #[test]
 fn worst_cases_never_trap_under_the_readme_settings() {
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("worst", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("worst");
         let cases = host_test::worst_cases::worst_cases();
         let file = dir.join("worst.jsonl");
         let lines: Vec<String> = cases.iter().map(|(_, e)| e.clone()).collect();
@@ -325,7 +315,7 @@ fn corpus_through_fluent_bit() {
         return;
     }
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("corpus", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("corpus");
         let file = dir.join("sysmon.xml");
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(fs::File::open(&bulk).unwrap()), &mut text)
@@ -358,7 +348,7 @@ fn corpus_through_fluent_bit() {
 #[test]
 fn a_trap_is_not_forever() {
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("trap", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("trap");
         let module = &modules(&fluent_bit, &dir)[0];
         let deep =
             host_test::worst_cases::worst_cases().into_iter().find(|(n, _)| *n == "json-nesting-64-value").unwrap().1;
@@ -403,7 +393,7 @@ fn configuration_built_into_the_artifact() {
     let want = expected(&lines, config);
     assert_ne!(want, expected(&lines, "{}"), "the configuration changes the verdicts");
     for fluent_bit in FluentBit::builds_for_tests() {
-        let dir = scratch("config", &fluent_bit);
+        let dir = fluent_bit.scratch_dir("config");
         let file = dir.join("events.jsonl");
         fs::write(&file, lines.join("\n") + "\n").unwrap();
         // What an operator had before: a file in accessible_paths. Not read, on any build.
@@ -440,7 +430,7 @@ fn configuration_built_into_the_artifact() {
 #[ignore = "a measurement: prints the stack each worst case needs"]
 fn stack_need() {
     let Some(fluent_bit) = FluentBit::for_tests() else { return };
-    let dir = scratch("stack", &fluent_bit);
+    let dir = fluent_bit.scratch_dir("stack");
     let module = &modules(&fluent_bit, &dir)[0];
     let mut cases = host_test::worst_cases::worst_cases();
     let sysmon = lines_of(&root().join("fixtures/events/sysmon1.evtx.jsonl"));

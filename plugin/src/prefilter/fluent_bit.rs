@@ -54,57 +54,42 @@
 use super::{JSON_ESCAPE, XML_MARKUP, XML_REFERENCE, extended_needles};
 use crate::config::{Config, Mode};
 
-/// What a `rewrite_tag` rule tests: one regular expression and why it is there.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pattern {
-    pub regex: String,
-    pub why: &'static str,
-}
-
-/// The patterns for one configuration of the module.
+/// The patterns for one configuration of the module: Onigmo regular expressions, one per
+/// `rewrite_tag` rule.
 #[derive(Clone, Debug)]
 pub struct Patterns {
     /// Over the event's string: the needles and the escape spellings.
-    pub content: Vec<Pattern>,
+    pub content: Vec<String>,
     /// Over every string of the record: long enough that the record may be over the limit.
-    pub too_large: Pattern,
+    pub too_large: String,
 }
 
 /// The patterns for a module running `config` (its mode, rules and macro profile), over a
 /// record whose text comes in `strings` strings the rules read (see step 2 of the argument).
 pub fn patterns(config: &Config, strings: usize) -> Patterns {
-    let mut content = Vec::new();
-    match config.mode {
-        Mode::Parity => content.push(Pattern {
-            regex: case_insensitive(crate::rules::PARITY_TERMS[0]),
-            why: "parity fires only where every term is; this is the first",
-        }),
+    let content = match config.mode {
+        // Parity fires only where every term is: the first will do.
+        Mode::Parity => vec![case_insensitive(crate::rules::PARITY_TERMS[0])],
+        // Extended mode reads only events that name PowerShell.
         Mode::Extended => {
-            for needle in extended_needles(config.macro_profile, &config.rules) {
-                content.push(Pattern {
-                    regex: case_insensitive(needle),
-                    why: "extended mode reads only events that name PowerShell",
-                });
-            }
+            extended_needles(config.macro_profile, &config.rules).into_iter().map(case_insensitive).collect()
         }
-    }
+    };
     let literal = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("ASCII");
-    // Not the references the module passes over (tab, LF and CR, as Windows writes them: the
-    // corpus holds 7,426 `&#10;`, in 1,212 events); any other spelling of them still passes.
-    content.push(Pattern {
-        regex: format!("{}{HARMLESS_REFERENCES}", literal(XML_REFERENCE)),
-        why: "an XML character reference may spell a needle",
-    });
-    content.push(Pattern { regex: literal(XML_MARKUP), why: "a comment or CDATA section may split a needle" });
-    // `\\u00` then the first hex digit of a printable ASCII character.
+    // The spellings that may make a needle of other bytes. An XML character reference, but not
+    // the references the module passes over (tab, LF and CR, as Windows writes them: the corpus
+    // holds 7,426 `&#10;`, in 1,212 events); any other spelling of them still passes.
+    let mut content = content;
+    content.push(format!("{}{HARMLESS_REFERENCES}", literal(XML_REFERENCE)));
+    // A comment or CDATA section that splits a needle.
+    content.push(literal(XML_MARKUP));
+    // A JSON `\u00` escape, then the first hex digit of a printable ASCII character.
     let json = literal(JSON_ESCAPE).replace('\\', r"\\");
-    content.push(Pattern { regex: format!("{json}[2-7]"), why: "a JSON \\u escape may spell a needle" });
+    content.push(format!("{json}[2-7]"));
+    // A record over `limits.max_event_bytes`, which the module reports as too large.
     let chars = config.limits.max_event_bytes / 16 / strings.max(1);
     let (block, blocks) = (1024, chars.div_ceil(1024).max(1));
-    let too_large = Pattern {
-        regex: format!(r"(?:[\s\S]{{{block}}}){{{blocks}}}[\s\S]*\z"),
-        why: "a record over limits.max_event_bytes is reported as too large",
-    };
+    let too_large = format!(r"(?:[\s\S]{{{block}}}){{{blocks}}}[\s\S]*\z");
     Patterns { content, too_large }
 }
 
@@ -154,13 +139,13 @@ mod tests {
     #[test]
     fn patterns_follow_the_configuration() {
         let parity = patterns(&Config::default(), 1);
-        let regexes: Vec<&str> = parity.content.iter().map(|p| p.regex.as_str()).collect();
+        let regexes: Vec<&str> = parity.content.iter().map(String::as_str).collect();
         assert_eq!(regexes, ["(?i)invoke-command", "&#(?!9;|10;|13;|[xX][9aAdD];)", "<!", r"\\u00[2-7]"]);
-        assert_eq!(parity.too_large.regex, r"(?:[\s\S]{1024}){64}[\s\S]*\z");
+        assert_eq!(parity.too_large, r"(?:[\s\S]{1024}){64}[\s\S]*\z");
         let extended = patterns(&Config { mode: Mode::Extended, ..Config::default() }, 2);
-        let regexes: Vec<&str> = extended.content.iter().map(|p| p.regex.as_str()).collect();
+        let regexes: Vec<&str> = extended.content.iter().map(String::as_str).collect();
         assert_eq!(regexes[..2], ["(?i)powershell", "(?i)pwsh"]);
-        assert_eq!(extended.too_large.regex, r"(?:[\s\S]{1024}){32}[\s\S]*\z");
+        assert_eq!(extended.too_large, r"(?:[\s\S]{1024}){32}[\s\S]*\z");
         let old = Config {
             mode: Mode::Extended,
             macro_profile: MacroProfile::Escu2021,
@@ -169,6 +154,6 @@ mod tests {
         };
         assert_eq!(patterns(&old, 1).content.len(), 4 + 3);
         let blocks = Config { mode: Mode::Extended, rules: vec![Rule::ScriptBlock], ..Config::default() };
-        assert_eq!(patterns(&blocks, 1).content[0].regex, "(?i)powershell");
+        assert_eq!(patterns(&blocks, 1).content[0], "(?i)powershell");
     }
 }

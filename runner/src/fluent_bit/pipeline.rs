@@ -174,8 +174,8 @@ fn prefilter(y: &mut String, key: &str, others: &[&str], patterns: &Patterns) {
     for (key, pattern) in rules {
         // Single-quoted YAML keeps every backslash; the rule is split on spaces, and no
         // pattern holds one.
-        debug_assert!(!pattern.regex.contains([' ', '\'']));
-        let _ = writeln!(y, "        - '${key} {} winrm_detect.$TAG false'", pattern.regex);
+        debug_assert!(!pattern.contains([' ', '\'']));
+        let _ = writeln!(y, "        - '${key} {} winrm_detect.$TAG false'", pattern);
     }
     y.push_str("      emitter_name: winrm_detect_candidates\n");
     y.push_str("      emitter_mem_buf_limit: 0\n");

@@ -1,5 +1,5 @@
 //! Any text as a PowerShell command line: the analyser must return, never panic, and every
-//! piece of evidence must point at its own text within the command line.
+//! piece of evidence must point at its own text within the command line or the layer it names.
 //! The property is `winrm_detect::fuzz_properties::command_line`, which `cargo test` also replays
 //! over this target's seeds (`plugin/tests/fuzz_seeds.rs`).
 #![no_main]

@@ -15,10 +15,17 @@ pub fn command_line(data: &[u8]) {
     let analysis = analyse(line, &Limits::default());
     for invocation in &analysis.invocations {
         for e in &invocation.evidence {
-            if e.layer == "process" {
-                let at = e.offset as usize;
-                assert_eq!(line.get(at..at + e.text.len()), Some(e.text.as_str()));
-            }
+            // The command line itself, or a text the analyser derived from it (a decoded
+            // payload, a child's command line, a string run as a script).
+            let text = match e.layer.as_str() {
+                "process" => line,
+                layer => match analysis.layers.iter().find(|l| l.name == layer) {
+                    Some(l) => l.text.as_str(),
+                    None => panic!("evidence in a layer the analysis does not list: {e:?}"),
+                },
+            };
+            let at = e.offset as usize;
+            assert_eq!(text.get(at..at + e.text.len()), Some(e.text.as_str()), "{e:?}");
         }
     }
 }

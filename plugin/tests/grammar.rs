@@ -129,6 +129,22 @@ const CASES: &[(&str, &[&str])] = &[
     ("iex 'icm {1}'", &[]),
     ("'icm -cn FS02 {1}' | Write-Output", &[]),
     ("$x | iex", &[]),
+    // A name PowerShell resolves from what the script itself wrote: a variable holding a
+    // string, an alias the script defines, `Get-Command` of a written name.
+    ("$c = 'Invoke-Command'; & $c -cn FS02 {1}", &["FS02"]),
+    ("$c = \"icm\"; . $c -ComputerName FS02 {1}", &["FS02"]),
+    ("$p = 'icm -cn FS02 {1}'; iex $p", &["FS02"]),
+    ("$p = 'icm -cn FS02 {1}'; $p | iex", &["FS02"]),
+    ("Set-Alias run Invoke-Command; run -cn FS02 {1}", &["FS02"]),
+    ("New-Alias -Name run -Value icm; run FS02 {1}", &["FS02"]),
+    ("sal -Value icm -Name run; run -ComputerName FS02 {1}", &["FS02"]),
+    ("& (gcm icm) -cn FS02 {1}", &["FS02"]),
+    ("& (Get-Command Invoke-Command) -ComputerName FS02 {1}", &["FS02"]),
+    ("$c = 'Invoke-Command'; $c = 'Get-Date'; & $c -cn FS02 {1}", &[]),
+    ("$c = 'Invoke-Command'; & $c {1}", &[]),
+    ("Set-Alias run Get-Date; run -cn FS02 {1}", &[]),
+    ("Set-Alias run Invoke-Command; walk -cn FS02 {1}", &[]),
+    ("& (gcm Get-Date) -cn FS02 {1}", &[]),
     ("Write-Output 'iex icm -cn FS02'", &[]),
 ];
 

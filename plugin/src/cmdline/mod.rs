@@ -34,6 +34,7 @@ pub enum Technique {
     Backtick,
     UnicodeDash,
     Quoting,
+    Indirection,
 }
 
 impl Technique {
@@ -50,6 +51,7 @@ impl Technique {
             Technique::Backtick => "backtick",
             Technique::UnicodeDash => "unicode-dash",
             Technique::Quoting => "quoting",
+            Technique::Indirection => "indirection",
         }
     }
 }
@@ -231,6 +233,12 @@ struct Script<'t> {
     sessions: BTreeMap<String, Vec<String>>,
     /// `$p = @{…}`: the hashtable's entries, for splatting.
     hashes: BTreeMap<String, Vec<HashEntry>>,
+    /// `$c = 'text'`: the strings variables hold, for `& $c` and `iex $c`. Like the aliases,
+    /// known to this script's own statements only (a string's subexpressions start without
+    /// them, so that thousands of subexpressions do not copy them thousands of times).
+    strings: BTreeMap<String, String>,
+    /// `Set-Alias name Invoke-Command`: aliases the script defines for the cmdlets.
+    aliases: BTreeMap<String, Cmdlet>,
 }
 
 /// `Key = value[, value…]` in a hashtable literal, values as written.
@@ -312,8 +320,17 @@ impl Analyser {
     fn script(&mut self, text: &str, layer: Layer, depth: u32, inherited: Vec<Technique>) {
         let tokens = lexer::tokenize(text);
         let tree = build_tree(&tokens, text.len(), MAX_GROUP_DEPTH.saturating_sub(self.group_depth));
-        let mut script =
-            Script { text, tokens, layer, depth, inherited, sessions: BTreeMap::new(), hashes: BTreeMap::new() };
+        let mut script = Script {
+            text,
+            tokens,
+            layer,
+            depth,
+            inherited,
+            sessions: BTreeMap::new(),
+            hashes: BTreeMap::new(),
+            strings: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+        };
         self.block(&mut script, &tree);
     }
 
@@ -373,6 +390,16 @@ impl Analyser {
             for name in &assigned {
                 s.hashes.insert(name.clone(), entries.clone());
             }
+        }
+        let constant = match nodes {
+            [Node::Tok(t)] if s.tokens[*t].kind == Kind::Str => Some(s.tokens[*t].value.clone()),
+            _ => None,
+        };
+        for name in &assigned {
+            match &constant {
+                Some(text) => s.strings.insert(name.clone(), text.clone()),
+                None => s.strings.remove(name),
+            };
         }
         let made = self.command(s, nodes);
         if let Some(targets) = &made {
@@ -469,6 +496,8 @@ impl Analyser {
             inherited: s.inherited.clone(),
             sessions: s.sessions.clone(),
             hashes: s.hashes.clone(),
+            strings: BTreeMap::new(),
+            aliases: BTreeMap::new(),
         };
         self.group_depth += 1;
         self.block(&mut inner, &tree);
@@ -492,27 +521,32 @@ impl Analyser {
             [Node::Tok(c), rest @ ..] if s.tokens[*c].kind == Kind::Call => (true, rest),
             _ => (false, nodes),
         };
-        let made = match rest.first() {
-            Some(Node::Tok(n)) if matches!(s.tokens[*n].kind, Kind::Word | Kind::Str) => {
-                let name_tok = *n;
-                let name = s.tokens[name_tok].value.clone();
-                if let Some((cmdlet, alias)) = Cmdlet::from_name(&name) {
+        // `(New-PSSession …)`, `$(…)`: the value of the group's last command.
+        if let [Node::Group { kind: Group::Paren | Group::Subexpr, children, .. }] = rest
+            && command_name(s, called, rest.first()).is_none()
+        {
+            return self.group(s, children);
+        }
+        let made = match command_name(s, called, rest.first()) {
+            Some((name_tok, name, indirect)) => {
+                let known =
+                    Cmdlet::from_name(&name).or_else(|| s.aliases.get(&name.to_ascii_lowercase()).map(|c| (*c, true)));
+                if let Some((cmdlet, alias)) = known {
                     let quoted = s.tokens[name_tok].quoted || (called && s.tokens[name_tok].kind == Kind::Str);
-                    self.cmdlet(s, cmdlet, alias, quoted, name_tok, &rest[1..])
+                    let how = Naming { alias, quoted, indirect };
+                    self.cmdlet(s, cmdlet, how, name_tok, &rest[1..])
                 } else {
                     if is_powershell_host(&name) {
                         self.nested_host(s, rest);
                     } else if is_invoke_expression(&name) {
                         self.invoke_expression(s, &rest[1..]);
+                    } else if is_set_alias(&name) {
+                        define_alias(s, &rest[1..]);
                     }
                     None
                 }
             }
-            // `(New-PSSession …)`, `$(…)`: the value of the group's last command.
-            Some(Node::Group { kind: Group::Paren | Group::Subexpr, children, .. }) if rest.len() == 1 => {
-                return self.group(s, children);
-            }
-            _ => None,
+            None => None,
         };
         // Commands nested in arguments: script blocks, subexpressions, hashtable values, and
         // the subexpressions of expandable strings.
@@ -564,9 +598,8 @@ impl Analyser {
             args = tail;
         }
         if let [Node::Tok(t), ..] = args
-            && matches!(s.tokens[*t].kind, Kind::Str | Kind::Word)
+            && let Some(text) = string_value(s, *t)
         {
-            let text = s.tokens[*t].value.clone();
             self.script_text(s, text, "invoke-expression");
         }
     }
@@ -630,8 +663,7 @@ impl Analyser {
         &mut self,
         s: &mut Script<'_>,
         cmdlet: Cmdlet,
-        alias: bool,
-        quoted: bool,
+        how: Naming,
         name_tok: usize,
         args: &[Node],
     ) -> Option<Vec<String>> {
@@ -644,14 +676,17 @@ impl Analyser {
             return None;
         }
         let mut techniques = s.inherited.clone();
-        if alias {
+        if how.alias {
             techniques.push(Technique::Alias);
         }
         if s.tokens[name_tok].backtick {
             techniques.push(Technique::Backtick);
         }
-        if quoted {
+        if how.quoted {
             techniques.push(Technique::Quoting);
+        }
+        if how.indirect {
+            techniques.push(Technique::Indirection);
         }
         let mut evidence = vec![self.evidence(s, "command", name_tok)];
         let targets;
@@ -773,8 +808,113 @@ impl Analyser {
 /// `'…' | iex`: the string a pipeline hands to `Invoke-Expression` with no argument of its own.
 fn piped_into_invoke_expression(s: &Script<'_>, from: &[Node], element: &[Node]) -> Option<String> {
     let ([Node::Tok(text)], [Node::Tok(name)]) = (from, element) else { return None };
-    let (text, name) = (&s.tokens[*text], &s.tokens[*name]);
-    (text.kind == Kind::Str && name.kind == Kind::Word && is_invoke_expression(&name.value)).then(|| text.value.clone())
+    let name = &s.tokens[*name];
+    if name.kind != Kind::Word || !is_invoke_expression(&name.value) {
+        return None;
+    }
+    string_value(s, *text).filter(|_| s.tokens[*text].kind != Kind::Word)
+}
+
+/// What a token holds as a string written in the script: a word or a string's value, or the
+/// string a variable was given (`$c = '…'`).
+fn string_value(s: &Script<'_>, tok: usize) -> Option<String> {
+    let t = &s.tokens[tok];
+    match t.kind {
+        Kind::Str | Kind::Word => Some(t.value.clone()),
+        Kind::Var => s.strings.get(&t.value.to_ascii_lowercase()).cloned(),
+        _ => None,
+    }
+}
+
+/// How a command's name was written, for the techniques it reports.
+#[derive(Clone, Copy)]
+struct Naming {
+    alias: bool,
+    quoted: bool,
+    /// Through a variable, an alias the script defined, or `Get-Command`.
+    indirect: bool,
+}
+
+/// The name a command runs: a word or a string; with the call operator also a variable that
+/// holds a string (`& $c`) or `Get-Command` of a written name (`& (gcm icm)`). The token that
+/// spells it, the name, and whether it was reached indirectly.
+fn command_name(s: &Script<'_>, called: bool, first: Option<&Node>) -> Option<(usize, String, bool)> {
+    match first? {
+        Node::Tok(n) if matches!(s.tokens[*n].kind, Kind::Word | Kind::Str) => {
+            Some((*n, s.tokens[*n].value.clone(), false))
+        }
+        Node::Tok(n) if called && s.tokens[*n].kind == Kind::Var => Some((*n, string_value(s, *n)?, true)),
+        Node::Group { kind: Group::Paren, children, .. } if called => match children.as_slice() {
+            [Node::Tok(get), Node::Tok(n)]
+                if s.tokens[*get].kind == Kind::Word
+                    && ["gcm", "get-command"].iter().any(|g| s.tokens[*get].value.eq_ignore_ascii_case(g))
+                    && matches!(s.tokens[*n].kind, Kind::Word | Kind::Str) =>
+            {
+                Some((*n, s.tokens[*n].value.clone(), true))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_set_alias(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let bare = lower.strip_prefix("microsoft.powershell.utility\\").unwrap_or(&lower);
+    matches!(bare, "set-alias" | "new-alias" | "sal" | "nal")
+}
+
+/// `Set-Alias`/`New-Alias` (`sal`, `nal`) of a name to one of the cmdlets, by position or by
+/// `-Name` and `-Value` (any prefix PowerShell accepts); an alias to anything else forgets an
+/// earlier one of the same name.
+fn define_alias(s: &mut Script<'_>, args: &[Node]) {
+    let (mut name, mut value) = (None, None);
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let Node::Tok(t) = &args[i] else {
+            i += 1;
+            continue;
+        };
+        let tok = &s.tokens[*t];
+        if let Kind::Param { .. } = tok.kind {
+            let p = tok.value.to_ascii_lowercase();
+            let slot = if !p.is_empty() && "name".starts_with(&p) {
+                Some(&mut name)
+            } else if p.len() >= 2 && "value".starts_with(&p) {
+                Some(&mut value)
+            } else {
+                None
+            };
+            match (slot, args.get(i + 1)) {
+                (Some(slot), Some(Node::Tok(v))) => {
+                    *slot = string_value(s, *v);
+                    i += 2;
+                }
+                // Other parameters (`-Scope Global`, `-Description …`) and switches.
+                _ => i += if matches!(p.as_str(), "scope" | "description" | "option") { 2 } else { 1 },
+            }
+            continue;
+        }
+        if let Some(v) = string_value(s, *t) {
+            positional.push(v);
+        }
+        i += 1;
+    }
+    let mut positional = positional.into_iter();
+    let name = name.or_else(|| positional.next());
+    let value = value.or_else(|| positional.next());
+    let Some(name) = name else { return };
+    let name = name.to_ascii_lowercase();
+    let target = value
+        .as_deref()
+        .and_then(Cmdlet::from_name)
+        .map(|(c, _)| c)
+        .or_else(|| value.as_deref().and_then(|v| s.aliases.get(&v.to_ascii_lowercase()).copied()));
+    match target {
+        Some(cmdlet) => s.aliases.insert(name, cmdlet),
+        None => s.aliases.remove(&name),
+    };
 }
 
 fn is_invoke_expression(name: &str) -> bool {

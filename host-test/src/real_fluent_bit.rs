@@ -117,6 +117,35 @@ impl FluentBit {
         self.run_with(config, timeout, None, || Ok(()))
     }
 
+    /// [`run_until`](Self::run_until), and the checks every test makes of a run: it finished,
+    /// stdout holds records only, WAMR linked every import, and (unless `exceptions_expected`)
+    /// no wasm call trapped. The records, and stderr for what a test looks for in the log.
+    pub fn checked_run(
+        &self,
+        config: &Path,
+        want: usize,
+        timeout: Duration,
+        exceptions_expected: bool,
+        feed: impl FnOnce() -> Result<()>,
+    ) -> (Vec<serde_json::Map<String, serde_json::Value>>, String) {
+        let run = self.run_until(config, want, timeout, feed).expect("Fluent Bit runs");
+        assert!(run.success, "Fluent Bit did not finish:\n{}", log_tail(&run.stderr));
+        let (records, other) = records(&run.stdout);
+        assert!(
+            other.is_empty(),
+            "stdout carries more than records: {:?}\n{}",
+            &other[..other.len().min(5)],
+            run.stderr
+        );
+        if !exceptions_expected {
+            assert!(!run.stderr.contains("exception"), "a wasm exception:\n{}", log_tail(&run.stderr));
+        }
+        // WAMR's loader warns of what it could not link (and the call that needs it traps).
+        assert!(!run.stderr.contains("WASM module load failed"), "{}", log_tail(&run.stderr));
+        assert!(!run.stderr.contains("failed to link"), "an unlinked import:\n{}", log_tail(&run.stderr));
+        (records, run.stderr)
+    }
+
     /// Runs `fluent-bit -c config`, calls `feed` once it has started (to send it traffic),
     /// and stops it with SIGTERM once `want` records (stdout lines) came out and a moment
     /// passed in which no more did, or when `timeout` passes (the run then counts as
@@ -348,6 +377,12 @@ pub fn tail_input(file: &Path, parser: Option<&str>, tag: &str, exit_on_eof: boo
         "    - name: tail\n      path: {}\n      read_from_head: true\n      exit_on_eof: {exit_on_eof}\n      buffer_max_size: 8M\n{parser}      tag: {tag}\n",
         file.display()
     )
+}
+
+/// The last 30 lines of a log, for a failure message.
+pub fn log_tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// Every record as one JSON line on stdout, nothing added.

@@ -97,21 +97,7 @@ fn run_fed(
 ) -> (Vec<Map<String, Value>>, String) {
     let config = dir.join("fluent-bit.yaml");
     fs::write(&config, pipeline.to_yaml()).unwrap();
-    let run = fluent_bit.run_until(&config, want, TIMEOUT, feed).unwrap();
-    assert!(run.success, "Fluent Bit did not finish:\n{}", tail(&run.stderr));
-    let (records, other) = fb::records(&run.stdout);
-    assert!(other.is_empty(), "stdout carries more than records: {:?}\n{}", &other[..other.len().min(5)], run.stderr);
-    if no_exceptions {
-        assert!(!run.stderr.contains("exception"), "a wasm exception:\n{}", tail(&run.stderr));
-    }
-    // WAMR's loader warns of what it could not link (and the call that needs it traps).
-    assert!(!run.stderr.contains("WASM module load failed"), "{}", tail(&run.stderr));
-    assert!(!run.stderr.contains("failed to link"), "an unlinked import:\n{}", tail(&run.stderr));
-    (records, run.stderr)
-}
-
-fn tail(log: &str) -> String {
-    log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    fluent_bit.checked_run(&config, want, TIMEOUT, !no_exceptions, feed)
 }
 
 /// What the native library says of each line under `config`: the rule ids that fired, or
@@ -368,7 +354,7 @@ fn a_trap_is_not_forever() {
         p.filters = set_value(&p.filters, "function_name", "winrm_detect_annotate").unwrap();
         p.filters = set_value(&p.filters, "wasm_stack_size", "8K").unwrap();
         let (records, log) = run_fed(&fluent_bit, &dir, &p, 100, false, || Ok(()));
-        assert_eq!(log.matches("Got exception running wasm code").count(), 50, "{}", tail(&log));
+        assert_eq!(log.matches("Got exception running wasm code").count(), 50, "{}", fb::log_tail(&log));
         assert_eq!(records.len(), 100, "the deep records are dropped, every other one comes out");
         for pair in records.chunks(2) {
             // The record after a trap is read as usual and says that the one before was lost.

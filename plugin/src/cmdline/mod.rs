@@ -568,6 +568,7 @@ impl Analyser {
 
     /// A hashtable literal's contents: each value is a statement of its own (`@{ a = icm … }`
     /// runs the pipeline without parentheses), and anything else is read as a block.
+    #[inline(never)]
     fn hash_values(&mut self, s: &mut Script<'_>, children: &[Node]) {
         self.group_depth += 1;
         let entries: Vec<&[Node]> =
@@ -587,6 +588,7 @@ impl Analyser {
 
     /// `Invoke-Expression` (`iex`) of a string written in the script: the string is run as a
     /// script. A value known only at run time (`iex $x`) stays out of reach.
+    #[inline(never)]
     fn invoke_expression(&mut self, s: &mut Script<'_>, args: &[Node]) {
         let mut args = args;
         // Its one parameter, `-Command`, by any prefix.
@@ -608,6 +610,11 @@ impl Analyser {
     /// (`Invoke-Expression`, `[scriptblock]::Create`), read as a layer of its own. These
     /// layers count against the same budget as string subexpressions and nest no deeper than
     /// the decoding limit.
+    ///
+    /// This and the other helpers of `command` that run rarely are kept out of line: inlined,
+    /// they would grow the frame of every `command` on the recursion, and Fluent Bit's
+    /// interpreter runs the module on a stack the operator sets (`wasm_stack_size`).
+    #[inline(never)]
     fn script_text(&mut self, s: &mut Script<'_>, text: String, what: &str) {
         if self.host_depth >= self.limits.max_decode_depth {
             self.out.opaque.push("PowerShell nested deeper than the decoding limit");
@@ -806,6 +813,7 @@ impl Analyser {
 }
 
 /// `'…' | iex`: the string a pipeline hands to `Invoke-Expression` with no argument of its own.
+#[inline(never)]
 fn piped_into_invoke_expression(s: &Script<'_>, from: &[Node], element: &[Node]) -> Option<String> {
     let ([Node::Tok(text)], [Node::Tok(name)]) = (from, element) else { return None };
     let name = &s.tokens[*name];
@@ -867,6 +875,7 @@ fn is_set_alias(name: &str) -> bool {
 /// `Set-Alias`/`New-Alias` (`sal`, `nal`) of a name to one of the cmdlets, by position or by
 /// `-Name` and `-Value` (any prefix PowerShell accepts); an alias to anything else forgets an
 /// earlier one of the same name.
+#[inline(never)]
 fn define_alias(s: &mut Script<'_>, args: &[Node]) {
     let (mut name, mut value) = (None, None);
     let mut positional = Vec::new();
@@ -927,6 +936,7 @@ fn is_invoke_expression(name: &str) -> bool {
 /// of `nodes`: `[scriptblock]::Create('…')`, `$ExecutionContext.InvokeCommand.InvokeScript('…')`
 /// and `.NewScriptBlock('…')`, `[powershell]::Create().AddScript('…')`. Returns the string
 /// and the name of the layer it becomes.
+#[inline(never)]
 fn script_from_string(s: &Script<'_>, nodes: &[Node]) -> Option<(String, &'static str)> {
     let (method, args) = match nodes {
         [

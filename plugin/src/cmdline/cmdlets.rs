@@ -116,9 +116,7 @@ const NEW_PSSESSION: &[Parameter] = &[
 impl Cmdlet {
     /// Recognises a command name; the bool says it was an alias (`icm`, `nsn`).
     pub fn from_name(name: &str) -> Option<(Cmdlet, bool)> {
-        let lower = name.to_ascii_lowercase();
-        let bare = lower.strip_prefix("microsoft.powershell.core\\").unwrap_or(&lower);
-        match bare {
+        match unqualified(name, "microsoft.powershell.core").as_str() {
             "invoke-command" => Some((Cmdlet::InvokeCommand, false)),
             "icm" => Some((Cmdlet::InvokeCommand, true)),
             "new-pssession" => Some((Cmdlet::NewPSSession, false)),
@@ -133,6 +131,17 @@ impl Cmdlet {
             Cmdlet::NewPSSession => NEW_PSSESSION,
         };
         own.iter().chain(COMMON)
+    }
+}
+
+/// A command name in lower case without its module qualifier (`Microsoft.PowerShell.Core\\`),
+/// when the qualifier is `module` (lower case); any other qualifier stays, and names nothing
+/// the caller knows.
+pub(super) fn unqualified(name: &str, module: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    match lower.strip_prefix(module).and_then(|rest| rest.strip_prefix('\\')) {
+        Some(bare) => bare.to_string(),
+        None => lower,
     }
 }
 

@@ -421,9 +421,7 @@ impl Analyser {
         }
         match rest {
             [Node::Tok(word), Node::Group { kind: Group::Paren, children, .. }, tail @ ..]
-                if s.tokens[*word].kind == Kind::Word
-                    && !s.tokens[*word].quoted
-                    && s.tokens[*word].value.eq_ignore_ascii_case("param") =>
+                if bare_word_is(s, *word, &["param"]) =>
             {
                 self.group(s, children);
                 tail
@@ -510,9 +508,7 @@ impl Analyser {
         // is as long as the input makes it).
         let mut nodes = nodes;
         while let [Node::Tok(k), pipeline @ ..] = nodes
-            && s.tokens[*k].kind == Kind::Word
-            && !s.tokens[*k].quoted
-            && ["return", "throw", "exit"].iter().any(|w| s.tokens[*k].value.eq_ignore_ascii_case(w))
+            && bare_word_is(s, *k, &["return", "throw", "exit"])
         {
             nodes = pipeline;
         }
@@ -521,13 +517,14 @@ impl Analyser {
             [Node::Tok(c), rest @ ..] if s.tokens[*c].kind == Kind::Call => (true, rest),
             _ => (false, nodes),
         };
+        let name = command_name(s, called, rest.first());
         // `(New-PSSession …)`, `$(…)`: the value of the group's last command.
         if let [Node::Group { kind: Group::Paren | Group::Subexpr, children, .. }] = rest
-            && command_name(s, called, rest.first()).is_none()
+            && name.is_none()
         {
             return self.group(s, children);
         }
-        let made = match command_name(s, called, rest.first()) {
+        let made = match name {
             Some((name_tok, name, indirect)) => {
                 let known =
                     Cmdlet::from_name(&name).or_else(|| s.aliases.get(&name.to_ascii_lowercase()).map(|c| (*c, true)));
@@ -571,14 +568,12 @@ impl Analyser {
     #[inline(never)]
     fn hash_values(&mut self, s: &mut Script<'_>, children: &[Node]) {
         self.group_depth += 1;
-        let entries: Vec<&[Node]> =
-            children.split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator)).collect();
-        for entry in entries {
-            match entry {
-                [_, Node::Tok(eq), value @ ..] if s.tokens[*eq].kind == Kind::Assign => {
+        for (entry, key_value) in hash_statements(s, children) {
+            match key_value {
+                Some((_, value)) => {
                     self.element(s, value);
                 }
-                _ => {
+                None => {
                     self.block(s, entry);
                 }
             }
@@ -812,6 +807,13 @@ impl Analyser {
     }
 }
 
+/// Whether token `tok` is an unquoted word spelling one of `words` (in any case): a keyword,
+/// not a string that looks like one.
+fn bare_word_is(s: &Script<'_>, tok: usize, words: &[&str]) -> bool {
+    let t = &s.tokens[tok];
+    t.kind == Kind::Word && !t.quoted && words.iter().any(|w| t.value.eq_ignore_ascii_case(w))
+}
+
 /// `'…' | iex`: the string a pipeline hands to `Invoke-Expression` with no argument of its own.
 #[inline(never)]
 fn piped_into_invoke_expression(s: &Script<'_>, from: &[Node], element: &[Node]) -> Option<String> {
@@ -867,9 +869,10 @@ fn command_name(s: &Script<'_>, called: bool, first: Option<&Node>) -> Option<(u
 }
 
 fn is_set_alias(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let bare = lower.strip_prefix("microsoft.powershell.utility\\").unwrap_or(&lower);
-    matches!(bare, "set-alias" | "new-alias" | "sal" | "nal")
+    matches!(
+        cmdlets::unqualified(name, "microsoft.powershell.utility").as_str(),
+        "set-alias" | "new-alias" | "sal" | "nal"
+    )
 }
 
 /// `Set-Alias`/`New-Alias` (`sal`, `nal`) of a name to one of the cmdlets, by position or by
@@ -927,9 +930,7 @@ fn define_alias(s: &mut Script<'_>, args: &[Node]) {
 }
 
 fn is_invoke_expression(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let bare = lower.strip_prefix("microsoft.powershell.utility\\").unwrap_or(&lower);
-    bare == "iex" || bare == "invoke-expression"
+    matches!(cmdlets::unqualified(name, "microsoft.powershell.utility").as_str(), "iex" | "invoke-expression")
 }
 
 /// A method that makes a script of a string and the string written in its call, at the start
@@ -1152,7 +1153,7 @@ fn bind<'n>(s: &Script<'_>, cmdlet: Cmdlet, args: &'n [Node]) -> Option<(Vec<Nam
                 }
             }
             // `--`: every argument after it is positional, `-Name` included.
-            Node::Tok(t) if s.tokens[*t].kind == Kind::Word && !s.tokens[*t].quoted && s.tokens[*t].value == "--" => {
+            Node::Tok(t) if bare_word_is(s, *t, &["--"]) => {
                 let values = args[i + 1..].iter().filter(|n| !is_tok(n, &|k| k == Kind::Comma));
                 positional.extend(values.map(|n| vec![n]));
                 break;
@@ -1189,13 +1190,27 @@ fn bind<'n>(s: &Script<'_>, cmdlet: Cmdlet, args: &'n [Node]) -> Option<(Vec<Nam
     Some((named, positional))
 }
 
+/// A hashtable entry's key and the nodes of its value.
+type KeyValue<'n> = (&'n Node, &'n [Node]);
+
+/// A hashtable literal's statements (split at `;` and line breaks), each with its key and the
+/// value after `=` when it is a `key = value` entry.
+fn hash_statements<'n>(s: &Script<'_>, children: &'n [Node]) -> Vec<(&'n [Node], Option<KeyValue<'n>>)> {
+    children
+        .split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator))
+        .map(|entry| match entry {
+            [key, Node::Tok(eq), value @ ..] if s.tokens[*eq].kind == Kind::Assign => (entry, Some((key, value))),
+            _ => (entry, None),
+        })
+        .collect()
+}
+
 /// The `Key = value` entries of a hashtable literal's contents.
 fn hash_entries(s: &Script<'_>, children: &[Node]) -> Vec<HashEntry> {
     let mut entries = Vec::new();
-    for statement in children.split(|n| matches!(n, Node::Tok(t) if s.tokens[*t].kind == Kind::Separator)) {
-        if let [Node::Tok(key), Node::Tok(eq), values @ ..] = statement
+    for (_, key_value) in hash_statements(s, children) {
+        if let Some((Node::Tok(key), values)) = key_value
             && matches!(s.tokens[*key].kind, Kind::Word | Kind::Str)
-            && s.tokens[*eq].kind == Kind::Assign
         {
             let values = values
                 .iter()

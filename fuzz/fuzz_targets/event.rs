@@ -2,7 +2,7 @@
 //! parser, the rule): it must return, never panic, and the fast reject must agree with the
 //! full path.
 //! The property is `winrm_detect::fuzz_properties::event`, which `cargo test` also replays
-//! over this target's seeds (`plugin/tests/fuzz_seeds.rs`).
+//! over this target's seeds (`host-test/tests/fuzz_seeds.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -133,7 +133,7 @@ impl Detector {
     }
 
     /// The fast reject's buffer, for a test that leaves it borrowed as a trap would.
-    #[cfg(test)]
+    #[cfg(all(not(target_arch = "wasm32"), any(test, feature = "fluent-bit")))]
     pub(crate) fn scratch_for_tests(&self) -> &RefCell<Vec<u8>> {
         &self.scratch
     }

@@ -117,3 +117,140 @@ pub fn script_block_parts(data: &[u8]) {
         assert!(pieces.iter().any(|p| p.trim_end_matches('.').ends_with(&format!("/{serial}"))), "{joined}");
     }
 }
+
+/// Any sequence of calls into the Fluent Bit module's exports, natively, with the state the
+/// module carries between them (multi-part script blocks, the mark a trapped call leaves,
+/// a refused configuration and how often filter mode says so): each answer is the one a
+/// model of the module built on the plain detector predicts, and a spliced record keeps every
+/// key of the record it came from.
+///
+/// The first byte chooses the configuration slot (empty, extended mode, or one that does not
+/// parse); then the calls, separated by NUL (a record never holds one: Fluent Bit measures
+/// it with `strlen`), each a byte saying what to call and the record. The byte's low three
+/// bits pick the function (six filters, `about`, `passthrough`); `0x08` with no record passes
+/// a null pointer (Fluent Bit could not copy the record in); `0x10` leaves the state as a trap
+/// in the previous call would; the top three bits advance the record time by 20 s steps.
+#[cfg(feature = "fluent-bit")]
+pub fn fluent_bit_calls(data: &[u8]) {
+    use crate::config::Mode;
+    use crate::error::ErrorKind;
+    use crate::fluent_bit::{self, Behaviour, FAULT_NOTICE_SECONDS, FILTERS};
+    use crate::record::{ANNOTATIONS_KEY, ERROR_KEY, annotations_json};
+
+    let Some((&slot, calls)) = data.split_first() else { return };
+    let slot: Option<&[u8]> = [None, Some(&br#"{"mode":"extended"}"#[..]), Some(&b"{\"mode\":"[..])][slot as usize % 3];
+    fluent_bit::restart(slot);
+    let settings = fluent_bit::settings::Settings::from_text(slot);
+    let config = settings.config;
+    let mut models: [Option<Detector>; 2] = [None, None];
+    let (mut trapped, mut last_notice) = (false, None::<u32>);
+    let mut time: u32 = 1_772_446_530;
+
+    for call in calls.split(|&b| b == 0) {
+        let Some((&op, record)) = call.split_first() else { continue };
+        time = time.wrapping_add(u32::from(op >> 5) * 20);
+        if op & 0x10 != 0 {
+            fluent_bit::leave_as_a_trap_would();
+            models = [None, None];
+            trapped = true;
+        }
+        let null = op & 0x08 != 0 && record.is_empty();
+        let mut copy = record.to_vec();
+        copy.push(0);
+        let pointer = if null { std::ptr::null() } else { copy.as_ptr() };
+        let export: fluent_bit::Export = match op & 0x07 {
+            6 => fluent_bit::winrm_detect_about,
+            7 => fluent_bit::winrm_detect_passthrough,
+            f => FILTERS[f as usize].0,
+        };
+        // SAFETY: the record (and its NUL) outlives the call, and this thread alone calls in.
+        let answer = unsafe { export(c"t".as_ptr().cast(), 1, time, 0, pointer, record.len() as u32) };
+        let same = std::ptr::eq(answer, copy.as_ptr());
+        // SAFETY: every answer is NUL-terminated and valid until the next call.
+        let text = unsafe { std::ffi::CStr::from_ptr(answer.cast()) }.to_bytes().to_vec();
+        let keys = |text: &[u8]| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text).ok();
+        let (record_keys, answer_keys) = (keys(record), keys(&text));
+        // A spliced record keeps every key it had (ours, appended last, win a repeat).
+        if let (Some(r), Some(a)) = (&record_keys, &answer_keys) {
+            for (k, v) in
+                r.iter().filter(|(k, _)| ![ANNOTATIONS_KEY, ERROR_KEY, "winrm_detect_module"].contains(&k.as_str()))
+            {
+                assert_eq!(a.get(k), Some(v), "key {k} lost");
+            }
+        }
+        let error_kind = || answer_keys.as_ref().map(|a| a[ERROR_KEY]["kind"].clone());
+        match op & 0x07 {
+            7 => assert!(if null { text.is_empty() } else { same }, "passthrough hands the record back"),
+            6 => {
+                if !null && record_keys.is_some() {
+                    let about = &answer_keys.as_ref().expect("about answers a JSON object")["winrm_detect_module"];
+                    assert_eq!(about["mode"], config.mode.as_str());
+                }
+                assert!(text.windows(21).any(|w| w == b"\"winrm_detect_module\""));
+            }
+            f => {
+                let (_, behaviour, mode) = FILTERS[f as usize];
+                if null {
+                    let v: serde_json::Value = serde_json::from_slice(&text).expect("a null record's answer is JSON");
+                    assert_eq!(v[ERROR_KEY]["kind"], ErrorKind::TooLarge.as_str());
+                    continue;
+                }
+                let mode = mode.unwrap_or(config.mode);
+                let model = models[usize::from(mode == Mode::Extended)]
+                    .get_or_insert_with(|| Detector::new(Config { mode, ..config.clone() }));
+                let outcome = match model.scan(record) {
+                    Err(e) if e.kind == ErrorKind::UnknownShape && fluent_bit::looks_like_object(record) => {
+                        Ok(Vec::new())
+                    }
+                    other => other,
+                };
+                let fault = std::mem::take(&mut trapped).then_some(ErrorKind::Internal);
+                let notice_trapped = fault.is_some();
+                let fault = fault.or(settings.refused.as_ref().map(|e| e.kind));
+                match outcome {
+                    Ok(list) if list.is_empty() => match (behaviour, fault) {
+                        (Behaviour::Annotate, None) => assert!(same, "an unchanged record is handed back"),
+                        (Behaviour::Filter, None) => assert!(text.is_empty(), "nothing fired: dropped"),
+                        (Behaviour::Filter, Some(_))
+                            if !notice_trapped
+                                && last_notice.is_some_and(|t| time.abs_diff(t) < FAULT_NOTICE_SECONDS) =>
+                        {
+                            assert!(text.is_empty(), "the fault was said less than a minute ago")
+                        }
+                        (behaviour, Some(kind)) => {
+                            if behaviour == Behaviour::Filter && !notice_trapped {
+                                last_notice = Some(time);
+                            }
+                            if record_keys.is_some() {
+                                assert_eq!(
+                                    error_kind(),
+                                    Some(kind.as_str().into()),
+                                    "{}",
+                                    String::from_utf8_lossy(&text)
+                                );
+                            }
+                            assert!(text.windows(ERROR_KEY.len()).any(|w| w == ERROR_KEY.as_bytes()));
+                        }
+                    },
+                    Ok(list) => {
+                        if record_keys.is_some() {
+                            let a = answer_keys.as_ref().expect("a record spliced into stays JSON");
+                            let want: serde_json::Value =
+                                serde_json::from_str(&annotations_json(&list, config.output)).unwrap();
+                            assert_eq!(a[ANNOTATIONS_KEY], want);
+                            assert_eq!(a.get(ERROR_KEY).map(|e| e["kind"].clone()), fault.map(|k| k.as_str().into()));
+                        }
+                        assert!(text.windows(ANNOTATIONS_KEY.len()).any(|w| w == ANNOTATIONS_KEY.as_bytes()));
+                    }
+                    Err(e) => {
+                        trapped = notice_trapped;
+                        if record_keys.is_some() {
+                            assert_eq!(error_kind(), Some(e.kind.as_str().into()));
+                        }
+                        assert!(text.windows(ERROR_KEY.len()).any(|w| w == ERROR_KEY.as_bytes()));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -11,6 +11,8 @@ pub mod bench;
 pub mod component;
 pub mod engine_config;
 pub mod fluent_bit;
+#[doc(hidden)]
+pub mod fuzz_properties;
 pub mod input;
 pub mod lines;
 pub mod printer;

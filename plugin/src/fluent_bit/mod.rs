@@ -43,7 +43,7 @@
 //! every record with `winrm_detect_module` added: the version and the configuration this
 //! instance runs with, for an operator to check a deployed module.
 
-mod settings;
+pub(crate) mod settings;
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,13 +61,13 @@ const KEEP_CAPACITY: usize = 1 << 20;
 /// Under a refused configuration, filter mode forwards one record marked `bad-config` per
 /// this many seconds of record time, so that the fault shows downstream even when nothing
 /// matches (and never as a flood).
-const FAULT_NOTICE_SECONDS: u32 = 60;
+pub(crate) const FAULT_NOTICE_SECONDS: u32 = 60;
 
 /// The answer that drops a record.
 static EMPTY: u8 = 0;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Behaviour {
     Annotate,
     Filter,
 }
@@ -106,6 +106,31 @@ static IN_CALL: AtomicBool = AtomicBool::new(false);
 unsafe fn handed_over<'a>(record: *const u8, record_len: u32) -> Option<&'a [u8]> {
     // SAFETY: the caller's contract.
     (!record.is_null()).then(|| unsafe { std::slice::from_raw_parts(record, record_len as usize) })
+}
+
+/// Starts the module afresh, as a new instance whose configuration slot holds `slot`: for the
+/// fuzz property that drives the exports (`fuzz_properties::fluent_bit_calls`).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn restart(slot: Option<&[u8]>) {
+    // SAFETY: see `Global`: natively, the caller runs the exports on one thread at a time.
+    let state = unsafe { &mut *STATE.0.get() };
+    *state = Some(State { settings: Settings::from_text(slot), ..State::new() });
+    IN_CALL.store(false, Ordering::Relaxed);
+}
+
+/// What a trap in the middle of a scan leaves: the call flag set, and the scratch buffer of
+/// each detector made so far borrowed for good. Natively only: tests and fuzzing.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn leave_as_a_trap_would() {
+    IN_CALL.store(true, Ordering::Relaxed);
+    // SAFETY: see `Global`: natively, the caller runs the exports on one thread at a time.
+    if let Some(state) = unsafe { &mut *STATE.0.get() } {
+        for detector in [&state.parity, &state.extended].into_iter().flatten() {
+            if let Ok(borrowed) = detector.scratch_for_tests().try_borrow_mut() {
+                std::mem::forget(borrowed);
+            }
+        }
+    }
 }
 
 fn run(behaviour: Behaviour, mode: Option<Mode>, time_sec: u32, record: Option<&[u8]>, record_len: u32) -> *const u8 {
@@ -254,7 +279,7 @@ fn finish(out: &mut Vec<u8>) -> *const u8 {
 
 /// Whether the record looks like one JSON object (as every Fluent Bit record body is), by its
 /// ends only: asked of every record of an unknown shape, which the detector parsed already.
-fn looks_like_object(record: &[u8]) -> bool {
+pub(crate) fn looks_like_object(record: &[u8]) -> bool {
     let r = record.trim_ascii();
     r.starts_with(b"{") && r.ends_with(b"}")
 }
@@ -297,6 +322,21 @@ export!(winrm_detect_annotate_extended, Behaviour::Annotate, Some(Mode::Extended
 export!(winrm_detect_filter, Behaviour::Filter, None);
 export!(winrm_detect_filter_parity, Behaviour::Filter, Some(Mode::Parity));
 export!(winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended));
+
+/// A filter function's signature.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type Export = unsafe extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
+
+/// The filter functions with what each does (behaviour, mode), for driving them natively.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) const FILTERS: [(Export, Behaviour, Option<Mode>); 6] = [
+    (winrm_detect_annotate, Behaviour::Annotate, None),
+    (winrm_detect_annotate_parity, Behaviour::Annotate, Some(Mode::Parity)),
+    (winrm_detect_annotate_extended, Behaviour::Annotate, Some(Mode::Extended)),
+    (winrm_detect_filter, Behaviour::Filter, None),
+    (winrm_detect_filter_parity, Behaviour::Filter, Some(Mode::Parity)),
+    (winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended)),
+];
 
 /// Every record with `winrm_detect_module` (`{"version", "configuration", "mode",
 /// "macro_profile", "output", "rules", "refused"}`) added: which build and which
@@ -394,8 +434,6 @@ mod tests {
     /// The exports share one global state, as in the module; the tests take turns.
     static TURN: Mutex<()> = Mutex::new(());
 
-    type Export = unsafe extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
-
     /// Calls an export as Fluent Bit does (the record NUL-terminated in our memory) and
     /// returns its answer, and whether it was the record itself.
     fn call(f: Export, record: &str) -> (String, bool) {
@@ -460,12 +498,7 @@ mod tests {
     fn a_call_that_did_not_return_is_repaired_on_entry() {
         let _turn = TURN.lock().unwrap();
         call(winrm_detect_annotate, NEGATIVE);
-        // What a trap in the middle of a scan leaves: the call flag set and a detector's
-        // scratch buffer borrowed for good.
-        IN_CALL.store(true, Ordering::Relaxed);
-        // SAFETY: the tests take turns; nothing else holds the state.
-        let state = unsafe { &mut *STATE.0.get() }.as_mut().unwrap();
-        std::mem::forget(state.parity.as_ref().unwrap().scratch_for_tests().borrow_mut());
+        leave_as_a_trap_would();
         let (text, _) = call(winrm_detect_filter, POSITIVE);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["winrm_detect"][0]["matcher"], "parity", "{text}");
@@ -476,7 +509,7 @@ mod tests {
         assert!(same, "{text}");
 
         // A filter forwards the record that says it, whatever its verdict.
-        IN_CALL.store(true, Ordering::Relaxed);
+        leave_as_a_trap_would();
         let (text, _) = call(winrm_detect_filter, NEGATIVE);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["winrm_detect_error"]["kind"], "internal", "{text}");

@@ -19,7 +19,7 @@ use crate::error::{ErrorKind, ScanError};
 /// The module's slot, empty as built. Not `mut`: the module never writes it.
 static SLOT: Slot = Slot::EMPTY;
 
-pub(super) struct Settings {
+pub(crate) struct Settings {
     /// What the detectors run with: the slot's configuration, or the defaults.
     pub config: Config,
     /// The slot's text as JSON, for `winrm_detect_about` (`null` when empty or refused).

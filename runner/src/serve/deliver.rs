@@ -55,7 +55,7 @@ pub fn frame(records: &[Vec<u8>], format: ForwardFormat) -> Vec<u8> {
     match format {
         ForwardFormat::Ndjson => {
             for r in records {
-                body.extend_from_slice(r);
+                push_on_one_line(&mut body, r);
                 body.push(b'\n');
             }
         }
@@ -72,12 +72,29 @@ pub fn frame(records: &[Vec<u8>], format: ForwardFormat) -> Vec<u8> {
         ForwardFormat::SplunkHec => {
             for r in records {
                 body.extend_from_slice(b"{\"event\":");
-                body.extend_from_slice(r);
+                push_on_one_line(&mut body, r);
                 body.extend_from_slice(b"}\n");
             }
         }
     }
     body
+}
+
+/// `record` on one line, for the framings that end a record at a line feed. A record is JSON
+/// ([`record`] carries anything else as a string), where a raw line break can only be white
+/// space between tokens (one inside a string is escaped): each becomes a space. An event
+/// spread over lines (a pretty-printed element of a JSON array) would otherwise reach the
+/// next hop as broken lines, and it would refuse the batch.
+fn push_on_one_line(body: &mut Vec<u8>, record: &[u8]) {
+    let start = body.len();
+    body.extend_from_slice(record);
+    if memchr::memchr2(b'\n', b'\r', record).is_some() {
+        for b in &mut body[start..] {
+            if matches!(*b, b'\n' | b'\r') {
+                *b = b' ';
+            }
+        }
+    }
 }
 
 /// Where records go.
@@ -171,5 +188,10 @@ mod tests {
         assert_eq!(frame(&records, ForwardFormat::Ndjson), b"{\"a\":1}\n{\"b\":2}\n");
         assert_eq!(frame(&records, ForwardFormat::JsonArray), b"[{\"a\":1},{\"b\":2}]");
         assert_eq!(frame(&records, ForwardFormat::SplunkHec), b"{\"event\":{\"a\":1}}\n{\"event\":{\"b\":2}}\n");
+        // An event spread over lines (a pretty-printed JSON array element) stays one record
+        // per line: the serve_body fuzz property checks every framing of any body.
+        let pretty = vec![b"{\n  \"a\": \"x\\ny\",\r\n  \"b\": 2\n}".to_vec()];
+        assert_eq!(frame(&pretty, ForwardFormat::Ndjson), b"{   \"a\": \"x\\ny\",    \"b\": 2 }\n");
+        assert_eq!(frame(&pretty, ForwardFormat::SplunkHec), b"{\"event\":{   \"a\": \"x\\ny\",    \"b\": 2 }}\n");
     }
 }

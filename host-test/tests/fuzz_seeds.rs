@@ -3,23 +3,27 @@
 //! and in every CI run: a regression the fuzzer once found, or that its seeds reach, fails here
 //! without a nightly toolchain.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use winrm_detect::fuzz_properties;
+use winrm_detect::fuzz_properties as library;
+use winrm_detect_runner::fuzz_properties as runner;
 
 /// What a fuzz target asserts of one input.
 type Property = fn(&[u8]);
 
-const TARGETS: [(&str, Property); 5] = [
-    ("event", fuzz_properties::event),
-    ("cmdline", fuzz_properties::command_line),
-    ("encoded", fuzz_properties::encoded_command),
-    ("configuration", fuzz_properties::configuration),
-    ("script_blocks", fuzz_properties::script_block_parts),
+const TARGETS: [(&str, Property); 8] = [
+    ("event", library::event),
+    ("cmdline", library::command_line),
+    ("encoded", library::encoded_command),
+    ("configuration", library::configuration),
+    ("script_blocks", library::script_block_parts),
+    ("fluent_bit", library::fluent_bit_calls),
+    ("component", runner::component_agrees),
+    ("serve_body", runner::serve_body),
 ];
 
 fn inputs(target: &str) -> Vec<PathBuf> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let fuzz = host_test::workspace_root().join("fuzz");
     let mut files = Vec::new();
     for dir in [fuzz.join("corpus").join(target), fuzz.join("artifacts").join(target)] {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };

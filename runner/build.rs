@@ -45,7 +45,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=WINRM_DETECT_GUEST_SYMBOLS");
 
     for target in [COMPONENT_TARGET, MODULE_TARGET] {
-        ensure_target(target);
+        ensure_target(&root, target);
     }
     let component = build_guest(&root, &out_dir, COMPONENT_TARGET, &[]);
     println!("cargo:rustc-env=WINRM_DETECT_COMPONENT={}", component.display());
@@ -61,9 +61,29 @@ fn rustup_available() -> bool {
     Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
+/// `program` (cargo, rustc, rustup) of the toolchain `rust-toolchain.toml` names, whichever
+/// toolchain builds the host: `cargo +nightly fuzz build` must not need a nightly with the
+/// wasm targets (nightlies often lack them), and the guests that ship are built by the
+/// toolchain the project tests. Under rustup that means its proxies, run from the workspace
+/// with the override (`+nightly` sets RUSTUP_TOOLCHAIN, cargo sets RUSTC) taken away; with no
+/// rustup there is only the toolchain that runs this script.
+fn guest_tool(root: &Path, program: &str) -> Command {
+    if !rustup_available() {
+        let own = match program {
+            "cargo" => env::var_os("CARGO"),
+            "rustc" => env::var_os("RUSTC"),
+            _ => None,
+        };
+        return Command::new(own.unwrap_or_else(|| program.into()));
+    }
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root).env_remove("RUSTUP_TOOLCHAIN").env_remove("RUSTC").env_remove("RUSTDOC");
+    cmd
+}
+
 /// The guest target must be installed; with RUSTUP_AUTO_INSTALL=0 nothing adds it for us.
-fn ensure_target(target: &str) {
-    let installed = Command::new("rustc")
+fn ensure_target(root: &Path, target: &str) {
+    let installed = guest_tool(root, "rustc")
         .args(["--print", "target-libdir", "--target", target])
         .output()
         .ok()
@@ -74,7 +94,7 @@ fn ensure_target(target: &str) {
         return;
     }
     if rustup_available() {
-        let status = Command::new("rustup").args(["target", "add", target]).status();
+        let status = guest_tool(root, "rustup").args(["target", "add", target]).status();
         if status.is_ok_and(|s| s.success()) {
             return;
         }
@@ -92,8 +112,7 @@ fn keep_names() -> bool {
 
 fn build_guest(root: &Path, out_dir: &Path, target: &str, features: &[&str]) -> PathBuf {
     let target_dir = out_dir.join("guest");
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = guest_tool(root, "cargo");
     cmd.current_dir(root)
         .args([
             "rustc",

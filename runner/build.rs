@@ -74,7 +74,9 @@ fn guest_tool(root: &Path, program: &str) -> Command {
             "rustc" => env::var_os("RUSTC"),
             _ => None,
         };
-        return Command::new(own.unwrap_or_else(|| program.into()));
+        let mut cmd = Command::new(own.unwrap_or_else(|| program.into()));
+        cmd.current_dir(root);
+        return cmd;
     }
     let mut cmd = Command::new(program);
     cmd.current_dir(root).env_remove("RUSTUP_TOOLCHAIN").env_remove("RUSTC").env_remove("RUSTDOC");
@@ -113,38 +115,34 @@ fn keep_names() -> bool {
 fn build_guest(root: &Path, out_dir: &Path, target: &str, features: &[&str]) -> PathBuf {
     let target_dir = out_dir.join("guest");
     let mut cmd = guest_tool(root, "cargo");
-    cmd.current_dir(root)
-        .args([
-            "rustc",
-            "--release",
-            "--locked",
-            "-p",
-            "winrm-detect",
-            "--lib",
-            "--crate-type",
-            "cdylib",
-            "--target",
-            target,
-        ])
-        .args(features)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        // The guest ships inside shippers: small and fast beats quick to build.
-        .env("CARGO_PROFILE_RELEASE_LTO", "true")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
-        // The names stay for the Fluent Bit module's rewrite (it finds `__stack_pointer` by
-        // name), which drops them unless they are wanted for profiling (`WINRM_DETECT_PERFMAP`).
-        .env(
-            "CARGO_PROFILE_RELEASE_STRIP",
-            if keep_names() || target == MODULE_TARGET { "debuginfo" } else { "symbols" },
-        )
-        // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_MAKEFLAGS");
+    cmd.args([
+        "rustc",
+        "--release",
+        "--locked",
+        "-p",
+        "winrm-detect",
+        "--lib",
+        "--crate-type",
+        "cdylib",
+        "--target",
+        target,
+    ])
+    .args(features)
+    .env("CARGO_TARGET_DIR", &target_dir)
+    // The guest ships inside shippers: small and fast beats quick to build.
+    .env("CARGO_PROFILE_RELEASE_LTO", "true")
+    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+    .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
+    // The names stay for the Fluent Bit module's rewrite (it finds `__stack_pointer` by
+    // name), which drops them unless they are wanted for profiling (`WINRM_DETECT_PERFMAP`).
+    .env("CARGO_PROFILE_RELEASE_STRIP", if keep_names() || target == MODULE_TARGET { "debuginfo" } else { "symbols" })
+    // The outer build's flags and wrappers (clippy's, coverage's) are for the host.
+    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    .env_remove("RUSTFLAGS")
+    .env_remove("RUSTC_WRAPPER")
+    .env_remove("RUSTC_WORKSPACE_WRAPPER")
+    .env_remove("CARGO_BUILD_RUSTFLAGS")
+    .env_remove("CARGO_MAKEFLAGS");
     let status = cmd.status().expect("run cargo for the guest");
     assert!(status.success(), "building winrm-detect for {target} failed");
     let wasm = target_dir.join(target).join("release").join("winrm_detect.wasm");

@@ -316,27 +316,30 @@ macro_rules! export {
     };
 }
 
-export!(winrm_detect_annotate, Behaviour::Annotate, None);
-export!(winrm_detect_annotate_parity, Behaviour::Annotate, Some(Mode::Parity));
-export!(winrm_detect_annotate_extended, Behaviour::Annotate, Some(Mode::Extended));
-export!(winrm_detect_filter, Behaviour::Filter, None);
-export!(winrm_detect_filter_parity, Behaviour::Filter, Some(Mode::Parity));
-export!(winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended));
+/// Defines each filter function and, natively, `FILTERS`: the same list, so that what drives
+/// the functions natively (the fuzz property) cannot miss one.
+macro_rules! filters {
+    ($(($name:ident, $behaviour:expr, $mode:expr)),* $(,)?) => {
+        $(export!($name, $behaviour, $mode);)*
 
-/// A filter function's signature.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) type Export = unsafe extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
+        /// The filter functions with what each does (behaviour, mode), for driving them natively.
+        #[cfg(not(target_arch = "wasm32"))]
+        pub(crate) const FILTERS: &[(Export, Behaviour, Option<Mode>)] = &[$(($name, $behaviour, $mode)),*];
+    };
+}
 
-/// The filter functions with what each does (behaviour, mode), for driving them natively.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) const FILTERS: [(Export, Behaviour, Option<Mode>); 6] = [
+filters! {
     (winrm_detect_annotate, Behaviour::Annotate, None),
     (winrm_detect_annotate_parity, Behaviour::Annotate, Some(Mode::Parity)),
     (winrm_detect_annotate_extended, Behaviour::Annotate, Some(Mode::Extended)),
     (winrm_detect_filter, Behaviour::Filter, None),
     (winrm_detect_filter_parity, Behaviour::Filter, Some(Mode::Parity)),
     (winrm_detect_filter_extended, Behaviour::Filter, Some(Mode::Extended)),
-];
+}
+
+/// A filter function's signature.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type Export = unsafe extern "C" fn(*const u8, u32, u32, u32, *const u8, u32) -> *const u8;
 
 /// Every record with `winrm_detect_module` (`{"version", "configuration", "mode",
 /// "macro_profile", "output", "rules", "refused"}`) added: which build and which

@@ -3,8 +3,9 @@
 //!
 //! - An event that is a JSON object keeps its bytes as they came (no re-parse, no reordering,
 //!   numbers as written); the detection's keys are added before its closing brace.
-//! - Any other event (event XML, a line of text, JSON that does not parse) is carried as a
-//!   string under `log`, the key Fluent Bit's own inputs give a raw line, so that a record
+//! - Any other event (event XML, a line of text, JSON that does not parse, and for `scan` and
+//!   `serve` an object a strict JSON reader refuses, one with a lone surrogate) is carried as
+//!   a string under `log`, the key Fluent Bit's own inputs give a raw line, so that a record
 //!   reads the same whichever host made it.
 //! - What fired goes under `winrm_detect` (a list of annotations); why an event could not be
 //!   read under `winrm_detect_error` (`{"kind", "message"}`). When nothing fired the record
@@ -32,10 +33,21 @@ pub const TEXT_KEY: &str = "log";
 pub fn write(out: &mut Vec<u8>, event: &[u8], outcome: &Outcome, output: Output) {
     out.clear();
     match outcome {
-        Ok(list) if list.is_empty() => with_keys(out, event, &[]),
-        Ok(list) => with_keys(out, event, &[(ANNOTATIONS_KEY, &annotations_json(list, output))]),
-        Err(e) => with_keys(out, event, &[(ERROR_KEY, &error_json(e))]),
+        Ok(list) if list.is_empty() => with_keys_to(out, event, &[], Reader::Strict),
+        Ok(list) => with_keys_to(out, event, &[(ANNOTATIONS_KEY, &annotations_json(list, output))], Reader::Strict),
+        Err(e) => with_keys_to(out, event, &[(ERROR_KEY, &error_json(e))], Reader::Strict),
     }
+}
+
+/// Who reads the record next, and so which objects may be spliced.
+#[derive(Clone, Copy)]
+enum Reader {
+    /// Fluent Bit, reading back what its wasm filter returned: its parser takes any escape, and
+    /// a record it hands to the filter must keep its keys.
+    Lenient,
+    /// Whatever reads `scan --emit all` or `serve`'s forwards (Vector, a HEC, `jq`): an object
+    /// a strict JSON reader refuses is carried as text.
+    Strict,
 }
 
 /// `list` rendered in the `output` convention, as one JSON array.
@@ -50,11 +62,20 @@ pub fn error_json(e: &ScanError) -> String {
 }
 
 /// `event` with each `"key": value` (`value` already JSON text) appended to `out`: spliced
-/// into the object the event is, or beside its text under [`TEXT_KEY`].
+/// into the object the event is, or beside its text under [`TEXT_KEY`]. For the Fluent Bit
+/// module, whose records Fluent Bit reads back itself ([`write`] is for everyone else).
 pub fn with_keys(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)]) {
+    with_keys_to(out, event, added, Reader::Lenient);
+}
+
+fn with_keys_to(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)], reader: Reader) {
     let event = event.strip_prefix(b"\xef\xbb\xbf").unwrap_or(event);
+    let object = match reader {
+        Reader::Lenient => is_json_object(event),
+        Reader::Strict => is_strict_json_object(event),
+    };
     // The object so far, without its closing brace, and whether it has a key yet.
-    let mut empty = if is_json_object(event) {
+    let mut empty = if object {
         let body = event.trim_ascii();
         let body = &body[..body.len() - 1];
         out.extend_from_slice(body);
@@ -91,6 +112,28 @@ pub fn is_json_object(text: &[u8]) -> bool {
     trimmed.first() == Some(&b'{')
         && trimmed.last() == Some(&b'}')
         && serde_json::from_slice::<IgnoredAny>(trimmed).is_ok()
+}
+
+/// [`is_json_object`], as strictly as a JSON-lines receiver reads it: one record it refuses
+/// makes it refuse the whole batch, and the shipper retry it forever.
+///
+/// `IgnoredAny` reads every escape but does not pair surrogates: `"\ud800"` passes it and
+/// fails serde_json reading a `String` (as Vector does). An object that holds a
+/// `\uD800`-`\uDFFF` escape (or what looks like one) is therefore read once more into strings,
+/// which checks the pairing; no other object pays for it.
+pub fn is_strict_json_object(text: &[u8]) -> bool {
+    is_json_object(text)
+        && (!may_hold_surrogate_escape(text) || serde_json::from_slice::<serde_json::Value>(text).is_ok())
+}
+
+/// Whether `text` holds `\u` followed by `d` or `D` and one of `8`-`9`, `a`-`f`, `A`-`F`: every
+/// surrogate escape does (and `\\ud800`, an escaped backslash, too: it only costs the strict
+/// read).
+fn may_hold_surrogate_escape(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"\\u").any(|at| match text.get(at + 2..at + 4) {
+        Some([d, x]) => matches!(d, b'd' | b'D') && matches!(x, b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'),
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -135,6 +178,23 @@ mod tests {
             r#"{"log":"{\"a\":1,}","winrm_detect_error":{"kind":"broken-json","message":"y"}}"#
         );
         assert_eq!(record(b"{\"a\":\xff}", &Ok(Vec::new())), "{\"log\":\"{\\\"a\\\":\u{fffd}}\"}");
+        // Lone surrogates: serde_json skips them in a value it ignores and refuses them in a
+        // string (found by the serve_body fuzz target: serve forwarded one, and the next hop's
+        // reader refused the batch).
+        for event in [&br#"{"a":"\ud800"}"#[..], br#"{"a":"x\uDC00y"}"#, br#"{"\ud83d":1}"#] {
+            let out = record(event, &Ok(Vec::new()));
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["log"].as_str().unwrap().as_bytes(), event, "{out}");
+        }
+        // Fluent Bit reads the module's records back itself, and its parser takes them: the
+        // module splices, and the record keeps its keys there.
+        let mut out = Vec::new();
+        with_keys(&mut out, br#"{"a":"\ud800"}"#, &[("x", "1")]);
+        assert_eq!(out, br#"{"a":"\ud800","x":1}"#);
+        // A pair is one character, and an escaped backslash before `ud800` is no escape.
+        for event in [&br#"{"a":"\ud83d\ude00"}"#[..], br#"{"a":"\\ud800"}"#] {
+            assert_eq!(record(event, &Ok(Vec::new())).as_bytes(), event);
+        }
         for event in [&b"[1]"[..], b"{} {}", b"", b"{\"a\":1"] {
             let out = record(event, &Ok(Vec::new()));
             assert!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["log"].is_string(), "{out}");

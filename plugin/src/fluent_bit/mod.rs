@@ -110,7 +110,7 @@ unsafe fn handed_over<'a>(record: *const u8, record_len: u32) -> Option<&'a [u8]
 
 /// Starts the module afresh, as a new instance whose configuration slot holds `slot`: for the
 /// fuzz property that drives the exports (`fuzz_properties::fluent_bit_calls`).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "fluent-bit"))]
 pub(crate) fn restart(slot: Option<&[u8]>) {
     // SAFETY: see `Global`: natively, the caller runs the exports on one thread at a time.
     let state = unsafe { &mut *STATE.0.get() };
@@ -323,7 +323,7 @@ macro_rules! filters {
         $(export!($name, $behaviour, $mode);)*
 
         /// The filter functions with what each does (behaviour, mode), for driving them natively.
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(all(not(target_arch = "wasm32"), feature = "fluent-bit"))]
         pub(crate) const FILTERS: &[(Export, Behaviour, Option<Mode>)] = &[$(($name, $behaviour, $mode)),*];
     };
 }

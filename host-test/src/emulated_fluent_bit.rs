@@ -52,13 +52,24 @@ impl FluentBitHost {
         let mut config = wasmtime::Config::new();
         config.consume_fuel(metered);
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
-        let module = Module::new(&engine, module).map_err(|e| anyhow!("compiling the module: {e}"))?;
-        let mut store = Store::new(&engine, ());
+        FluentBitHost::instantiate(&FluentBitHost::compile(&engine, module)?, metered)
+    }
+
+    /// `module` compiled for `engine`, to instantiate many times (compiling costs seconds,
+    /// an instance microseconds).
+    pub fn compile(engine: &Engine, module: &[u8]) -> Result<Module> {
+        Module::new(engine, module).map_err(|e| anyhow!("compiling the module: {e}"))
+    }
+
+    /// A fresh instance of `module` (`metered` only if its engine consumes fuel).
+    pub fn instantiate(module: &Module, metered: bool) -> Result<FluentBitHost> {
+        let engine = module.engine();
+        let mut store = Store::new(engine, ());
         if metered {
             store.set_fuel(u64::MAX).map_err(|e| anyhow!("{e}"))?;
         }
-        let instance = Linker::new(&engine)
-            .instantiate(&mut store, &module)
+        let instance = Linker::new(engine)
+            .instantiate(&mut store, module)
             .map_err(|e| anyhow!("instantiating with nothing to import: {e}"))?;
         let memory = instance.get_memory(&mut store, "memory").context("the module exports its memory")?;
         let malloc = instance.get_typed_func(&mut store, "malloc").map_err(|e| anyhow!("malloc export: {e}"))?;
@@ -77,47 +88,59 @@ impl FluentBitHost {
 
     /// Calls `function` on one record as `flb_wasm_call_function_format_json` does.
     pub fn call(&mut self, function: &str, tag: &str, time: (u32, u32), record: &[u8]) -> Result<Verdict> {
+        Ok(match self.call_raw(function, tag, time, Some(record))? {
+            Err(trap) => Verdict::Failed(trap),
+            Ok(answer) if answer.is_empty() => Verdict::Drop,
+            Ok(answer) => {
+                let text = String::from_utf8_lossy(&answer).into_owned();
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(serde_json::Value::Object(m)) => Verdict::Replace(m),
+                    _ => Verdict::Invalid(text),
+                }
+            }
+        })
+    }
+
+    /// Calls `function` with `record` copied in (`None`: a null pointer, as when Fluent Bit
+    /// could not copy it): the answer's bytes, or the trap. The outer error is the host's.
+    pub fn call_raw(
+        &mut self,
+        function: &str,
+        tag: &str,
+        time: (u32, u32),
+        record: Option<&[u8]>,
+    ) -> Result<std::result::Result<Vec<u8>, String>> {
         let func: TypedFunc<(u32, u32, u32, u32, u32, u32), u32> =
             self.instance.get_typed_func(&mut self.store, function).map_err(|e| anyhow!("{function}: {e}"))?;
         let mut tag_data = tag.as_bytes().to_vec();
         tag_data.push(0);
-        let mut record_data = record.to_vec();
-        record_data.push(0);
         let tag_ptr = self.dup(&tag_data)?;
-        let record_ptr = self.dup(&record_data)?;
-        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record.len() as u32);
-        let result = func.call(&mut self.store, args);
-        let verdict = match result {
-            Err(trap) => Verdict::Failed(format!("{trap:#}")),
-            Ok(ptr) => {
-                let text = self.c_string(ptr)?;
-                if text.is_empty() {
-                    Verdict::Drop
-                } else {
-                    match serde_json::from_str::<serde_json::Value>(&text) {
-                        Ok(serde_json::Value::Object(m)) => Verdict::Replace(m),
-                        _ => Verdict::Invalid(text),
-                    }
-                }
-            }
+        let record_ptr = match record {
+            Some(record) => self.dup(&[record, b"\0"].concat())?,
+            None => 0,
+        };
+        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record.map_or(0, |r| r.len() as u32));
+        let answer = match func.call(&mut self.store, args) {
+            Err(trap) => Err(format!("{trap:#}")),
+            Ok(ptr) => Ok(self.c_string(ptr)?),
         };
         for ptr in [tag_ptr, record_ptr] {
             if ptr != 0 {
                 self.free.call(&mut self.store, ptr).map_err(|e| anyhow!("free: {e}"))?;
             }
         }
-        Ok(verdict)
+        Ok(answer)
     }
 
     /// The NUL-terminated string at `ptr` (`wasm_runtime_validate_app_str_addr` first).
-    fn c_string(&mut self, ptr: u32) -> Result<String> {
+    fn c_string(&mut self, ptr: u32) -> Result<Vec<u8>> {
         let data = self.memory.data(&self.store);
         let start = ptr as usize;
         if ptr == 0 || start >= data.len() {
             bail!("returned value is invalid: {ptr:#x}");
         }
         let Some(len) = data[start..].iter().position(|&b| b == 0) else { bail!("no NUL after {ptr:#x}") };
-        Ok(String::from_utf8_lossy(&data[start..start + len]).into_owned())
+        Ok(data[start..start + len].to_vec())
     }
 
     /// WebAssembly instructions run since the host was made (wasmtime's fuel: about one per

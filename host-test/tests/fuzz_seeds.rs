@@ -11,13 +11,14 @@ use winrm_detect_runner::fuzz_properties as runner;
 /// What a fuzz target asserts of one input.
 type Property = fn(&[u8]);
 
-const TARGETS: [(&str, Property); 8] = [
+const TARGETS: [(&str, Property); 9] = [
     ("event", library::event),
     ("cmdline", library::command_line),
     ("encoded", library::encoded_command),
     ("configuration", library::configuration),
     ("script_blocks", library::script_block_parts),
     ("fluent_bit", library::fluent_bit_calls),
+    ("fluent_bit_module", host_test::fuzz_properties::fluent_bit_module),
     ("component", runner::component_agrees),
     ("serve_body", runner::serve_body),
 ];

@@ -118,18 +118,72 @@ pub fn script_block_parts(data: &[u8]) {
     }
 }
 
+/// The input of the Fluent Bit targets (`fluent_bit`, `fluent_bit_module`): the first byte
+/// chooses the configuration slot (empty, extended mode, or one that does not parse); then
+/// the calls, separated by NUL (a record never holds one: Fluent Bit measures it with
+/// `strlen`), each a byte saying what to call and the record. The byte's low three bits pick
+/// the function (six filters, `about`, `passthrough`); `0x08` with no record passes a null
+/// pointer (Fluent Bit could not copy the record in); `0x10` leaves the state as a trap in the
+/// previous call would; the top three bits advance the record time by 20 s steps.
+#[cfg(feature = "fluent-bit")]
+fn fluent_bit_script(data: &[u8]) -> Option<(Option<&'static [u8]>, impl Iterator<Item = FluentBitCall<'_>>)> {
+    const SLOTS: [Option<&[u8]>; 3] = [None, Some(br#"{"mode":"extended"}"#), Some(b"{\"mode\":")];
+    let (&slot, calls) = data.split_first()?;
+    let mut time: u32 = 1_772_446_530;
+    let calls = calls.split(|&b| b == 0).filter_map(move |call| {
+        let (&op, record) = call.split_first()?;
+        time = time.wrapping_add(u32::from(op >> 5) * 20);
+        let null = op & 0x08 != 0 && record.is_empty();
+        Some(FluentBitCall { function: op & 0x07, record, null, after_trap: op & 0x10 != 0, time })
+    });
+    Some((SLOTS[usize::from(slot) % 3], calls))
+}
+
+/// One call of a [`fluent_bit_script`].
+#[cfg(feature = "fluent-bit")]
+struct FluentBitCall<'a> {
+    /// 0 to 5 a filter of `FILTERS`, 6 `about`, 7 `passthrough`.
+    function: u8,
+    record: &'a [u8],
+    /// A null pointer instead of the (empty) record.
+    null: bool,
+    /// The previous call trapped.
+    after_trap: bool,
+    time: u32,
+}
+
+#[cfg(feature = "fluent-bit")]
+impl FluentBitCall<'_> {
+    /// The export called, and its name.
+    fn export(&self) -> (&'static str, crate::fluent_bit::Export) {
+        use crate::fluent_bit::{self, FILTERS};
+        match self.function {
+            6 => ("winrm_detect_about", fluent_bit::winrm_detect_about),
+            7 => ("winrm_detect_passthrough", fluent_bit::winrm_detect_passthrough),
+            f => (FILTERS[usize::from(f)].0, FILTERS[usize::from(f)].1),
+        }
+    }
+
+    /// Calls the export natively, as Fluent Bit calls it (tag `t`): the answer, and whether it
+    /// is the record handed back as it came (the same address).
+    fn call_natively(&self) -> (Vec<u8>, bool) {
+        let mut copy = self.record.to_vec();
+        copy.push(0);
+        let pointer = if self.null { std::ptr::null() } else { copy.as_ptr() };
+        // SAFETY: the record (and its NUL) outlives the call, and this thread alone calls in.
+        let answer =
+            unsafe { self.export().1(c"t".as_ptr().cast(), 1, self.time, 0, pointer, self.record.len() as u32) };
+        // SAFETY: every answer is NUL-terminated and valid until the next call.
+        let text = unsafe { std::ffi::CStr::from_ptr(answer.cast()) }.to_bytes().to_vec();
+        (text, std::ptr::eq(answer, copy.as_ptr()))
+    }
+}
+
 /// Any sequence of calls into the Fluent Bit module's exports, natively, with the state the
 /// module carries between them (multi-part script blocks, the mark a trapped call leaves,
 /// a refused configuration and how often filter mode says so): each answer is the one a
 /// model of the module built on the plain detector predicts, and a spliced record keeps every
-/// key of the record it came from.
-///
-/// The first byte chooses the configuration slot (empty, extended mode, or one that does not
-/// parse); then the calls, separated by NUL (a record never holds one: Fluent Bit measures
-/// it with `strlen`), each a byte saying what to call and the record. The byte's low three
-/// bits pick the function (six filters, `about`, `passthrough`); `0x08` with no record passes
-/// a null pointer (Fluent Bit could not copy the record in); `0x10` leaves the state as a trap
-/// in the previous call would; the top three bits advance the record time by 20 s steps.
+/// key of the record it came from. The input is a [`fluent_bit_script`].
 #[cfg(feature = "fluent-bit")]
 pub fn fluent_bit_calls(data: &[u8]) {
     use crate::config::Mode;
@@ -137,37 +191,21 @@ pub fn fluent_bit_calls(data: &[u8]) {
     use crate::fluent_bit::{self, Behaviour, FAULT_NOTICE_SECONDS, FILTERS};
     use crate::record::{ANNOTATIONS_KEY, ERROR_KEY, annotations_json};
 
-    let Some((&slot, calls)) = data.split_first() else { return };
-    let slot: Option<&[u8]> = [None, Some(&br#"{"mode":"extended"}"#[..]), Some(&b"{\"mode\":"[..])][slot as usize % 3];
+    let Some((slot, calls)) = fluent_bit_script(data) else { return };
     fluent_bit::restart(slot);
     let settings = fluent_bit::settings::Settings::from_text(slot);
     let config = settings.config;
     let mut models: [Option<Detector>; 2] = [None, None];
     let (mut trapped, mut last_notice) = (false, None::<u32>);
-    let mut time: u32 = 1_772_446_530;
 
-    for call in calls.split(|&b| b == 0) {
-        let Some((&op, record)) = call.split_first() else { continue };
-        time = time.wrapping_add(u32::from(op >> 5) * 20);
-        if op & 0x10 != 0 {
+    for call in calls {
+        if call.after_trap {
             fluent_bit::leave_as_a_trap_would();
             models = [None, None];
             trapped = true;
         }
-        let null = op & 0x08 != 0 && record.is_empty();
-        let mut copy = record.to_vec();
-        copy.push(0);
-        let pointer = if null { std::ptr::null() } else { copy.as_ptr() };
-        let export: fluent_bit::Export = match op & 0x07 {
-            6 => fluent_bit::winrm_detect_about,
-            7 => fluent_bit::winrm_detect_passthrough,
-            f => FILTERS[f as usize].0,
-        };
-        // SAFETY: the record (and its NUL) outlives the call, and this thread alone calls in.
-        let answer = unsafe { export(c"t".as_ptr().cast(), 1, time, 0, pointer, record.len() as u32) };
-        let same = std::ptr::eq(answer, copy.as_ptr());
-        // SAFETY: every answer is NUL-terminated and valid until the next call.
-        let text = unsafe { std::ffi::CStr::from_ptr(answer.cast()) }.to_bytes().to_vec();
+        let (record, null, time) = (call.record, call.null, call.time);
+        let (text, same) = call.call_natively();
         let keys = |text: &[u8]| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(text).ok();
         let (record_keys, answer_keys) = (keys(record), keys(&text));
         // A spliced record keeps every key it had (ours, appended last, win a repeat).
@@ -181,7 +219,7 @@ pub fn fluent_bit_calls(data: &[u8]) {
         // Whether the answer holds `text`, for answers that are not JSON (nor was the record).
         let says = |what: &str| text.windows(what.len()).any(|w| w == what.as_bytes());
         let error_kind = || answer_keys.as_ref().map(|a| a[ERROR_KEY]["kind"].clone());
-        match op & 0x07 {
+        match call.function {
             7 => assert!(if null { text.is_empty() } else { same }, "passthrough hands the record back"),
             6 => {
                 if !null && record_keys.is_some() {
@@ -191,7 +229,7 @@ pub fn fluent_bit_calls(data: &[u8]) {
                 assert!(says(r#""winrm_detect_module""#));
             }
             f => {
-                let (_, behaviour, mode) = FILTERS[f as usize];
+                let (_, _, behaviour, mode) = FILTERS[usize::from(f)];
                 if null {
                     let v: serde_json::Value = serde_json::from_slice(&text).expect("a null record's answer is JSON");
                     assert_eq!(v[ERROR_KEY]["kind"], ErrorKind::TooLarge.as_str());
@@ -254,5 +292,48 @@ pub fn fluent_bit_calls(data: &[u8]) {
                 }
             }
         }
+    }
+}
+
+/// The Fluent Bit module as built for wasm, run by a host (`host_test::emulated_fluent_bit`),
+/// to hold against its exports compiled natively.
+#[cfg(feature = "fluent-bit")]
+pub trait FluentBitModule {
+    /// A fresh instance whose configuration slot holds `slot`.
+    fn start(&mut self, slot: Option<&[u8]>);
+    /// Calls `function` as Fluent Bit does (tag `t`; `None`, a null record): the NUL-terminated
+    /// answer, or why the call failed (a trap).
+    fn call(&mut self, function: &str, time: u32, record: Option<&[u8]>) -> Result<Vec<u8>, String>;
+}
+
+/// The calls of a [`fluent_bit_script`] through the exports compiled natively and through
+/// `module`, the same code built for wasm32: every answer the same, and no trap. What differs
+/// between the builds (32-bit sizes, the allocator, the stack, the fault notice's clock) shows
+/// here. Answers that are JSON are compared as JSON: the order of the keys the detection adds
+/// depends on serde_json's `preserve_order`, which the runner turns on and the module, built on
+/// its own, does not; anything else byte for byte. The script's `0x10` bit (a trap in the
+/// previous call) is the native model's: here it is ignored.
+#[cfg(feature = "fluent-bit")]
+pub fn fluent_bit_module_agrees(data: &[u8], module: &mut dyn FluentBitModule) {
+    let Some((slot, calls)) = fluent_bit_script(data) else { return };
+    crate::fluent_bit::restart(slot);
+    module.start(slot);
+    for (i, call) in calls.enumerate() {
+        let name = call.export().0;
+        let (native, _) = call.call_natively();
+        let wasm = module
+            .call(name, call.time, (!call.null).then_some(call.record))
+            .unwrap_or_else(|trap| panic!("call {i}, {name}: the module trapped: {trap}"));
+        let json = |text: &[u8]| serde_json::from_slice::<serde_json::Value>(text).ok();
+        let same = match (json(&wasm), json(&native)) {
+            (Some(w), Some(n)) => w == n,
+            _ => wasm == native,
+        };
+        assert!(
+            same,
+            "call {i}, {name}: the module answered\n{}\nand natively\n{}",
+            String::from_utf8_lossy(&wasm),
+            String::from_utf8_lossy(&native)
+        );
     }
 }

@@ -322,9 +322,11 @@ macro_rules! filters {
     ($(($name:ident, $behaviour:expr, $mode:expr)),* $(,)?) => {
         $(export!($name, $behaviour, $mode);)*
 
-        /// The filter functions with what each does (behaviour, mode), for driving them natively.
+        /// The filter functions by name, with what each does (behaviour, mode), for driving
+        /// them natively and the module by the same names.
         #[cfg(all(not(target_arch = "wasm32"), feature = "fluent-bit"))]
-        pub(crate) const FILTERS: &[(Export, Behaviour, Option<Mode>)] = &[$(($name, $behaviour, $mode)),*];
+        pub(crate) const FILTERS: &[(&str, Export, Behaviour, Option<Mode>)] =
+            &[$((stringify!($name), $name, $behaviour, $mode)),*];
     };
 }
 

@@ -6,7 +6,8 @@
 //! - Any other event (event XML, a line of text, JSON that does not parse, and for `scan` and
 //!   `serve` an object a strict JSON reader refuses, one with a lone surrogate) is carried as
 //!   a string under `log`, the key Fluent Bit's own inputs give a raw line, so that a record
-//!   reads the same whichever host made it.
+//!   reads the same whichever host made it. For `scan` and `serve`, bytes that are not UTF-8
+//!   become U+FFFD (in an object, they stand inside a string, and it stays an object).
 //! - What fired goes under `winrm_detect` (a list of annotations); why an event could not be
 //!   read under `winrm_detect_error` (`{"kind", "message"}`). When nothing fired the record
 //!   gains nothing: records that Fluent Bit's prefilter keeps away from the module never see
@@ -78,6 +79,19 @@ pub fn with_keys(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)]) {
 
 fn with_keys_to(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)], reader: Reader) {
     let event = event.strip_prefix(b"\xef\xbb\xbf").unwrap_or(event);
+    // For a strict reader, bytes that are not UTF-8 become U+FFFD, as they would in a string
+    // under `log`; they can stand only inside strings of an object, which stays an object.
+    let repaired;
+    let event = match reader {
+        Reader::Strict => match String::from_utf8_lossy(event) {
+            std::borrow::Cow::Owned(text) => {
+                repaired = text;
+                repaired.as_bytes()
+            }
+            std::borrow::Cow::Borrowed(_) => event,
+        },
+        Reader::Lenient => event,
+    };
     let object = match reader {
         Reader::Lenient => is_json_object(event),
         Reader::Strict => is_strict_json_object(event),
@@ -125,12 +139,14 @@ pub fn is_json_object(text: &[u8]) -> bool {
 /// [`is_json_object`], as strictly as a JSON-lines receiver reads it: one record it refuses
 /// makes it refuse the whole batch, and the shipper retry it forever.
 ///
-/// `IgnoredAny` reads every escape but does not pair surrogates: `"\ud800"` passes it and
-/// fails serde_json reading a `String` (as Vector does). An object that holds a
-/// `\uD800`-`\uDFFF` escape (or what looks like one) is therefore read once more into strings,
-/// which checks the pairing; no other object pays for it.
+/// `IgnoredAny` skips the bytes of a string without asking whether they are UTF-8, and reads
+/// every escape without pairing surrogates: `"\xe5"` and `"\ud800"` pass it and fail serde_json
+/// reading a `String` (as Vector does). So the text must be UTF-8, and an object that holds a
+/// `\uD800`-`\uDFFF` escape (or what looks like one) is read once more into strings, which
+/// checks the pairing; no other object pays for that.
 pub fn is_strict_json_object(text: &[u8]) -> bool {
     is_json_object(text)
+        && std::str::from_utf8(text).is_ok()
         && (!may_hold_surrogate_escape(text) || serde_json::from_slice::<serde_json::Value>(text).is_ok())
 }
 
@@ -186,14 +202,18 @@ mod tests {
             r#"{"log":"{\"a\":1,}","winrm_detect_error":{"kind":"broken-json","message":"y"}}"#
         );
         assert_eq!(record(b"{\"a\":\xff}", &Ok(Vec::new())), "{\"log\":\"{\\\"a\\\":\u{fffd}}\"}");
-        // Lone surrogates: serde_json skips them in a value it ignores and refuses them in a
-        // string (found by the serve_body fuzz target: serve forwarded one, and the next hop's
-        // reader refused the batch).
+        // Lone surrogates and bytes that are not UTF-8: serde_json skips them in a value it
+        // ignores and refuses them in a string (found by the serve_body fuzz target: serve
+        // forwarded such an object, and the next hop's reader refused the batch). A lone
+        // surrogate cannot be mended without changing what the sender wrote: carried as text.
         for event in [&br#"{"a":"\ud800"}"#[..], br#"{"a":"x\uDC00y"}"#, br#"{"\ud83d":1}"#] {
             let out = record(event, &Ok(Vec::new()));
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
             assert_eq!(v["log"].as_str().unwrap().as_bytes(), event, "{out}");
         }
+        // Bytes that are not UTF-8 stand only inside strings of an object: replaced, as they
+        // would be under `log`, the object keeps its keys.
+        assert_eq!(record(b"{\"a\":\"Sh\xe5ll\"}", &Ok(Vec::new())), "{\"a\":\"Sh\u{fffd}ll\"}");
         // Fluent Bit reads the module's records back itself, and its parser takes them: the
         // module splices, and the record keeps its keys there.
         let mut out = Vec::new();

@@ -257,7 +257,7 @@ impl State {
     /// `winrm_detect_about`: the record with `winrm_detect_module` added.
     fn about(&mut self, record: Option<&[u8]>) -> *const u8 {
         self.out.clear();
-        let about = self.settings.about().to_string();
+        let about = self.settings.about();
         match record.filter(|r| looks_like_object(r)) {
             Some(r) => record::with_keys(&mut self.out, r, &[("winrm_detect_module", &about)]),
             None => self.out.extend_from_slice(format!("{{\"winrm_detect_module\":{about}}}").as_bytes()),

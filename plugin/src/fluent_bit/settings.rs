@@ -22,8 +22,9 @@ static SLOT: Slot = Slot::EMPTY;
 pub(crate) struct Settings {
     /// What the detectors run with: the slot's configuration, or the defaults.
     pub config: Config,
-    /// The slot's text as JSON, for `winrm_detect_about` (`null` when empty or refused).
-    pub text: Option<serde_json::Value>,
+    /// The slot's text (JSON, as the configuration parsed), for `winrm_detect_about`; `None`
+    /// when empty or refused.
+    pub text: Option<String>,
     /// Why the slot's text was refused, when it was.
     pub refused: Option<ScanError>,
 }
@@ -40,7 +41,7 @@ impl Settings {
         };
         let parsed = std::str::from_utf8(text)
             .map_err(|e| ScanError::new(ErrorKind::BadConfig, format!("not UTF-8: {e}")))
-            .and_then(|t| Ok((Config::from_json(t)?, serde_json::from_str(t).ok())));
+            .and_then(|t| Ok((Config::from_json(t)?, Some(t.trim().to_string()))));
         match parsed {
             Ok((config, text)) => Settings { config, text, refused: None },
             Err(mut e) => {
@@ -50,18 +51,34 @@ impl Settings {
         }
     }
 
-    /// What `winrm_detect_about` adds to a record: the build and what it runs with.
-    pub fn about(&self) -> serde_json::Value {
+    /// What `winrm_detect_about` adds to a record, as JSON text: the build and what it runs
+    /// with, the slot's configuration as it was written. Its keys come in this order from
+    /// every build (a `serde_json::Value` would sort them unless serde_json's `preserve_order`
+    /// is on, and the `fluent_bit_module` fuzz target holds the module's bytes to the native
+    /// build's).
+    pub fn about(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct About<'a> {
+            version: &'a str,
+            mode: &'a str,
+            macro_profile: &'a str,
+            output: &'a str,
+            rules: Vec<&'a str>,
+            refused: Option<&'a str>,
+        }
         let c = &self.config;
-        serde_json::json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "configuration": self.text,
-            "mode": c.mode.as_str(),
-            "macro_profile": c.macro_profile.as_str(),
-            "output": c.output.as_str(),
-            "rules": c.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            "refused": self.refused.as_ref().map(|e| e.message.clone()),
-        })
+        let about = About {
+            version: env!("CARGO_PKG_VERSION"),
+            mode: c.mode.as_str(),
+            macro_profile: c.macro_profile.as_str(),
+            output: c.output.as_str(),
+            rules: c.rules.iter().map(|r| r.as_str()).collect(),
+            refused: self.refused.as_ref().map(|e| e.message.as_str()),
+        };
+        let about = serde_json::to_string(&about).unwrap_or_else(|_| "{}".into());
+        let mut out = Vec::with_capacity(about.len() + 64);
+        crate::record::with_keys(&mut out, about.as_bytes(), &[("configuration", self.text.as_deref().unwrap_or("null"))]);
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -74,8 +91,9 @@ mod tests {
         let s = Settings::from_text(None);
         assert_eq!(s.config, Config::default());
         assert!(s.refused.is_none());
-        assert_eq!(s.about()["configuration"], serde_json::Value::Null);
-        assert_eq!(s.about()["mode"], "parity");
+        let about: serde_json::Value = serde_json::from_str(&s.about()).unwrap();
+        assert_eq!(about["configuration"], serde_json::Value::Null);
+        assert_eq!(about["mode"], "parity");
         assert_eq!(Settings::load().config, Config::default(), "the module as built carries no configuration");
     }
 
@@ -84,7 +102,7 @@ mod tests {
         let s = Settings::from_text(Some(br#"{"mode":"extended","rules":["script-block"]}"#));
         assert_eq!(s.config.mode, crate::Mode::Extended);
         assert!(s.refused.is_none());
-        let about = s.about();
+        let about: serde_json::Value = serde_json::from_str(&s.about()).unwrap();
         assert_eq!(about["configuration"]["rules"][0], "script-block");
         assert_eq!(about["rules"], serde_json::json!(["script-block"]));
     }
@@ -97,7 +115,8 @@ mod tests {
             let e = s.refused.as_ref().expect("refused");
             assert_eq!(e.kind, ErrorKind::BadConfig);
             assert!(e.message.starts_with("the module's embedded configuration: "), "{}", e.message);
-            assert!(s.about()["refused"].is_string());
+            let about: serde_json::Value = serde_json::from_str(&s.about()).unwrap();
+            assert!(about["refused"].is_string());
         }
     }
 }

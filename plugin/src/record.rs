@@ -53,14 +53,19 @@ enum Reader {
 
 /// `list` rendered in the `output` convention, as one JSON array.
 ///
-/// The native convention is written straight from the annotations, so that its keys come in
-/// the same order from every build: through a `serde_json::Value` they come sorted, unless
-/// serde_json's `preserve_order` is on, as it is in the runner and not in the Fluent Bit
-/// module (the `fluent_bit_module` fuzz target found the two hosts' records differing).
+/// Its keys come in the same order from every build. A `serde_json::Value`'s keys come sorted
+/// unless serde_json's `preserve_order` is on, as it is in the runner and not in the Fluent Bit
+/// module (the `fluent_bit_module` fuzz target found the two hosts' records differing): the
+/// native convention is written straight from the annotations (their declaration order), and
+/// the others, built as values, are sorted.
 pub fn annotations_json(list: &[Annotation], output: Output) -> String {
     let text = match output {
         Output::Native => serde_json::to_string(list),
-        _ => serde_json::to_string(&list.iter().map(|a| render(a, output)).collect::<Vec<_>>()),
+        _ => {
+            let mut rendered = serde_json::Value::Array(list.iter().map(|a| render(a, output)).collect());
+            rendered.sort_all_objects();
+            serde_json::to_string(&rendered)
+        }
     };
     text.unwrap_or_else(|_| "[]".into())
 }

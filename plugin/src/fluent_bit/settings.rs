@@ -77,7 +77,11 @@ impl Settings {
         };
         let about = serde_json::to_string(&about).unwrap_or_else(|_| "{}".into());
         let mut out = Vec::with_capacity(about.len() + 64);
-        crate::record::with_keys(&mut out, about.as_bytes(), &[("configuration", self.text.as_deref().unwrap_or("null"))]);
+        crate::record::with_keys(
+            &mut out,
+            about.as_bytes(),
+            &[("configuration", self.text.as_deref().unwrap_or("null"))],
+        );
         String::from_utf8(out).unwrap_or_default()
     }
 }

@@ -36,9 +36,15 @@ fn rendered_xml(root: &Map<String, Value>) -> Option<&str> {
     root.get("System").and_then(Value::as_str).filter(|x| x.trim_start().starts_with('<'))
 }
 
-/// `render_event_as_text`: the `Name=value` lines, under whatever key the input was given.
+/// `render_event_as_text`: the `Name=value` lines, under whatever key the input was given; of
+/// two, the one whose key comes first by name, whatever order the map keeps (see
+/// `ecs::hashes_from_map`).
 fn rendered_text(root: &Map<String, Value>) -> Option<&str> {
-    root.values().filter_map(Value::as_str).find(|t| t.starts_with("ProviderName=") && t.contains("\nEventID="))
+    root.iter()
+        .filter_map(|(k, v)| Some((k, v.as_str()?)))
+        .filter(|(_, t)| t.starts_with("ProviderName=") && t.contains("\nEventID="))
+        .min_by_key(|(k, _)| *k)
+        .map(|(_, t)| t)
 }
 
 /// Where a flat record may carry each System field, the event's own name first: winevtlog

@@ -1,7 +1,8 @@
 //! The test rig: what the tests and benchmarks of every host share and the product does not
 //! ship. The real Fluent Bit (both of its builds) and the configurations it runs, an emulated
 //! Fluent Bit `wasm` filter host, the generated worst cases, the Fluent Bit benchmark, the
-//! corpus, and the fuzz property that holds the wasm module against its native build. The detection itself and the runner's machinery are `winrm-detect` (plugin/) and
+//! corpus, and the fuzz property that holds the wasm module against its native build. The
+//! detection itself and the runner's machinery are `winrm-detect` (plugin/) and
 //! `winrm-detect-runner` (runner/).
 
 pub mod emulated_fluent_bit;

@@ -160,7 +160,10 @@ impl FluentBitCall<'_> {
         match self.function {
             6 => ("winrm_detect_about", fluent_bit::winrm_detect_about),
             7 => ("winrm_detect_passthrough", fluent_bit::winrm_detect_passthrough),
-            f => (FILTERS[usize::from(f)].0, FILTERS[usize::from(f)].1),
+            f => {
+                let (name, export, ..) = FILTERS[usize::from(f)];
+                (name, export)
+            }
         }
     }
 

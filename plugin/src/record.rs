@@ -87,19 +87,12 @@ fn with_keys_to(out: &mut Vec<u8>, event: &[u8], added: &[(&str, &str)], reader:
     // For a strict reader, bytes that are not UTF-8 become U+FFFD, as they would in a string
     // under `log`; they can stand only inside strings of an object, which stays an object.
     let repaired;
-    let event = match reader {
-        Reader::Strict => match String::from_utf8_lossy(event) {
-            std::borrow::Cow::Owned(text) => {
-                repaired = text;
-                repaired.as_bytes()
-            }
-            std::borrow::Cow::Borrowed(_) => event,
-        },
-        Reader::Lenient => event,
-    };
-    let object = match reader {
-        Reader::Lenient => is_json_object(event),
-        Reader::Strict => is_strict_json_object(event),
+    let (event, object) = match reader {
+        Reader::Lenient => (event, is_json_object(event)),
+        Reader::Strict => {
+            repaired = String::from_utf8_lossy(event);
+            (repaired.as_bytes(), is_strict_json_object(&repaired))
+        }
     };
     // The object so far, without its closing brace, and whether it has a key yet.
     let mut empty = if object {
@@ -146,12 +139,12 @@ pub fn is_json_object(text: &[u8]) -> bool {
 ///
 /// `IgnoredAny` skips the bytes of a string without asking whether they are UTF-8, and reads
 /// every escape without pairing surrogates: `"\xe5"` and `"\ud800"` pass it and fail serde_json
-/// reading a `String` (as Vector does). So the text must be UTF-8, and an object that holds a
+/// reading a `String` (as Vector does). So the text is a `str`, and an object that holds a
 /// `\uD800`-`\uDFFF` escape (or what looks like one) is read once more into strings, which
 /// checks the pairing; no other object pays for that.
-pub fn is_strict_json_object(text: &[u8]) -> bool {
+pub fn is_strict_json_object(text: &str) -> bool {
+    let text = text.as_bytes();
     is_json_object(text)
-        && std::str::from_utf8(text).is_ok()
         && (!may_hold_surrogate_escape(text) || serde_json::from_slice::<serde_json::Value>(text).is_ok())
 }
 

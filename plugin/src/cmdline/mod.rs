@@ -125,9 +125,8 @@ pub fn decode_encoded(base64_text: &str, max_bytes: usize) -> Option<String> {
 
 /// Analyses a PowerShell process's command line.
 pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
-    let mut a =
-        Analyser { limits: *limits, out: Analysis::default(), subexpression_bytes: 0, group_depth: 0, host_depth: 0 };
     let line = truncate(command_line, limits.max_script_bytes);
+    let mut a = Analyser::new(limits, line.len());
     a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
     a.out
 }
@@ -135,9 +134,9 @@ pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
 /// Analyses PowerShell script text as PowerShell would run it (a script-block log's text:
 /// no host command line around it). Evidence names the text `layer`.
 pub fn analyse_script(text: &str, layer: &str, limits: &Limits) -> Analysis {
-    let mut a =
-        Analyser { limits: *limits, out: Analysis::default(), subexpression_bytes: 0, group_depth: 0, host_depth: 0 };
-    a.script(truncate(text, limits.max_script_bytes), Layer { name: layer.into(), base: 0 }, 0, Vec::new());
+    let text = truncate(text, limits.max_script_bytes);
+    let mut a = Analyser::new(limits, text.len());
+    a.script(text, Layer { name: layer.into(), base: 0 }, 0, Vec::new());
     a.out
 }
 
@@ -162,10 +161,17 @@ struct Layer {
 struct Analyser {
     limits: Limits,
     out: Analysis,
-    /// Bytes of string subexpressions read again as scripts of their own; at most
-    /// [`SUBEXPRESSION_BUDGET`] times `max_script_bytes`, so that strings nested in strings
-    /// cost a few readings of the script, not one per level.
-    subexpression_bytes: usize,
+    /// Bytes of script text read again: string subexpressions, strings run as scripts, and
+    /// the command lines of `powershell …` inside script text (a part of a script already
+    /// read, read once more per enclosing layer). At most `reread_budget`, so that layers
+    /// nested in layers cost a few readings of the command line, not one per path through
+    /// them.
+    reread_bytes: usize,
+    /// [`REREAD_BUDGET`] times the text's size, or [`REREAD_FLOOR`] for a short text.
+    reread_budget: usize,
+    /// How many derived layers have each name so far, so that the next one is named in one
+    /// lookup (`…/command#3`).
+    layer_names: BTreeMap<String, usize>,
     /// How many groups deep the reading is, across every layer: with [`MAX_GROUP_DEPTH`]
     /// it bounds the recursion (and so the stack) however the layers nest.
     group_depth: usize,
@@ -180,8 +186,13 @@ enum Node {
     Group { kind: Group, open: usize, end: usize, children: Vec<Node> },
 }
 
-/// How many times a script's size its strings' subexpressions may be read again.
-const SUBEXPRESSION_BUDGET: usize = 4;
+/// How many times a script's size may be read again in all (see `Analyser::reread_bytes`);
+/// a text shorter than [`REREAD_FLOOR`] may be read again as often as one of that size.
+/// The cmdline fuzz target found the need: without a budget on nested `powershell -c …`,
+/// a 1.6 KB command line whose commands nest four deep, several to a level, made 111,865
+/// layers (62 MB of text) and took 46 s; the cost grows as the branching to the fourth power.
+const REREAD_BUDGET: usize = 4;
+const REREAD_FLOOR: usize = 4 << 10;
 
 /// Groups deeper than this, counted across every layer, are read as flat tokens: no real
 /// command needs them, and the analyser's recursion (one level per group) is bounded by it.
@@ -265,6 +276,18 @@ struct Named<'n> {
 }
 
 impl Analyser {
+    fn new(limits: &Limits, text_len: usize) -> Analyser {
+        Analyser {
+            limits: *limits,
+            out: Analysis::default(),
+            reread_bytes: 0,
+            reread_budget: REREAD_BUDGET * text_len.max(REREAD_FLOOR),
+            layer_names: BTreeMap::new(),
+            group_depth: 0,
+            host_depth: 0,
+        }
+    }
+
     fn host_line(&mut self, line: &str, layer: &Layer, depth: u32, inherited: &[Technique]) {
         let args = host::split_args(line);
         let Some(program) = args.first() else { return };
@@ -280,7 +303,7 @@ impl Analyser {
             }
             host::Payload::Encoded { base64, unicode_dash, .. } => {
                 if depth >= self.limits.max_decode_depth {
-                    self.out.opaque.push("encoded command nested deeper than the decoding limit");
+                    self.opaque("encoded command nested deeper than the decoding limit");
                     return;
                 }
                 match host::decode_encoded(&base64, self.limits.max_encoded_bytes) {
@@ -294,27 +317,46 @@ impl Analyser {
                         let layer = self.derived_layer(format!("{}/encoded-command", layer.name), &decoded);
                         self.script(&decoded, layer, depth + 1, techniques);
                     }
-                    None => self
-                        .out
-                        .opaque
-                        .push("an -EncodedCommand that is not base64 of UTF-16LE text, or over the size limit"),
+                    None => {
+                        self.opaque("an -EncodedCommand that is not base64 of UTF-16LE text, or over the size limit")
+                    }
                 }
             }
-            host::Payload::Opaque(what) => self.out.opaque.push(what),
+            host::Payload::Opaque(what) => self.opaque(what),
             host::Payload::Nothing => {}
         }
     }
 
     /// Records a derived script text under a name no other layer has (two encoded commands
-    /// in one script become `…/encoded-command` and `…/encoded-command#2`).
+    /// in one script become `…/encoded-command` and `…/encoded-command#2`; a base name ends
+    /// in its kind, never in `#n`, so the counted names are all distinct).
     fn derived_layer(&mut self, name: String, text: &str) -> Layer {
-        let taken = |n: &str| self.out.layers.iter().any(|l| l.name == n);
-        let name = match taken(&name) {
-            false => name,
-            true => (2..).map(|i| format!("{name}#{i}")).find(|n| !taken(n)).unwrap_or(name),
+        let uses = self.layer_names.entry(name.clone()).or_insert(0);
+        *uses += 1;
+        let name = match *uses {
+            1 => name,
+            n => format!("{name}#{n}"),
         };
         self.out.layers.push(ScriptLayer { name: name.clone(), text: text.to_string() });
         Layer { name, base: 0 }
+    }
+
+    /// Charges `len` bytes of text read again against the budget: false, with a note
+    /// of what was left unread, when they would go past it.
+    fn reread(&mut self, len: usize, unread: &'static str) -> bool {
+        if self.reread_bytes + len > self.reread_budget {
+            self.opaque(unread);
+            return false;
+        }
+        self.reread_bytes += len;
+        true
+    }
+
+    /// Notes what the analysis could not look into, once each.
+    fn opaque(&mut self, what: &'static str) {
+        if !self.out.opaque.contains(&what) {
+            self.out.opaque.push(what);
+        }
     }
 
     fn script(&mut self, text: &str, layer: Layer, depth: u32, inherited: Vec<Technique>) {
@@ -479,11 +521,9 @@ impl Analyser {
     /// sessions and hashtables known so far), its evidence in the enclosing layer.
     fn subexpression(&mut self, s: &mut Script<'_>, from: usize, to: usize) {
         let Some(text) = s.text.get(from..to) else { return };
-        if self.subexpression_bytes + text.len() > SUBEXPRESSION_BUDGET * self.limits.max_script_bytes {
-            self.out.opaque.push("subexpressions in strings nested past the reading budget");
+        if !self.reread(text.len(), "subexpressions in strings nested past the reading budget") {
             return;
         }
-        self.subexpression_bytes += text.len();
         let tokens = lexer::tokenize(text);
         let tree = build_tree(&tokens, text.len(), MAX_GROUP_DEPTH.saturating_sub(self.group_depth));
         let mut inner = Script {
@@ -612,14 +652,12 @@ impl Analyser {
     #[inline(never)]
     fn script_text(&mut self, s: &mut Script<'_>, text: String, what: &str) {
         if self.host_depth >= self.limits.max_decode_depth {
-            self.out.opaque.push("PowerShell nested deeper than the decoding limit");
+            self.opaque("PowerShell nested deeper than the decoding limit");
             return;
         }
-        if self.subexpression_bytes + text.len() > SUBEXPRESSION_BUDGET * self.limits.max_script_bytes {
-            self.out.opaque.push("subexpressions in strings nested past the reading budget");
+        if !self.reread(text.len(), "strings run as scripts past the reading budget") {
             return;
         }
-        self.subexpression_bytes += text.len();
         let layer = self.derived_layer(format!("{}/{what}", s.layer.name), &text);
         let inherited = s.inherited.clone();
         self.host_depth += 1;
@@ -636,16 +674,20 @@ impl Analyser {
             return;
         };
         if self.host_depth >= self.limits.max_decode_depth {
-            self.out.opaque.push("PowerShell nested deeper than the decoding limit");
+            self.opaque("PowerShell nested deeper than the decoding limit");
             return;
         }
-        let inherited = s.inherited.clone();
         let (start, end) = (node_start(s, first), node_end(s, last));
         let written = s.text[start..end].to_string();
-        self.host_depth += 1;
         // Where PowerShell hands the child its arguments as written (no quotes to remove), the
         // evidence stays in the script's own text.
         let lines = native_command_lines(s, nodes).filter(|lines| lines != std::slice::from_ref(&written));
+        let read = lines.as_ref().map_or(written.len(), |lines| lines.iter().map(String::len).sum());
+        if !self.reread(read, "PowerShell nested in PowerShell past the reading budget") {
+            return;
+        }
+        let inherited = s.inherited.clone();
+        self.host_depth += 1;
         match lines {
             Some(lines) => {
                 for line in lines {

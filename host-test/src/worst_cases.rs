@@ -40,8 +40,8 @@ const PAYLOAD: &str = "Invoke-Command -ComputerName FS02 -ScriptBlock { whoami }
 
 /// `(name, event as one JSON line)` for each worst case, under the default limits:
 /// 64 levels of JSON and XML nesting, a 64 KiB command line, script groups far deeper than
-/// the analyser follows, four layers of encoded and nested PowerShell (and one more), and
-/// chains that once recursed once per link.
+/// the analyser follows, four layers of encoded and nested PowerShell (and one more), chains
+/// that once recursed once per link, and hosts in hosts that were once read along every path.
 pub fn worst_cases() -> Vec<(&'static str, String)> {
     let max_nesting = 64;
     let mut cases = Vec::new();
@@ -112,6 +112,11 @@ pub fn worst_cases() -> Vec<(&'static str, String)> {
     // `powershell -c powershell -c …` and `$a = $a = …`: each link was once a recursion.
     let hosts = format!("{}icm -cn FS02 {{ 1 }}", "powershell -c ".repeat(3000));
     cases.push(("nested-hosts-3000", sysmon(&top(&hosts)).to_string()));
+    // `{powershell -c {powershell -c …`: each host's command line holds every host after it,
+    // and without the reading budget each was read along every path down to the decoding
+    // limit (the cmdline fuzz target's finding: 40 links took 56 s). 4,000 fill the line.
+    let branching = "{powershell -c ".repeat(4000);
+    cases.push(("nested-host-groups-4000", sysmon(&top(&branching)).to_string()));
     let chain = format!(
         "powershell.exe -c \"{}New-PSSession FS02; Invoke-Command -Session $a {{ 1 }}\"",
         "$a = ".repeat(10_000)

@@ -276,6 +276,7 @@ struct Named<'n> {
 }
 
 impl Analyser {
+    #[inline(never)]
     fn new(limits: &Limits, text_len: usize) -> Analyser {
         Analyser {
             limits: *limits,
@@ -330,6 +331,7 @@ impl Analyser {
     /// Records a derived script text under a name no other layer has (two encoded commands
     /// in one script become `…/encoded-command` and `…/encoded-command#2`; a base name ends
     /// in its kind, never in `#n`, so the counted names are all distinct).
+    #[inline(never)]
     fn derived_layer(&mut self, name: String, text: &str) -> Layer {
         let uses = self.layer_names.entry(name.clone()).or_insert(0);
         *uses += 1;
@@ -343,6 +345,7 @@ impl Analyser {
 
     /// Charges `len` bytes of text read again against the budget: false, with a note
     /// of what was left unread, when they would go past it.
+    #[inline(never)]
     fn reread(&mut self, len: usize, unread: &'static str) -> bool {
         if self.reread_bytes + len > self.reread_budget {
             self.opaque(unread);
@@ -352,7 +355,11 @@ impl Analyser {
         true
     }
 
-    /// Notes what the analysis could not look into, once each.
+    /// Notes what the analysis could not look into, once each. This and the helpers above
+    /// stay out of line, as [`Analyser::script_text`] does: inlined, they grow the frames of
+    /// the recursion, and an ordinary event needed 11 KiB of Fluent Bit's interpreter stack
+    /// instead of 8 (its default, which `a_trap_is_not_forever` relies on).
+    #[inline(never)]
     fn opaque(&mut self, what: &'static str) {
         if !self.out.opaque.contains(&what) {
             self.out.opaque.push(what);
@@ -669,6 +676,7 @@ impl Analyser {
     /// arguments as PowerShell passes them to a native program (see [`native_command_lines`]),
     /// read as any host command line. An argument whose value is only known at run time (a
     /// variable, an expression) leaves the raw text, read with the Windows rules.
+    #[inline(never)]
     fn nested_host(&mut self, s: &mut Script<'_>, nodes: &[Node]) {
         let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
             return;

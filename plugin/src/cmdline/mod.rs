@@ -167,7 +167,7 @@ struct Analyser {
     /// nested in layers cost a few readings of the command line, not one per path through
     /// them.
     reread_bytes: usize,
-    /// [`REREAD_BUDGET`] times the text's size, or [`REREAD_FLOOR`] for a short text.
+    /// [`REREAD_BUDGET`] times the text's size, or times [`REREAD_FLOOR`] for a shorter text.
     reread_budget: usize,
     /// How many derived layers have each name so far, so that the next one is named in one
     /// lookup (`…/command#3`).

@@ -131,11 +131,20 @@ fn wasm_filter(module: &Path, function: &str) -> String {
     )
 }
 
-pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize, dir: &Path) -> Result<Vec<Row>> {
+/// The bench over `files`, the module carrying `config` (its own defaults when `None`: the
+/// functions still fix the mode), and the prefilter made for the same configuration.
+pub fn run(
+    fluent_bit: &FluentBit,
+    files: &[String],
+    copies: usize,
+    runs: usize,
+    dir: &Path,
+    module_config: Option<&str>,
+) -> Result<Vec<Row>> {
     std::fs::create_dir_all(dir)?;
     let (input, events, json) = prepare(files, copies, dir)?;
     let wasm = dir.join("winrm_detect.wasm");
-    std::fs::write(&wasm, winrm_detect_runner::fluent_bit::MODULE)?;
+    std::fs::write(&wasm, winrm_detect_runner::fluent_bit::artifact(module_config)?)?;
     let mut modules = vec![(".wasm", wasm.clone())];
     // Fluent Bit for Windows (and `FLB_WASI=0 build.sh`) has no flb-wamrc: interpreted only.
     if fluent_bit.wamrc.is_some() {
@@ -184,7 +193,10 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
 
     // The README's prefilter (`fluent-bit-config`) before the same functions, for records of
     // text (`log`): only what it passes reaches the module.
-    let config = Config::default();
+    let config = match module_config {
+        Some(text) => Config::from_json(text).map_err(|e| anyhow::anyhow!("--config: {e}"))?,
+        None => Config::default(),
+    };
     for (kind, module) in modules.iter().filter(|_| !json) {
         let floor = if *kind == ".wasm" { "passthrough .wasm" } else { "passthrough .aot" };
         let wasm_path = module.display().to_string();
@@ -220,7 +232,7 @@ pub fn run(fluent_bit: &FluentBit, files: &[String], copies: usize, runs: usize,
     let mut instructions: Vec<(&str, f64)> = Vec::new();
     for function in setups.iter().filter_map(|s| s.function) {
         if !instructions.iter().any(|(f, _)| *f == function) {
-            let count = instructions_per_event(&input, json, function, None)?;
+            let count = instructions_per_event(&input, json, function, module_config)?;
             eprintln!("{function:<31} {count:>8.0} wasm instructions per record");
             instructions.push((function, count));
         }

@@ -1,4 +1,4 @@
-//! Our fixtures through the real component, in both modes: the `--emit matches` output
+//! Our fixtures through the real component, in both modes (and with every rule on): the `--emit matches` output
 //! must equal the expected file beside them, and the native library must agree with the
 //! component on every event. `WINRM_DETECT_BLESS=1` rewrites the expected files (review
 //! the diff before committing it).
@@ -40,8 +40,18 @@ fn scan_file(backend: &mut dyn Backend, source: &str, path: &Path) -> (Vec<Outco
     (outcomes, text)
 }
 
+/// The configurations every fixture runs under, each with the name its expected files carry:
+/// both modes with the default rules, and extended mode with every rule (the target side too).
+const MODES: [&str; 3] = ["parity", "extended", "every-rule"];
+
 fn config(mode: &str) -> String {
-    format!(r#"{{"mode":"{mode}"}}"#)
+    match mode {
+        "every-rule" => {
+            let rules: Vec<String> = winrm_detect::Rule::ALL.iter().map(|r| format!("\"{}\"", r.as_str())).collect();
+            format!(r#"{{"mode":"extended","rules":[{}]}}"#, rules.join(","))
+        }
+        mode => format!(r#"{{"mode":"{mode}"}}"#),
+    }
 }
 
 #[test]
@@ -49,7 +59,7 @@ fn fixtures_match_expected_output_through_the_component() {
     let runtime = Runtime::load_default().unwrap();
     let bless = std::env::var_os("WINRM_DETECT_BLESS").is_some();
     let mut failures = Vec::new();
-    for mode in ["parity", "extended"] {
+    for mode in MODES {
         let mut wasm = Wasm::new(&runtime, &config(mode)).unwrap().unwrap();
         for path in fixture_files() {
             let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -58,11 +68,20 @@ fn fixtures_match_expected_output_through_the_component() {
             for (i, o) in outcomes.iter().enumerate() {
                 assert!(o.is_ok(), "{source}:{}: {:?}", i + 1, o);
             }
-            let expected_path = root().join(format!("fixtures/expected/{name}.{mode}.jsonl"));
+            let mut expected_path = root().join(format!("fixtures/expected/{name}.{mode}.jsonl"));
+            // With every rule on, a fixture the target side adds nothing to has no file of its
+            // own: its expected output is extended mode's.
+            let like_extended = root().join(format!("fixtures/expected/{name}.extended.jsonl"));
             if bless {
                 fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
-                fs::write(&expected_path, &text).unwrap();
+                match mode == "every-rule" && fs::read_to_string(&like_extended).is_ok_and(|e| e == text) {
+                    true => drop(fs::remove_file(&expected_path)),
+                    false => fs::write(&expected_path, &text).unwrap(),
+                }
                 continue;
+            }
+            if mode == "every-rule" && !expected_path.exists() {
+                expected_path = like_extended;
             }
             let expected = fs::read_to_string(&expected_path)
                 .unwrap_or_else(|e| panic!("{}: {e} (WINRM_DETECT_BLESS=1 writes it)", expected_path.display()));
@@ -87,7 +106,7 @@ fn precompiled_and_freshly_compiled_components_agree() {
     );
     let fresh = Runtime::from_bytes(winrm_detect_runner::component::COMPONENT).unwrap();
     assert!(!fresh.is_precompiled());
-    for mode in ["parity", "extended"] {
+    for mode in MODES {
         let mut a = Wasm::new(&precompiled, &config(mode)).unwrap().unwrap();
         let mut b = Wasm::new(&fresh, &config(mode)).unwrap().unwrap();
         let mut matched = 0;
@@ -105,7 +124,7 @@ fn precompiled_and_freshly_compiled_components_agree() {
 #[test]
 fn component_and_native_library_agree_on_every_fixture() {
     let runtime = Runtime::load_default().unwrap();
-    for mode in ["parity", "extended"] {
+    for mode in MODES {
         let mut wasm = Wasm::new(&runtime, &config(mode)).unwrap().unwrap();
         let mut native = Native(winrm_detect::Detector::from_json(&config(mode)).unwrap());
         let mut native_lines = NativeLines(winrm_detect::Detector::from_json(&config(mode)).unwrap());
@@ -204,7 +223,7 @@ fn every_fixture_shape_yields_the_fields_of_the_sysmon_xml_positive() {
 #[test]
 fn every_entry_point_of_the_component_agrees() {
     let runtime = Runtime::load_default().unwrap();
-    for mode in ["parity", "extended"] {
+    for mode in MODES {
         let mut detector = runtime.detector(&config(mode)).unwrap().unwrap();
         let native = winrm_detect::Detector::from_json(&config(mode)).unwrap();
         for path in fixture_files() {

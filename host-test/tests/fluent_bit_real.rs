@@ -228,8 +228,9 @@ fn tcp_configuration_with_xml_lines() {
             lines.extend(lines_of(&f));
         }
         // A truncated event: forwarded with its error even by a filter.
-        let cut = lines[0].find("Invoke-Command").expect("a positive first") + 30;
-        lines.push(lines[0][..cut].to_string());
+        let positive = lines.iter().find(|l| l.contains("Invoke-Command")).expect("a positive").clone();
+        let cut = positive.find("Invoke-Command").expect("found") + 30;
+        lines.push(positive[..cut].to_string());
         for module in modules(&fluent_bit, &dir) {
             let (mut p, function) = configure("tcp-xml", &module, None);
             p.inputs = set_value(&p.inputs, "listen", "127.0.0.1").unwrap();

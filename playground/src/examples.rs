@@ -13,8 +13,9 @@ macro_rules! fixtures {
 }
 
 /// One file per supported shape; the extended file holds one evasion per line; the
-/// `scriptblock.*` files hold the script-block twin's cases in every shape that carries 4104.
-const FIXTURES: [(&str, &str); 25] = fixtures![
+/// `scriptblock.*` files hold the script-block twin's cases (and Enter-PSSession's) in every
+/// shape that carries 4104; the `family.*` files the WinRM family's process creations.
+const FIXTURES: [(&str, &str); 29] = fixtures![
     "sysmon1.xml",
     "sysmon1.evtx.jsonl",
     "sysmon1.xmltodict.json",
@@ -40,6 +41,10 @@ const FIXTURES: [(&str, &str); 25] = fixtures![
     "scriptblock.nxlog.jsonl",
     "scriptblock.winevtlog.jsonl",
     "scriptblock.embedded.jsonl",
+    "family.sysmon.xml",
+    "family.sysmon.evtx.jsonl",
+    "family.sysmon.ecs.jsonl",
+    "family.security4688.evtx.jsonl",
 ];
 
 #[derive(Debug, Serialize)]

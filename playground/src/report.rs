@@ -174,6 +174,7 @@ fn script_block_verdict(detector: &Detector, event: &Event, text: &str) -> Verdi
     let suppressed = detector.stats().suppressed > before;
     let config = detector.config();
     let reason = match &annotation {
+        Some(a) if family_reason(a).is_some() => family_reason(a).unwrap_or_default(),
         Some(a) if a.matcher == Matcher::Parity => {
             "the script block text holds *Invoke-Command* and *-ComputerName* (the Splunk rule's two terms)".to_string()
         }
@@ -191,6 +192,30 @@ fn script_block_verdict(detector: &Detector, event: &Event, text: &str) -> Verdi
     };
     let rendered = annotation.as_ref().map(|a| render(a, config.output));
     Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }
+}
+
+/// Why one of the WinRM family's other rules fired (they have only their parity reading).
+fn family_reason(a: &Annotation) -> Option<String> {
+    let field = |name| a.field(name).unwrap_or("unknown");
+    Some(match a.rule {
+        Rule::Winrs => "winrs.exe names a remote endpoint with -r: or -remote: \
+                        (Remote Process Instantiation via WinRM and Winrs)"
+            .to_string(),
+        Rule::InteractiveSession => "the script block text holds *Enter-PSSession* and *-ComputerName* \
+                                     (Interactive Session on Remote Endpoint with PowerShell)"
+            .to_string(),
+        Rule::WinrmSpawningAProcess => format!(
+            "{} was started by {}, the host of PowerShell remoting (WinRM Spawning a Process)",
+            field("process_name"),
+            field("parent_process_name")
+        ),
+        Rule::WinrmExecuteShell => format!(
+            "{} was started by {}, the host of a winrs command (Windows Remote Management Execute Shell)",
+            field("process_name"),
+            field("parent_process_name")
+        ),
+        Rule::ProcessCreation | Rule::ScriptBlock => return None,
+    })
 }
 
 /// The rule's terms a text lacks, as the Splunk search spells them.
@@ -211,6 +236,7 @@ fn verdict(detector: &Detector, event: &Event, row: &CimRow, powershell: bool) -
     let suppressed = detector.stats().suppressed > before;
     let config = detector.config();
     let reason = match (&annotation, &event.kind) {
+        (Some(a), _) if family_reason(a).is_some() => family_reason(a).unwrap_or_default(),
         (Some(a), _) if a.matcher == Matcher::Parity => {
             "the command line holds *Invoke-Command* and *-ComputerName* (the Splunk rule's two terms)".to_string()
         }

@@ -7,7 +7,7 @@ use serde::ser::SerializeMap;
 
 use crate::config::{Config, Mode};
 use crate::event::{ProcessFields, SCRIPT_BLOCK_EVENT_ID, ScriptBlock, basename};
-use crate::rules::{self, Matcher, Rule};
+use crate::rules::{self, Matcher, MessageFields, Rule};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemoteTarget {
@@ -155,22 +155,29 @@ pub struct Found {
     pub techniques: Vec<String>,
 }
 
-pub fn build(config: &Config, row: &CimRow, found: Found) -> Annotation {
-    assemble(config, Rule::ProcessCreation, &row.dest, row.result_fields(), found)
+/// An annotation of `rule`, one of those that read process creations, on `row`.
+pub fn build(config: &Config, rule: Rule, row: &CimRow, found: Found) -> Annotation {
+    let names = MessageFields {
+        dest: &row.dest,
+        parent_process_name: &row.parent_process_name,
+        process_name: &row.process_name,
+    };
+    assemble(config, rule, &names, row.result_fields(), found)
 }
 
-/// An annotation of `rule` against `risk_object`: everything but the row is the rule's own
+/// An annotation of `rule` against `names.dest`: everything but the row is the rule's own
 /// (see [`rules`]).
 fn assemble(
     config: &Config,
     rule: Rule,
-    risk_object: &str,
+    names: &MessageFields<'_>,
     fields: Vec<(String, Option<String>)>,
     found: Found,
 ) -> Annotation {
     debug_assert!(found.matcher == Matcher::Parity || config.mode == Mode::Extended);
     let identity = rules::identity(rule, found.matcher, config.rule_version);
     let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+    let (tactic, phase) = rules::tactic_and_phase(rule);
     Annotation {
         rule,
         rule_id: identity.id.into(),
@@ -179,12 +186,12 @@ fn assemble(
         matcher: found.matcher,
         macro_profile: config.macro_profile.as_str().into(),
         mitre_technique_ids: strings(rules::mitre_technique_ids(rule, config.rule_version)),
-        mitre_tactics: strings(&[rules::LATERAL_MOVEMENT]),
-        kill_chain_phases: strings(&[rules::LATERAL_MOVEMENT]),
-        risk_object: risk_object.to_string(),
+        mitre_tactics: strings(&[tactic]),
+        kill_chain_phases: strings(&[phase]),
+        risk_object: names.dest.to_string(),
         risk_object_type: "system".into(),
         risk_score: config.risk_score_of(rule),
-        message: rules::message(risk_object),
+        message: rules::message(rule, names),
         fields,
         remote_targets: found.remote_targets,
         evidence: found.evidence,
@@ -240,8 +247,10 @@ impl<'a> ScriptBlockRow<'a> {
     }
 }
 
-pub fn build_script_block(config: &Config, row: &ScriptBlockRow<'_>, found: Found) -> Annotation {
-    assemble(config, Rule::ScriptBlock, row.computer(), row.result_fields(), found)
+/// An annotation of `rule`, one of those that read script blocks, on `row`.
+pub fn build_script_block(config: &Config, rule: Rule, row: &ScriptBlockRow<'_>, found: Found) -> Annotation {
+    let names = MessageFields { dest: row.computer(), parent_process_name: UNKNOWN, process_name: UNKNOWN };
+    assemble(config, rule, &names, row.result_fields(), found)
 }
 
 #[cfg(test)]

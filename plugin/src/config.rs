@@ -75,7 +75,7 @@ pub struct Allowlist {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The rules that run; both by default.
+    /// The rules that run; by default [`Rule::DEFAULT`], the source side.
     #[serde(default = "default_rules")]
     pub rules: Vec<Rule>,
     #[serde(default)]
@@ -148,7 +148,7 @@ impl Default for Limits {
 }
 
 fn default_rules() -> Vec<Rule> {
-    Rule::ALL.to_vec()
+    Rule::DEFAULT.to_vec()
 }
 
 fn default_rule_version() -> u32 {
@@ -215,7 +215,8 @@ impl Config {
             Err(ScanError::new(ErrorKind::BadConfig, format!("configuration key `{key}`: {why}")))
         };
         if self.rules.is_empty() {
-            return bad("rules", "no rule would run: name `process-creation`, `script-block` or both".into());
+            let names: Vec<String> = Rule::ALL.iter().map(|r| format!("`{}`", r.as_str())).collect();
+            return bad("rules", format!("no rule would run: name one or more of {}", names.join(", ")));
         }
         if !rules::PROCESS_CREATION_VERSIONS.contains(&self.rule_version) {
             return bad("rule_version", format!("{} is not a published version we carry (1 or 12)", self.rule_version));

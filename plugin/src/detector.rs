@@ -3,15 +3,17 @@
 //! applies each configured rule (parity mode the Splunk search to the letter; extended mode
 //! also what PowerShell would run that the two substring tests miss), then the `_filter` macro
 //! (allowlists) and the loopback option, and keeps the counters. The script-block twin's parts
-//! are joined with [`crate::script_block`]; what the rules are is [`crate::rules`].
+//! are joined with [`crate::script_block`]; what the rules are is [`crate::rules`], and how the
+//! family's other four read an event [`crate::family`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 
 use crate::annotation::{self, Annotation, CimRow, Evidence, Found, RemoteTarget, ScriptBlockRow};
-use crate::cmdline::{self, Analysis, Technique};
+use crate::cmdline::{self, Analysis, Invocation, Technique};
 use crate::config::{Config, Mode};
 use crate::error::{ErrorKind, ScanError};
 use crate::event::{self, Event, Kind, ScriptBlock};
+use crate::family::{self, Finding};
 use crate::prefilter::Prefilter;
 use crate::rules::{self, MacroProfile, Matcher, PARITY_TERMS, Rule, parity_term_offsets};
 use crate::script_block::{self, Parts};
@@ -225,47 +227,126 @@ impl Detector {
         event::parse(text, self.config.format, self.config.limits.max_nesting)
     }
 
-    /// The rules over one recognised event.
+    /// The rules over one recognised event, in the order of [`Rule::ALL`].
     pub fn evaluate(&self, event: &Event) -> Vec<Annotation> {
         match &event.kind {
-            Kind::ProcessCreation if self.config.runs(Rule::ProcessCreation) => self.process_creation(event),
-            Kind::ScriptBlock(block) if self.config.runs(Rule::ScriptBlock) => self.script_block(event, block),
+            Kind::ProcessCreation => self.process_creation(event),
+            Kind::ScriptBlock(block) => self.script_block_rules(event, block),
             _ => Vec::new(),
         }
     }
 
     fn process_creation(&self, event: &Event) -> Vec<Annotation> {
+        let mut out = Vec::new();
+        let runs = |rule| self.config.runs(rule);
+        if !Rule::ALL.iter().any(|&rule| runs(rule) && rule.reads() == rules::Reads::ProcessCreations) {
+            return out;
+        }
         let row = CimRow::new(event.fields.clone());
-        if !is_powershell(&row, self.config.macro_profile) {
-            return Vec::new();
+        if runs(Rule::ProcessCreation) {
+            out.extend(self.powershell_remoting(event, &row));
+        }
+        if runs(Rule::Winrs) {
+            let found = match family::winrs(&row) {
+                Some(finding) => Some(self.family_found(finding, Matcher::Parity, &row.dest)),
+                None if self.config.mode == Mode::Extended => {
+                    family::winrs_extended(&row).map(|finding| self.family_found(finding, Matcher::Extended, &row.dest))
+                }
+                None => None,
+            };
+            out.extend(found.and_then(|found| self.process_annotation(Rule::Winrs, &row, found)));
+        }
+        // The target side compares whole names: its parity reading is all there is to read.
+        let target_side: [(Rule, Reading); 2] = [
+            (Rule::WinrmSpawningAProcess, family::winrm_spawning_a_process),
+            (Rule::WinrmExecuteShell, family::winrm_execute_shell),
+        ];
+        for (rule, reading) in target_side {
+            if runs(rule)
+                && let Some(finding) = reading(&row)
+            {
+                let found = self.family_found(finding, Matcher::Parity, &row.dest);
+                out.extend(self.process_annotation(rule, &row, found));
+            }
+        }
+        out
+    }
+
+    /// The annotation of `rule` on a process creation, unless the allowlists suppress it.
+    fn process_annotation(&self, rule: Rule, row: &CimRow, found: Found) -> Option<Annotation> {
+        (!self.suppressed(&Subject::of_row(row), &found)).then(|| annotation::build(&self.config, rule, row, found))
+    }
+
+    /// What a family rule found, as an annotation carries it.
+    fn family_found(&self, finding: Finding, matcher: Matcher, dest: &str) -> Found {
+        let remote_targets =
+            finding.targets.into_iter().map(|host| RemoteTarget { loopback: is_loopback(&host, dest), host }).collect();
+        Found { matcher, remote_targets, evidence: finding.evidence, techniques: finding.techniques }
+    }
+
+    /// Remote Process Instantiation via WinRM and PowerShell over one process creation.
+    fn powershell_remoting(&self, event: &Event, row: &CimRow) -> Option<Annotation> {
+        if !is_powershell(row, self.config.macro_profile) {
+            return None;
         }
         let parity = parity_terms(&row.process);
         if parity.is_none() && self.config.mode == Mode::Parity {
-            return Vec::new();
+            return None;
         }
         let analysis = match event.fields.process.as_deref() {
             Some(p) => cmdline::analyse(p, &self.cmdline_limits),
             None => Analysis::default(),
         };
-        let Some(found) = self.found(parity, &analysis, &row.dest) else { return Vec::new() };
-        let subject = Subject {
-            user: &row.user,
-            dest: &row.dest,
-            parent_process_name: Some(&row.parent_process_name),
-            text: &row.process,
-        };
-        if self.suppressed(&subject, &found) {
-            return Vec::new();
+        let found = self.found(parity, &analysis.invocations, &row.dest)?;
+        self.process_annotation(Rule::ProcessCreation, row, found)
+    }
+
+    /// The rules that read script blocks, over one 4104 event; both read its text with one
+    /// analysis.
+    fn script_block_rules(&self, event: &Event, block: &ScriptBlock) -> Vec<Annotation> {
+        let row = ScriptBlockRow::new(&event.fields, block);
+        let analysis = OnceCell::new();
+        let mut out = Vec::new();
+        if self.config.runs(Rule::ScriptBlock) {
+            out = self.script_block(&row, block, &analysis);
         }
-        vec![annotation::build(&self.config, &row, found)]
+        if self.config.runs(Rule::InteractiveSession) {
+            out.extend(self.interactive_session(&row, &analysis));
+        }
+        out
+    }
+
+    /// The analysis of a script text, made once for every rule that needs it.
+    fn read_script<'a>(&self, analysis: &'a OnceCell<Analysis>, text: &str, layer: &str) -> &'a Analysis {
+        analysis.get_or_init(|| cmdline::analyse_script(text, layer, &self.script_limits))
+    }
+
+    /// Interactive Session on Remote Endpoint with PowerShell over one 4104 event's own text:
+    /// both terms (parity), or (extended) an `Enter-PSSession` PowerShell would run against
+    /// another computer.
+    fn interactive_session(&self, row: &ScriptBlockRow<'_>, analysis: &OnceCell<Analysis>) -> Option<Annotation> {
+        let parity = family::interactive_session(row.text, script_block::LAYER).map(|f| f.evidence);
+        if parity.is_none() && self.config.mode == Mode::Parity {
+            return None;
+        }
+        let analysis = self.read_script(analysis, row.text, script_block::LAYER);
+        let found = self.found(parity, &analysis.interactive_sessions, row.computer())?;
+        if self.suppressed(&Subject::of_script(row), &found) {
+            return None;
+        }
+        Some(annotation::build_script_block(&self.config, Rule::InteractiveSession, row, found))
     }
 
     /// The script-block twin over one 4104 event and, in extended mode, over its block's
     /// parts joined when this event completes them (see [`crate::script_block`]).
-    fn script_block(&self, event: &Event, block: &ScriptBlock) -> Vec<Annotation> {
-        let row = ScriptBlockRow::new(&event.fields, block);
+    fn script_block(
+        &self,
+        row: &ScriptBlockRow<'_>,
+        block: &ScriptBlock,
+        analysis: &OnceCell<Analysis>,
+    ) -> Vec<Annotation> {
         // A part that matched counts as reported for its block, even when suppressed.
-        let own = self.script_block_text(&row, script_block::LAYER, false);
+        let own = self.script_block_text(row, script_block::LAYER, false, analysis);
         let fired = own.is_some();
         let mut out = own.unwrap_or_default();
         if self.config.mode == Mode::Extended
@@ -275,8 +356,9 @@ impl Detector {
                 parts.file(row.computer(), block, fired, self.config.limits.max_pending_script_block_bytes)
         {
             drop(parts);
-            let whole = ScriptBlockRow { text: &joined, ..row };
-            out = self.script_block_text(&whole, script_block::JOINED_LAYER, true).unwrap_or_default();
+            let whole = ScriptBlockRow { text: &joined, ..*row };
+            let read = OnceCell::new();
+            out = self.script_block_text(&whole, script_block::JOINED_LAYER, true, &read).unwrap_or_default();
         }
         out
     }
@@ -284,47 +366,48 @@ impl Detector {
     /// One script text under the twin's two matchers: `None` when nothing matched, no
     /// annotation when the match was suppressed. `joined`: the text is a block's parts
     /// joined, which fires only on what none of the parts showed, as an extended finding.
-    fn script_block_text(&self, row: &ScriptBlockRow<'_>, layer: &str, joined: bool) -> Option<Vec<Annotation>> {
+    fn script_block_text(
+        &self,
+        row: &ScriptBlockRow<'_>,
+        layer: &str,
+        joined: bool,
+        analysis: &OnceCell<Analysis>,
+    ) -> Option<Vec<Annotation>> {
         let parity = parity_terms_in(row.text, layer);
         if parity.is_none() && self.config.mode == Mode::Parity {
             return None;
         }
-        let analysis = cmdline::analyse_script(row.text, layer, &self.script_limits);
+        let analysis = self.read_script(analysis, row.text, layer);
         let parity = if joined { None } else { parity };
-        let mut found = self.found(parity, &analysis, row.computer())?;
+        let mut found = self.found(parity, &analysis.invocations, row.computer())?;
         if joined {
             found.techniques.push(script_block::SPLIT.into());
             found.techniques.sort();
         }
-        let subject = Subject {
-            user: row.user_id.unwrap_or("unknown"),
-            dest: row.computer(),
-            parent_process_name: None,
-            text: row.text,
-        };
-        if self.suppressed(&subject, &found) {
+        if self.suppressed(&Subject::of_script(row), &found) {
             return Some(Vec::new());
         }
-        Some(vec![annotation::build_script_block(&self.config, row, found)])
+        Some(vec![annotation::build_script_block(&self.config, Rule::ScriptBlock, row, found)])
     }
 
-    /// What fired: the parity terms, or else (extended mode) the invocations the analyser found.
-    fn found(&self, parity: Option<Vec<Evidence>>, analysis: &Analysis, dest: &str) -> Option<Found> {
-        let targets = self.targets(analysis, dest);
+    /// What fired: the parity terms, or else (extended mode) the invocations the analyser
+    /// found of the rule's cmdlet.
+    fn found(&self, parity: Option<Vec<Evidence>>, invocations: &[Invocation], dest: &str) -> Option<Found> {
+        let targets = self.targets(invocations, dest);
         match parity {
             Some(evidence) => {
                 Some(Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() })
             }
-            None if self.config.mode == Mode::Extended && !analysis.invocations.is_empty() => {
+            None if self.config.mode == Mode::Extended && !invocations.is_empty() => {
                 let techniques: Vec<Technique> =
-                    analysis.invocations.iter().flat_map(|i| i.techniques.iter().copied()).collect();
+                    invocations.iter().flat_map(|i| i.techniques.iter().copied()).collect();
                 let mut names: Vec<String> = techniques.iter().map(|t| t.as_str().to_string()).collect();
                 names.sort();
                 names.dedup();
                 Some(Found {
                     matcher: Matcher::Extended,
                     remote_targets: targets,
-                    evidence: analysis.invocations.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
+                    evidence: invocations.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
                     techniques: names,
                 })
             }
@@ -332,9 +415,9 @@ impl Detector {
         }
     }
 
-    fn targets(&self, analysis: &Analysis, dest: &str) -> Vec<RemoteTarget> {
+    fn targets(&self, invocations: &[Invocation], dest: &str) -> Vec<RemoteTarget> {
         let mut out: Vec<RemoteTarget> = Vec::new();
-        for host in analysis.invocations.iter().flat_map(|i| i.targets.iter()) {
+        for host in invocations.iter().flat_map(|i| i.targets.iter()) {
             if !out.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
                 out.push(RemoteTarget { host: host.clone(), loopback: is_loopback(host, dest) });
             }
@@ -363,6 +446,9 @@ impl Detector {
     }
 }
 
+/// How one of the family's process rules reads a row.
+type Reading = fn(&CimRow) -> Option<Finding>;
+
 /// What the allowlists are compared with: the CIM row of a process creation; for a script
 /// block, `user_id` as the user, `Computer` as the host and the script text as the command.
 struct Subject<'a> {
@@ -370,6 +456,26 @@ struct Subject<'a> {
     dest: &'a str,
     parent_process_name: Option<&'a str>,
     text: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    fn of_row(row: &'a CimRow) -> Subject<'a> {
+        Subject {
+            user: &row.user,
+            dest: &row.dest,
+            parent_process_name: Some(&row.parent_process_name),
+            text: &row.process,
+        }
+    }
+
+    fn of_script(row: &'a ScriptBlockRow<'a>) -> Subject<'a> {
+        Subject {
+            user: row.user_id.unwrap_or("unknown"),
+            dest: row.computer(),
+            parent_process_name: None,
+            text: row.text,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::{Config, Detector};
 pub fn command_line(data: &[u8]) {
     let Ok(line) = std::str::from_utf8(data) else { return };
     let analysis = analyse(line, &Limits::default());
-    for invocation in &analysis.invocations {
+    for invocation in analysis.invocations.iter().chain(&analysis.interactive_sessions) {
         for e in &invocation.evidence {
             // The command line itself, or a text the analyser derived from it (a decoded
             // payload, a child's command line, a string run as a script).
@@ -42,13 +42,16 @@ pub fn encoded_command(data: &[u8]) {
 }
 
 thread_local! {
-    static DETECTORS: [Detector; 2] = [
+    static DETECTORS: [Detector; 4] = [
         Detector::from_json(r#"{"mode":"parity"}"#).expect("a valid configuration"),
         Detector::from_json(r#"{"mode":"extended"}"#).expect("a valid configuration"),
+        // The target side's needles too, whose prefilter gates differ from the defaults'.
+        Detector::new(Config { rules: crate::Rule::ALL.to_vec(), ..Config::default() }),
+        Detector::new(Config { rules: crate::Rule::ALL.to_vec(), mode: crate::Mode::Extended, ..Config::default() }),
     ];
 }
 
-/// Any bytes as an event, in both modes, through the whole detector: it returns, and the fast
+/// Any bytes as an event, in both modes (default rules and every rule), through the whole detector: it returns, and the fast
 /// reject agrees with the full path (it may only turn an error of an event that cannot match
 /// into no match).
 pub fn event(data: &[u8]) {

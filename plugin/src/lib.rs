@@ -1,6 +1,8 @@
 //! winrm-detect: Splunk ESCU's "Remote Process Instantiation via WinRM and PowerShell"
 //! (`ba24cda8-4716-11ec-8009-3e22fbd008af`, T1021.006) and its script-block twin
-//! (`7d4c618e-4716-11ec-951c-3e22fbd008af`) for log shippers.
+//! (`7d4c618e-4716-11ec-951c-3e22fbd008af`) for log shippers, with the rest of ESCU's WinRM
+//! lateral-movement family: `winrs`, `Enter-PSSession`, and the target side's
+//! `wsmprovhost.exe` and `winrshost.exe` children.
 //!
 //! This crate is the whole detection in plain Rust, so that its tests run natively and every
 //! host (the wasip2 component, the Fluent Bit module, the runner's native comparison) shares
@@ -14,7 +16,7 @@
 //! [`event`] recognises the shape and normalises it into CIM process fields (or a 4104 script
 //! block); the [`detector`] applies each of the [`rules`] (the parity test, and in extended mode
 //! [`cmdline`]'s reading of the command line or script text, with [`script_block`] for
-//! multi-part blocks); [`annotation`] says what matched and [`render`] in which convention.
+//! multi-part blocks; the family's other rules are [`family`]); [`annotation`] says what matched and [`render`] in which convention.
 
 pub mod annotation;
 pub mod cmdline;
@@ -23,6 +25,7 @@ pub mod config_slot;
 pub mod detector;
 pub mod error;
 pub mod event;
+pub mod family;
 #[doc(hidden)]
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fuzz_properties;

@@ -13,11 +13,18 @@ fn technique_name(id: &str) -> &'static str {
     match id {
         "T1021" => "Remote Services",
         "T1021.006" => "Windows Remote Management",
+        "T1190" => "Exploit Public-Facing Application",
         _ => "",
     }
 }
 
-const TACTIC_ID: &str = "TA0008";
+/// The ATT&CK id of a tactic the rules name.
+fn tactic_id(name: &str) -> &'static str {
+    match name {
+        crate::rules::INITIAL_ACCESS => "TA0001",
+        _ => "TA0008",
+    }
+}
 
 /// A process id as a number: decimal (Sysmon) or hex (`0xf84`, Security 4688).
 fn pid(text: Option<&str>) -> Value {
@@ -115,7 +122,7 @@ fn ecs(a: &Annotation) -> Value {
                     "name": subs.iter().map(|t| technique_name(t)).collect::<Vec<_>>(),
                 },
             },
-            "tactic": { "id": [TACTIC_ID], "name": a.mitre_tactics },
+            "tactic": { "id": a.mitre_tactics.iter().map(|t| tactic_id(t)).collect::<Vec<_>>(), "name": a.mitre_tactics },
         },
         "host": { "name": f("dest") },
         "user": { "name": f("user"), "id": f("user_id") },
@@ -148,6 +155,7 @@ fn ecs(a: &Annotation) -> Value {
 fn ocsf(a: &Annotation) -> Value {
     let f = |name: &str| known(a, name);
     let time = f("_time").and_then(crate::event::epoch_millis).map_or(Value::Null, Value::from);
+    let tactic = a.mitre_tactics.first().map_or(crate::rules::LATERAL_MOVEMENT, String::as_str);
     let attacks: Vec<Value> = a
         .mitre_technique_ids
         .iter()
@@ -156,7 +164,7 @@ fn ocsf(a: &Annotation) -> Value {
             let parent = t.split('.').next().unwrap_or(t);
             let mut attack = json!({
                 "version": "v15",
-                "tactic": { "uid": TACTIC_ID, "name": "Lateral Movement" },
+                "tactic": { "uid": tactic_id(tactic), "name": tactic },
                 "technique": { "uid": parent, "name": technique_name(parent) },
             });
             if t.contains('.') {

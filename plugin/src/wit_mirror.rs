@@ -18,6 +18,10 @@ macro_rules! mirror_annotation {
             rule: match a.rule {
                 $from::Rule::ProcessCreation => $to::Rule::ProcessCreation,
                 $from::Rule::ScriptBlock => $to::Rule::ScriptBlock,
+                $from::Rule::Winrs => $to::Rule::Winrs,
+                $from::Rule::InteractiveSession => $to::Rule::InteractiveSession,
+                $from::Rule::WinrmSpawningAProcess => $to::Rule::WinrmSpawningAProcess,
+                $from::Rule::WinrmExecuteShell => $to::Rule::WinrmExecuteShell,
             },
             rule_id: a.rule_id,
             rule_name: a.rule_name,

@@ -28,6 +28,10 @@ struct Args {
     /// Where the input, the modules and the configurations are written.
     #[arg(long, default_value = "target/fluent-bit-bench")]
     work_dir: PathBuf,
+    /// A configuration (JSON) for the module and its prefilter, e.g. one naming every rule;
+    /// the module's defaults without it.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Files of events (one per line, .gz read transparently).
     #[arg(required = true)]
     files: Vec<String>,
@@ -50,7 +54,11 @@ fn run(args: Args) -> Result<()> {
             .context("no Fluent Bit found: run ../shared/vendor/fluent-bit/build.sh or pass --fluent-bit")?,
     };
     let runs = args.runs.max(1);
-    let rows = fluent_bit_bench::run(&fluent_bit, &args.files, args.copies, runs, &args.work_dir)?;
+    let config = match &args.config {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let rows = fluent_bit_bench::run(&fluent_bit, &args.files, args.copies, runs, &args.work_dir, config.as_deref())?;
     let what = format!("{} ×{}, best of {runs}", args.files.join(" "), args.copies);
     print!("{}", fluent_bit_bench::table(&rows, &what));
     Ok(())

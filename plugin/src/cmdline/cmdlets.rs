@@ -1,4 +1,5 @@
-//! The cmdlets that start remote execution over WinRM, with their real parameter lists
+//! The cmdlets that start remote execution over WinRM (and `Enter-PSSession`, the interactive
+//! session of the family's script-block rule), with their real parameter lists
 //! (the union of Windows PowerShell 5.1 and PowerShell 7 as documented for
 //! `Microsoft.PowerShell.Core`), so that names, aliases and prefixes bind as PowerShell binds
 //! them: an exact name or alias wins; otherwise a prefix binds only if every name and alias
@@ -8,6 +9,7 @@
 pub enum Cmdlet {
     InvokeCommand,
     NewPSSession,
+    EnterPSSession,
 }
 
 pub struct Parameter {
@@ -41,11 +43,11 @@ const COMMON: &[Parameter] = &[
     p("PipelineVariable", &["pv"]),
 ];
 
-const INVOKE_COMMAND: &[Parameter] = &[
+/// What every remoting cmdlet binds (the parameters `PSRemotingBaseCmdlet` and its kin give
+/// Invoke-Command, New-PSSession and Enter-PSSession alike).
+const REMOTING: &[Parameter] = &[
     s("AllowRedirection", &[]),
     p("ApplicationName", &[]),
-    p("ArgumentList", &["Args"]),
-    s("AsJob", &[]),
     p("Authentication", &[]),
     p("CertificateThumbprint", &[]),
     p("ComputerName", &["Cn"]),
@@ -55,72 +57,58 @@ const INVOKE_COMMAND: &[Parameter] = &[
     p("ContainerId", &[]),
     p("Credential", &[]),
     s("EnableNetworkAccess", &[]),
+    p("HostName", &[]),
+    p("KeyFilePath", &["IdentityFilePath"]),
+    p("Options", &[]),
+    p("Port", &[]),
+    s("RunAsAdministrator", &[]),
+    p("Session", &[]),
+    p("SessionOption", &[]),
+    s("SSHTransport", &[]),
+    p("Subsystem", &[]),
+    p("UserName", &[]),
+    s("UseSSL", &[]),
+    p("VMId", &["VMGuid"]),
+    p("VMName", &[]),
+];
+
+/// Invoke-Command's own, beside [`REMOTING`].
+const INVOKE_COMMAND: &[Parameter] = &[
+    p("ArgumentList", &["Args"]),
+    s("AsJob", &[]),
     p("FilePath", &["PSPath"]),
     s("HideComputerName", &["HCN"]),
-    p("HostName", &[]),
     s("InDisconnectedSession", &["Disconnected"]),
     p("InputObject", &[]),
     p("JobName", &[]),
-    p("KeyFilePath", &["IdentityFilePath"]),
     s("NoNewScope", &[]),
-    p("Options", &[]),
-    p("Port", &[]),
     s("RemoteDebug", &[]),
-    s("RunAsAdministrator", &[]),
     p("ScriptBlock", &["Command"]),
-    p("Session", &[]),
     p("SessionName", &[]),
-    p("SessionOption", &[]),
     p("SSHConnection", &[]),
-    s("SSHTransport", &[]),
     p("StrictMode", &[]),
-    p("Subsystem", &[]),
     p("ThrottleLimit", &[]),
-    p("UserName", &[]),
-    s("UseSSL", &[]),
-    p("VMId", &["VMGuid"]),
-    p("VMName", &[]),
 ];
 
-const NEW_PSSESSION: &[Parameter] = &[
-    s("AllowRedirection", &[]),
-    p("ApplicationName", &[]),
-    p("Authentication", &[]),
-    p("CertificateThumbprint", &[]),
-    p("ComputerName", &["Cn"]),
-    p("ConfigurationName", &[]),
-    p("ConnectingTimeout", &[]),
-    p("ConnectionUri", &["URI", "CU"]),
-    p("ContainerId", &[]),
-    p("Credential", &[]),
-    s("EnableNetworkAccess", &[]),
-    p("HostName", &[]),
-    p("KeyFilePath", &["IdentityFilePath"]),
-    p("Name", &[]),
-    p("Options", &[]),
-    p("Port", &[]),
-    s("RunAsAdministrator", &[]),
-    p("Session", &[]),
-    p("SessionOption", &[]),
-    p("SSHConnection", &[]),
-    s("SSHTransport", &[]),
-    p("Subsystem", &[]),
-    p("ThrottleLimit", &[]),
-    p("UserName", &[]),
-    s("UseSSL", &[]),
-    s("UseWindowsPowerShell", &[]),
-    p("VMId", &["VMGuid"]),
-    p("VMName", &[]),
-];
+/// New-PSSession's own.
+const NEW_PSSESSION: &[Parameter] =
+    &[p("Name", &[]), p("SSHConnection", &[]), p("ThrottleLimit", &[]), s("UseWindowsPowerShell", &[])];
+
+/// Enter-PSSession's own: a session already open, by number or name. Its parameter sets
+/// (ComputerName, SSHHost, Session, Uri, InstanceId, Id, Name, VMId, VMName, ContainerId) are
+/// documented for PowerShell 7; 5.1's are a subset.
+const ENTER_PSSESSION: &[Parameter] = &[p("Id", &[]), p("InstanceId", &[]), p("Name", &[])];
 
 impl Cmdlet {
-    /// Recognises a command name; the bool says it was an alias (`icm`, `nsn`).
+    /// Recognises a command name; the bool says it was an alias (`icm`, `nsn`, `etsn`).
     pub fn from_name(name: &str) -> Option<(Cmdlet, bool)> {
         match unqualified(name, "microsoft.powershell.core").as_str() {
             "invoke-command" => Some((Cmdlet::InvokeCommand, false)),
             "icm" => Some((Cmdlet::InvokeCommand, true)),
             "new-pssession" => Some((Cmdlet::NewPSSession, false)),
             "nsn" => Some((Cmdlet::NewPSSession, true)),
+            "enter-pssession" => Some((Cmdlet::EnterPSSession, false)),
+            "etsn" => Some((Cmdlet::EnterPSSession, true)),
             _ => None,
         }
     }
@@ -129,8 +117,9 @@ impl Cmdlet {
         let own = match self {
             Cmdlet::InvokeCommand => INVOKE_COMMAND,
             Cmdlet::NewPSSession => NEW_PSSESSION,
+            Cmdlet::EnterPSSession => ENTER_PSSESSION,
         };
-        own.iter().chain(COMMON)
+        own.iter().chain(REMOTING).chain(COMMON)
     }
 }
 
@@ -228,6 +217,20 @@ mod tests {
         assert_eq!(resolve(ic, "Bogus"), Resolution::Unknown);
         assert_eq!(name(resolve(ic, "Sess")), None, "Session and SessionName/SessionOption share it");
         assert_eq!(name(resolve(ic, "Session")), Some(("Session", Via::Name)));
+    }
+
+    #[test]
+    fn enter_pssession_binding() {
+        let et = Cmdlet::EnterPSSession;
+        assert_eq!(name(resolve(et, "cn")), Some(("ComputerName", Via::Alias)));
+        assert_eq!(name(resolve(et, "Comp")), Some(("ComputerName", Via::Prefix)));
+        assert_eq!(name(resolve(et, "Sess")), None, "Session and SessionOption share it");
+        assert_eq!(name(resolve(et, "Session")), Some(("Session", Via::Name)));
+        assert_eq!(name(resolve(et, "ConnectionU")), Some(("ConnectionUri", Via::Prefix)));
+        assert_eq!(name(resolve(et, "Ho")), Some(("HostName", Via::Prefix)));
+        assert_eq!(resolve(et, "I"), Resolution::Ambiguous, "Id, InstanceId, InformationAction...");
+        assert_eq!(resolve(et, "ScriptBlock"), Resolution::Unknown);
+        assert_eq!(Cmdlet::from_name("ETSN"), Some((et, true)));
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod cmdlets;
 mod host;
 mod lexer;
 
+pub use host::{Arg, split_args};
+
 use std::collections::BTreeMap;
 
 use cmdlets::{Cmdlet, Parameter, Resolution, Via};
@@ -102,7 +104,10 @@ pub struct Invocation {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
+    /// `Invoke-Command` against another computer (or a session to one).
     pub invocations: Vec<Invocation>,
+    /// `Enter-PSSession` to another computer: the family's interactive-session rule.
+    pub interactive_sessions: Vec<Invocation>,
     /// What the host runs that cannot be looked into (`-File`, standard input).
     pub opaque: Vec<&'static str>,
     /// The script texts that are not a substring of the command line (decoded
@@ -724,7 +729,13 @@ impl Analyser {
         // Not WinRM: Hyper-V direct, containers, SSH.
         const OTHER_TRANSPORTS: [&str; 6] =
             ["VMName", "VMId", "ContainerId", "HostName", "SSHConnection", "SSHTransport"];
-        if named.iter().any(|p| OTHER_TRANSPORTS.contains(&p.param.name)) {
+        // Enter-PSSession into a session already open, by a number or name we cannot follow.
+        const OPEN_SESSION: [&str; 3] = ["Id", "InstanceId", "Name"];
+        let elsewhere = |p: &Named<'_>| {
+            OTHER_TRANSPORTS.contains(&p.param.name)
+                || (cmdlet == Cmdlet::EnterPSSession && OPEN_SESSION.contains(&p.param.name))
+        };
+        if named.iter().any(elsewhere) {
             return None;
         }
         let mut techniques = s.inherited.clone();
@@ -787,7 +798,7 @@ impl Analyser {
             let first_is_block = matches!(first, Some(Node::Group { kind: Group::Block, .. }));
             let positional_target = match cmdlet {
                 Cmdlet::InvokeCommand => (scripted || positional.len() >= 2) && !first_is_block,
-                Cmdlet::NewPSSession => !first_is_block,
+                Cmdlet::NewPSSession | Cmdlet::EnterPSSession => !first_is_block,
             };
             match first {
                 Some(node) if positional_target => {
@@ -821,7 +832,11 @@ impl Analyser {
         }
         techniques.sort();
         techniques.dedup();
-        self.out.invocations.push(Invocation { targets, techniques, evidence });
+        let found = Invocation { targets, techniques, evidence };
+        match cmdlet {
+            Cmdlet::EnterPSSession => self.out.interactive_sessions.push(found),
+            _ => self.out.invocations.push(found),
+        }
         None
     }
 

@@ -26,8 +26,8 @@
 //! 3. It parses, and so can fire or fail, only what its fast reject passes, and that passes
 //!    only (a) a text holding an escape that spells printable ASCII (`\u0020` to `\u007e`), an
 //!    XML character reference other than tab, LF, CR and non-ASCII, or `<!`, or (b) a text
-//!    holding, without regard to ASCII case, every parity term (parity) or one of
-//!    [`super::extended_needles`] (extended).
+//!    holding, without regard to ASCII case, what one running rule needs ([`super::needs`]),
+//!    and so one of that need's [`super::Need::one_of`] (a parity term, a word or a stem).
 //! 4. (a) comes from the string itself, never from Fluent Bit's writing: the only `\u` escapes
 //!    Fluent Bit writes are for control characters, DEL and non-ASCII (none printable ASCII);
 //!    a `\u00XX` the string holds is written `\\u00XX`, which the module counts (it cannot
@@ -38,9 +38,10 @@
 //! 5. (b): a needle found in Fluent Bit's JSON lies outside every escape Fluent Bit wrote. An
 //!    escape begins with `\`, which is in no needle, and goes on with one of `"\/bfnrtu` and
 //!    hex digits, with which no needle begins (each begins with a letter after `f` that is
-//!    not `n`, `r`, `t` or `u`: checked by a test). So the needle's bytes are the string's own,
-//!    and a case-insensitive search of the string finds it. Parity needs every term: the
-//!    first will do.
+//!    not `n`, `r`, `t` or `u`, or with `-`: checked by a test). So the needle's bytes are the
+//!    string's own, and a case-insensitive search of the string finds it. A need's terms are
+//!    all required: the last will do (`-computername` for every parity search: `enter-pssession`
+//!    begins with a hex digit).
 //! 6. What the patterns do not read: the record's other strings. Inputs configured as the
 //!    runner prints them (`fluent-bit-config`) add none but `Message` beside `System`, which
 //!    Windows renders from the same event data as the XML, and which the too-large pattern
@@ -51,8 +52,8 @@
 //! (case-insensitive or not) quickly and an alternation under `(?i)` slowly: one
 //! `(?i)-co|&#|<!` cost more than the whole AOT module (issue 24).
 
-use super::{JSON_ESCAPE, XML_MARKUP, XML_REFERENCE, extended_needles};
-use crate::config::{Config, Mode};
+use super::{JSON_ESCAPE, XML_MARKUP, XML_REFERENCE, needs};
+use crate::config::Config;
 
 /// The patterns for one configuration of the module: Onigmo regular expressions, one per
 /// `rewrite_tag` rule.
@@ -67,19 +68,17 @@ pub struct Patterns {
 /// The patterns for a module running `config` (its mode, rules and macro profile), over a
 /// record whose text comes in `strings` strings the rules read (see step 2 of the argument).
 pub fn patterns(config: &Config, strings: usize) -> Patterns {
-    let content = match config.mode {
-        // Parity fires only where every term is: the first will do.
-        Mode::Parity => vec![case_insensitive(crate::rules::PARITY_TERMS[0])],
-        // Extended mode reads only events that name PowerShell.
-        Mode::Extended => {
-            extended_needles(config.macro_profile, &config.rules).into_iter().map(case_insensitive).collect()
+    let mut content: Vec<String> = Vec::new();
+    for needle in needs(config.mode, config.macro_profile, &config.rules).iter().flat_map(|n| n.one_of()) {
+        let pattern = case_insensitive(needle);
+        if !content.contains(&pattern) {
+            content.push(pattern);
         }
-    };
+    }
     let literal = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("ASCII");
     // The spellings that may make a needle of other bytes. An XML character reference, but not
     // the references the module passes over (tab, LF and CR, as Windows writes them: the corpus
     // holds 7,426 `&#10;`, in 1,212 events); any other spelling of them still passes.
-    let mut content = content;
     content.push(format!("{}{HARMLESS_REFERENCES}", literal(XML_REFERENCE)));
     // A comment or CDATA section that splits a needle.
     content.push(literal(XML_MARKUP));
@@ -107,13 +106,15 @@ fn case_insensitive(needle: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{MacroProfile, PARITY_TERMS, Rule};
+    use crate::config::Mode;
+    use crate::rules::{MacroProfile, Rule};
 
     fn every_config() -> Vec<Config> {
         let mut configs = Vec::new();
         for mode in [Mode::Parity, Mode::Extended] {
             for macro_profile in [MacroProfile::Escu2026, MacroProfile::Escu2021] {
-                for rules in [vec![Rule::ProcessCreation], vec![Rule::ScriptBlock], Rule::ALL.to_vec()] {
+                let alone = Rule::ALL.map(|rule| vec![rule]);
+                for rules in alone.into_iter().chain([Rule::DEFAULT.to_vec(), Rule::ALL.to_vec()]) {
                     configs.push(Config { mode, macro_profile, rules, ..Config::default() });
                 }
             }
@@ -125,9 +126,9 @@ mod tests {
     /// JSON, or holds a byte special to Onigmo.
     #[test]
     fn needles_cannot_start_inside_an_escape() {
-        let mut needles: Vec<&str> = PARITY_TERMS.to_vec();
+        let mut needles: Vec<&str> = Vec::new();
         for c in every_config() {
-            needles.extend(extended_needles(c.macro_profile, &c.rules));
+            needles.extend(needs(c.mode, c.macro_profile, &c.rules).iter().flat_map(|n| n.one_of()));
         }
         for needle in needles {
             let first = needle.as_bytes()[0].to_ascii_lowercase();
@@ -140,11 +141,11 @@ mod tests {
     fn patterns_follow_the_configuration() {
         let parity = patterns(&Config::default(), 1);
         let regexes: Vec<&str> = parity.content.iter().map(String::as_str).collect();
-        assert_eq!(regexes, ["(?i)invoke-command", "&#(?!9;|10;|13;|[xX][9aAdD];)", "<!", r"\\u00[2-7]"]);
+        assert_eq!(regexes, ["(?i)-computername", "(?i)winrs", "&#(?!9;|10;|13;|[xX][9aAdD];)", "<!", r"\\u00[2-7]"]);
         assert_eq!(parity.too_large, r"(?:[\s\S]{1024}){64}[\s\S]*\z");
         let extended = patterns(&Config { mode: Mode::Extended, ..Config::default() }, 2);
         let regexes: Vec<&str> = extended.content.iter().map(String::as_str).collect();
-        assert_eq!(regexes[..2], ["(?i)powershell", "(?i)pwsh"]);
+        assert_eq!(regexes[..4], ["(?i)powershell", "(?i)pwsh", "(?i)winrs", "&#(?!9;|10;|13;|[xX][9aAdD];)"]);
         assert_eq!(extended.too_large, r"(?:[\s\S]{1024}){32}[\s\S]*\z");
         let old = Config {
             mode: Mode::Extended,
@@ -155,5 +156,8 @@ mod tests {
         assert_eq!(patterns(&old, 1).content.len(), 4 + 3);
         let blocks = Config { mode: Mode::Extended, rules: vec![Rule::ScriptBlock], ..Config::default() };
         assert_eq!(patterns(&blocks, 1).content[0], "(?i)powershell");
+        let target_side =
+            Config { rules: vec![Rule::WinrmSpawningAProcess, Rule::WinrmExecuteShell], ..Config::default() };
+        assert_eq!(patterns(&target_side, 1).content[..2], ["(?i)wsmprovhost", "(?i)winrs"]);
     }
 }

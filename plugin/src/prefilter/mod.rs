@@ -1,9 +1,11 @@
 //! The fast reject: decides from the raw bytes, without parsing or copying, that an event
-//! cannot match, because it does not hold a name the `process_powershell` macro accepts
-//! (`powershell.exe`, `pwsh.dll`, ...: the macro compares whole values, so a matching event
-//! holds one of them verbatim) nor, when the script-block rule runs, the event id `4104`
-//! (every shape writes it in digits), and, in parity mode, both search terms. Most events a
-//! shipper sees are neither, so most never reach a JSON or XML parser.
+//! cannot match, because it holds what none of the running rules needs ([`Need`]): for the
+//! process-creation rule a name the `process_powershell` macro accepts (`powershell.exe`,
+//! `pwsh.dll`, ...: the macro compares whole values, so a matching event holds one of them
+//! verbatim) and, in parity mode, both search terms; for the script-block rules the event id
+//! `4104` (every shape writes it in digits) and their terms; for the family's other process
+//! rules the whole name they compare (`winrs.exe`, `wsmprovhost.exe`, `winrshost.exe`). Most
+//! events a shipper sees hold none of these, so most never reach a JSON or XML parser.
 //!
 //! A script block that can match names PowerShell (its channel or provider, as the
 //! `powershell` macro requires, or ECS's `powershell.*` keys): extended mode anchors on that
@@ -11,8 +13,8 @@
 //! (`410` is in 65,143 of the corpus's 65,145 events).
 //!
 //! Two stages. The first ([`Anchors`]) reads every byte once and looks only for short
-//! *anchors*: a three-byte piece that every needle of a group shares (`-co` is in both
-//! `invoke-command` and `-computername`), plus whatever lets parsed text differ from the raw
+//! *anchors*: a three-byte piece of each needle one of which an event must hold (`-co` of
+//! `-computername`, which every parity search requires; `nrs` of `winrs`), plus whatever lets parsed text differ from the raw
 //! bytes: the two ways an escape can spell an ASCII character (`&#` of `&#112;`, and in JSON
 //! `u00` of `\u0070`) and XML's `<!` (a comment or CDATA section splitting a name, which the XML
 //! reader joins again). An event with none of them is rejected right there, and that is
@@ -42,22 +44,64 @@ use anchors::{by_syntax, json_escapes_apply};
 use memchr::memmem::Finder;
 
 use crate::config::Mode;
-use crate::rules::{MacroProfile, Rule};
+use crate::family;
+use crate::rules::{MacroProfile, PARITY_TERMS, Reads, Rule};
 
 pub struct Prefilter {
     anchors: Anchors,
-    /// At least one PowerShell process or original file name must appear, or, in a record
+    /// What the events of each running rule hold (rules needing the same merged): an event
+    /// passes the second stage when it holds what one of them needs.
+    gates: Vec<Gate>,
+    /// `4104`, which every script block holds in digits in every shape.
+    event_id: Finder<'static>,
+    escapes: Escapes,
+}
+
+/// What the events one rule (or several) can fire on hold, as finders over the folded text.
+enum Gate {
+    /// A process creation: every one of `terms`, and one of `names` whole or, in a record
     /// that may carry an event as text (see [`may_embed`]), its stem: the text may be cut
     /// short before its names, and is then reported as broken rather than passed over.
-    names: Vec<Name>,
-    /// Or else this one: `4104`, when the script-block rule runs.
-    event_id: Option<Finder<'static>>,
-    /// With it, in extended mode (parity's terms anchor it already), what a matching script
-    /// block names: [`SCRIPT_BLOCK_WORDS`].
-    script_block_words: Vec<Finder<'static>>,
-    /// Every one of these must appear (parity mode's two search terms).
-    terms: Vec<Finder<'static>>,
-    escapes: Escapes,
+    Process { terms: Vec<Finder<'static>>, names: Vec<Name> },
+    /// A script block: the event id `4104`, every one of `terms`, and one of `words` when
+    /// there are any.
+    ScriptBlock { terms: Vec<Finder<'static>>, words: Vec<Finder<'static>> },
+}
+
+/// What a gate says of a folded text.
+#[derive(PartialEq)]
+enum Holds {
+    Yes,
+    /// Everything but a whole name: only a name's stem.
+    StemOnly,
+    No,
+}
+
+impl Gate {
+    fn holds(&self, folded: &[u8], event_id: &Finder<'_>) -> Holds {
+        let all = |finders: &[Finder<'_>]| finders.iter().all(|f| f.find(folded).is_some());
+        match self {
+            Gate::Process { terms, names } if all(terms) => {
+                let mut stem_only = false;
+                for name in names {
+                    match name.find(folded) {
+                        Some(true) => return Holds::Yes,
+                        Some(false) => stem_only = true,
+                        None => {}
+                    }
+                }
+                if stem_only { Holds::StemOnly } else { Holds::No }
+            }
+            Gate::ScriptBlock { terms, words }
+                if event_id.find(folded).is_some()
+                    && all(terms)
+                    && (words.is_empty() || words.iter().any(|w| w.find(folded).is_some())) =>
+            {
+                Holds::Yes
+            }
+            _ => Holds::No,
+        }
+    }
 }
 
 /// The three spellings that make parsed text differ from the raw bytes: a JSON `\u` escape of
@@ -83,9 +127,9 @@ impl Escapes {
     }
 }
 
-/// The process names that start with one stem (`powershell`: `.exe`, `_ise.exe`), searched
-/// for as the stem, each occurrence then looked at for an ending: one pass over the text
-/// per stem instead of one per name.
+/// The names that start with one stem (`powershell`: `.exe`, `_ise.exe`), searched for as the
+/// stem, each occurrence then looked at for an ending: one pass over the text per stem
+/// instead of one per name.
 struct Name {
     stem: Finder<'static>,
     endings: Vec<Vec<u8>>,
@@ -115,62 +159,132 @@ fn folded_finder(needle: &str) -> Finder<'static> {
     Finder::new(&fold(needle)).into_owned()
 }
 
-impl Prefilter {
-    pub fn new(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Prefilter {
-        let mut names = Vec::new();
-        if rules.contains(&Rule::ProcessCreation) {
-            names.extend(profile.process_names());
-            names.extend(crate::rules::ORIGINAL_FILE_NAMES);
-        }
-        let stems = name_stems(profile, rules);
-        let script_block = rules.contains(&Rule::ScriptBlock);
-        let event_id = script_block.then(|| crate::event::SCRIPT_BLOCK_EVENT_ID.to_string());
-        let terms: &[&str] = match mode {
-            Mode::Parity => &crate::rules::PARITY_TERMS,
-            Mode::Extended => &[],
+/// What the events of one rule hold, as text: the policy that [`Prefilter`] compiles to
+/// finders and [`fluent_bit`] to Onigmo patterns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Need {
+    pub reads: Reads,
+    /// Every one of these (parity's search terms).
+    pub terms: &'static [&'static str],
+    /// One of these whole (process creations), each under one of `stems`.
+    pub names: Vec<&'static str>,
+    pub stems: Vec<&'static str>,
+    /// One of these (script blocks, extended mode: what names PowerShell).
+    pub words: &'static [&'static str],
+}
+
+/// What each of `rules` needs under `mode` and `profile`, those that need the same merged.
+pub fn needs(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Vec<Need> {
+    let parity = mode == Mode::Parity;
+    let process = |terms, names: Vec<&'static str>, stems: Vec<&'static str>| Need {
+        reads: Reads::ProcessCreations,
+        terms,
+        names,
+        stems,
+        words: &[],
+    };
+    let block = |terms, words| Need { reads: Reads::ScriptBlocks, terms, names: Vec::new(), stems: Vec::new(), words };
+    let mut needs: Vec<Need> = Vec::new();
+    for &rule in Rule::ALL.iter().filter(|r| rules.contains(r)) {
+        let need = match rule {
+            Rule::ProcessCreation => {
+                let mut names = profile.process_names().to_vec();
+                names.extend(crate::rules::ORIGINAL_FILE_NAMES);
+                let mut stems = vec!["powershell", "pwsh"];
+                if profile == MacroProfile::Escu2021 {
+                    stems.extend(["sqlps", "sqltoolsps"]);
+                }
+                process(if parity { &PARITY_TERMS[..] } else { &[] }, names, stems)
+            }
+            Rule::ScriptBlock if parity => block(&PARITY_TERMS[..], &[]),
+            Rule::ScriptBlock => block(&[], &SCRIPT_BLOCK_WORDS[..]),
+            Rule::Winrs => process(&[], vec![family::WINRS_NAME], vec!["winrs"]),
+            Rule::InteractiveSession if parity => block(&family::INTERACTIVE_SESSION_TERMS[..], &[]),
+            // Extended reads Enter-PSSession in any script block, as the twin reads Invoke-Command.
+            Rule::InteractiveSession => block(&[], &SCRIPT_BLOCK_WORDS[..]),
+            Rule::WinrmSpawningAProcess => process(&[], vec![family::WSMPROVHOST], vec!["wsmprovhost"]),
+            Rule::WinrmExecuteShell => process(&[], vec![family::WINRSHOST], vec!["winrs"]),
         };
-        let needles = extended_needles(profile, rules);
-        // Parity needs both terms, so one anchor common to them will do; extended needs one of
-        // the needles, so each needs an anchor it holds (`rsh` of powershell, `pws` of pwsh).
-        let mut trigrams: Vec<[u8; 3]> = Vec::new();
-        match mode {
-            Mode::Parity => trigrams.push(*b"-co"),
-            Mode::Extended => {
-                for anchor in needles.iter().map(|needle| stem_anchor(needle)) {
-                    if !trigrams.contains(&anchor) {
-                        trigrams.push(anchor);
+        match needs.iter_mut().find(|n| n.reads == need.reads && n.terms == need.terms && n.words == need.words) {
+            Some(same) => {
+                for name in need.names {
+                    if !same.names.contains(&name) {
+                        same.names.push(name);
+                    }
+                }
+                for stem in need.stems {
+                    if !same.stems.contains(&stem) {
+                        same.stems.push(stem);
                     }
                 }
             }
+            None => needs.push(need),
+        }
+    }
+    needs
+}
+
+impl Need {
+    /// The needles one of which every event this need passes holds: a term (all are
+    /// required, so any will do: the last, which for every rule can start a pattern, see
+    /// [`fluent_bit`]), or else a word or a stem.
+    pub fn one_of(&self) -> Vec<&'static str> {
+        match self.terms.last() {
+            Some(term) => vec![*term],
+            None if !self.words.is_empty() => self.words.to_vec(),
+            None => self.stems.clone(),
+        }
+    }
+
+    fn compile(&self) -> Gate {
+        let finders = |needles: &[&str]| needles.iter().map(|n| folded_finder(n)).collect::<Vec<_>>();
+        match self.reads {
+            Reads::ProcessCreations => Gate::Process {
+                terms: finders(self.terms),
+                names: self
+                    .stems
+                    .iter()
+                    .map(|stem| {
+                        let (stem, mut endings) = (fold(stem), Vec::new());
+                        for name in self.names.iter().map(|n| fold(n)) {
+                            if let Some(ending) = name.strip_prefix(stem.as_slice())
+                                && !endings.iter().any(|e: &Vec<u8>| e == ending)
+                            {
+                                endings.push(ending.to_vec());
+                            }
+                        }
+                        Name { stem: Finder::new(&stem).into_owned(), endings }
+                    })
+                    .collect(),
+            },
+            Reads::ScriptBlocks => Gate::ScriptBlock { terms: finders(self.terms), words: finders(self.words) },
+        }
+    }
+}
+
+impl Prefilter {
+    pub fn new(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Prefilter {
+        let needs = needs(mode, profile, rules);
+        // Each need's events hold one of its needles, so one anchor per needle will do.
+        let mut trigrams: Vec<[u8; 3]> = Vec::new();
+        for anchor in needs.iter().flat_map(|n| n.one_of()).map(anchor) {
+            if !trigrams.contains(&anchor) {
+                trigrams.push(anchor);
+            }
         }
         let anchors = Anchors::new(&trigrams);
-        let prefilter = Prefilter {
-            anchors,
-            names: stems
+        debug_assert!(needs.iter().all(|n| anchors.cover(&n.one_of())));
+        debug_assert!(
+            needs
                 .iter()
-                .map(|stem| {
-                    let (stem, mut endings) = (fold(stem), Vec::new());
-                    for name in names.iter().map(|n| fold(n)) {
-                        if let Some(ending) = name.strip_prefix(stem.as_slice())
-                            && !endings.iter().any(|e: &Vec<u8>| e == ending)
-                        {
-                            endings.push(ending.to_vec());
-                        }
-                    }
-                    Name { stem: Finder::new(&stem).into_owned(), endings }
-                })
-                .collect(),
-            event_id: event_id.as_deref().map(folded_finder),
-            script_block_words: match (script_block, mode) {
-                (true, Mode::Extended) => SCRIPT_BLOCK_WORDS.iter().map(|w| folded_finder(w)).collect(),
-                _ => Vec::new(),
-            },
-            terms: terms.iter().map(|n| folded_finder(n)).collect(),
+                .all(|n| n.names.iter().all(|name| n.stems.iter().any(|s| name.to_ascii_lowercase().starts_with(s))))
+        );
+        Prefilter {
+            anchors,
+            gates: needs.iter().map(Need::compile).collect(),
+            event_id: folded_finder(&crate::event::SCRIPT_BLOCK_EVENT_ID.to_string()),
             escapes: Escapes::new(),
-        };
-        debug_assert!(prefilter.anchors.cover(if terms.is_empty() { &needles } else { terms }));
-        debug_assert!(names.iter().all(|n| stems.iter().any(|s| n.to_ascii_lowercase().starts_with(s))));
-        prefilter
+        }
     }
 
     /// False only when the event certainly cannot match. `scratch` is reused across calls.
@@ -184,48 +298,36 @@ impl Prefilter {
         scratch.clear();
         scratch.extend(event.iter().map(|b| b | 0x20));
         let folded = scratch.as_slice();
-        if !self.terms.iter().all(|f| f.find(folded).is_some()) {
-            return false;
-        }
-        if self.event_id.as_ref().is_some_and(|id| id.find(folded).is_some())
-            && (self.script_block_words.is_empty() || self.script_block_words.iter().any(|w| w.find(folded).is_some()))
-        {
-            return true;
-        }
         let mut stem_only = false;
-        for name in &self.names {
-            match name.find(folded) {
-                Some(true) => return true,
-                Some(false) => stem_only = true,
-                None => {}
+        for gate in &self.gates {
+            match gate.holds(folded, &self.event_id) {
+                Holds::Yes => return true,
+                Holds::StemOnly => stem_only = true,
+                Holds::No => {}
             }
         }
         stem_only && may_embed(event)
     }
 }
 
-/// The stems of the process names the rules accept (`powershell` is in powershell.exe,
-/// powershell_ise.exe and PowerShell.EXE, `pwsh` in pwsh.exe and pwsh.dll).
-fn name_stems(profile: MacroProfile, rules: &[Rule]) -> Vec<&'static str> {
-    let mut stems = Vec::new();
-    if rules.contains(&Rule::ProcessCreation) {
-        stems.extend(["powershell", "pwsh"]);
-        if profile == MacroProfile::Escu2021 {
-            stems.extend(["sqlps", "sqltoolsps"]);
-        }
+/// What a needle is found by in the first stage: a trigram rare in logs that only it holds of
+/// the needles (`powershell` is everywhere in a path, so not `pow`; both parity terms hold
+/// `-co`; `winrs` and `winrshost` share `nrs`).
+fn anchor(needle: &str) -> [u8; 3] {
+    match needle {
+        "powershell" => *b"rsh",
+        "pwsh" => *b"pws",
+        "sqlps" | "sqltoolsps" => *b"sql",
+        "winrs" => *b"nrs",
+        "wsmprovhost" => *b"wsm",
+        "invoke-command" | "-computername" => *b"-co",
+        _ => unreachable!("no anchor for {needle}"),
     }
-    stems
 }
 
-/// What an event must hold (folded) for extended mode to look at it: a process name's stem,
-/// or, for a script block, [`SCRIPT_BLOCK_WORDS`]. Parity needs [`crate::rules::PARITY_TERMS`].
-pub fn extended_needles(profile: MacroProfile, rules: &[Rule]) -> Vec<&'static str> {
-    let mut needles = name_stems(profile, rules);
-    if rules.contains(&Rule::ScriptBlock) {
-        needles.extend(SCRIPT_BLOCK_WORDS.iter().filter(|w| !needles.contains(w)).collect::<Vec<_>>());
-    }
-    needles
-}
+/// What every script block that can match holds, folded: `powershell`, in its channel or
+/// provider (`event::windows`) or in ECS's keys (`event::json`).
+const SCRIPT_BLOCK_WORDS: [&str; 1] = ["powershell"];
 
 /// Whether a JSON record may carry an event as text: a string starts with `<`, with JSON
 /// (`{` and then an escaped quote or white space: a GUID's `{5770…}` is not), or with
@@ -243,28 +345,16 @@ fn may_embed(event: &[u8]) -> bool {
         })
 }
 
-/// The first stage: folded trigrams, one per group of needles, plus the escape spellings.
-/// A trigram's bytes are folded already (`b | 0x20 == b`) and none is a space, which is what
-/// the zero padding past the end of the text folds to.
+/// The first stage: folded trigrams, one per needle an event must hold one of, plus the
+/// escape spellings. A trigram's bytes are folded already (`b | 0x20 == b`) and none is a
+/// space, which is what the zero padding past the end of the text folds to.
 enum Anchors {
     One([[u8; 3]; 1]),
     Two([[u8; 3]; 2]),
     Three([[u8; 3]; 3]),
-}
-
-/// What every script block that can match holds, folded: `powershell`, in its channel or
-/// provider (`event::windows`) or in ECS's keys (`event::json`).
-const SCRIPT_BLOCK_WORDS: [&str; 1] = ["powershell"];
-
-/// The anchor a word is found by: a trigram rare in logs that only it holds of the words
-/// (`powershell` is everywhere in a path, so not `pow`).
-fn stem_anchor(word: &str) -> [u8; 3] {
-    match word {
-        "powershell" => *b"rsh",
-        "pwsh" => *b"pws",
-        // sqlps, sqltoolsps
-        _ => *b"sql",
-    }
+    Four([[u8; 3]; 4]),
+    Five([[u8; 3]; 5]),
+    Six([[u8; 3]; 6]),
 }
 
 impl Anchors {
@@ -273,7 +363,10 @@ impl Anchors {
             [a] => Anchors::One([a]),
             [a, b] => Anchors::Two([a, b]),
             [a, b, c] => Anchors::Three([a, b, c]),
-            _ => unreachable!("one to three anchors: {} asked for", trigrams.len()),
+            [a, b, c, d] => Anchors::Four([a, b, c, d]),
+            [a, b, c, d, e] => Anchors::Five([a, b, c, d, e]),
+            [a, b, c, d, e, f] => Anchors::Six([a, b, c, d, e, f]),
+            _ => unreachable!("one to six anchors: {} asked for", trigrams.len()),
         }
     }
 
@@ -283,6 +376,9 @@ impl Anchors {
             Anchors::One(t) => by_syntax(text, t),
             Anchors::Two(t) => by_syntax(text, t),
             Anchors::Three(t) => by_syntax(text, t),
+            Anchors::Four(t) => by_syntax(text, t),
+            Anchors::Five(t) => by_syntax(text, t),
+            Anchors::Six(t) => by_syntax(text, t),
         }
     }
 
@@ -291,6 +387,9 @@ impl Anchors {
             Anchors::One(t) => t,
             Anchors::Two(t) => t,
             Anchors::Three(t) => t,
+            Anchors::Four(t) => t,
+            Anchors::Five(t) => t,
+            Anchors::Six(t) => t,
         }
     }
 
@@ -344,13 +443,13 @@ mod tests {
     use super::*;
 
     const PROCESS: &[Rule] = &[Rule::ProcessCreation];
-    const BOTH: &[Rule] = &Rule::ALL;
+    const EVERY: &[Rule] = &Rule::ALL;
     const SCRIPT: &[Rule] = &[Rule::ScriptBlock];
 
     #[test]
     fn script_blocks_pass_by_their_event_id() {
         let mut s = Vec::new();
-        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, BOTH);
+        let p = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, EVERY);
         let block = br#"{"EventID":4104,"ScriptBlockText":"Invoke-Command -ComputerName x"}"#;
         assert!(p.may_match(block, &mut s));
         assert!(!Prefilter::new(Mode::Parity, MacroProfile::Escu2026, PROCESS).may_match(block, &mut s));
@@ -362,7 +461,7 @@ mod tests {
         assert!(!e.may_match(br#"{"EventID":4103,"Image":"C:\powershell.exe"}"#, &mut s));
         // The digits alone, in a GUID, are no anchor.
         assert!(!e.may_match(br#"{"EventID":4104,"ProcessGuid":"{DBF41041-0F0}"}"#, &mut s));
-        let both = Prefilter::new(Mode::Extended, MacroProfile::Escu2021, BOTH);
+        let both = Prefilter::new(Mode::Extended, MacroProfile::Escu2021, EVERY);
         assert!(
             both.may_match(
                 b"<Event><EventID>4104</EventID><Channel>PowerShellCore/Operational</Channel></Event>",
@@ -417,17 +516,6 @@ mod tests {
         }
     }
 
-    const WHOLE_NAMES: [&str; 8] = [
-        "powershell.exe",
-        "pwsh.exe",
-        "powershell_ise.exe",
-        "PowerShell.EXE",
-        "pwsh.dll",
-        "powershell_ise.EXE",
-        "sqlps.exe",
-        "sqltoolsps.exe",
-    ];
-
     /// The first stage never rejects what the exact test accepts, over text built to hold
     /// many near misses.
     #[test]
@@ -464,6 +552,11 @@ mod tests {
             b"410",
             b"04",
             b"Microsoft-Windows-PowerShell",
+            b"winrs",
+            b"nrs",
+            b"host",
+            b"WsmProvHost",
+            b"Enter-PSSession",
         ];
         let mut s = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -477,9 +570,11 @@ mod tests {
             }
             let setups = [
                 (Mode::Parity, MacroProfile::Escu2026, PROCESS),
-                (Mode::Parity, MacroProfile::Escu2026, BOTH),
-                (Mode::Extended, MacroProfile::Escu2021, BOTH),
+                (Mode::Parity, MacroProfile::Escu2026, EVERY),
+                (Mode::Parity, MacroProfile::Escu2026, &Rule::DEFAULT[..]),
+                (Mode::Extended, MacroProfile::Escu2021, EVERY),
                 (Mode::Extended, MacroProfile::Escu2026, SCRIPT),
+                (Mode::Extended, MacroProfile::Escu2026, &[Rule::WinrmSpawningAProcess, Rule::InteractiveSession]),
             ];
             for (mode, profile, rules) in setups {
                 let p = Prefilter::new(mode, profile, rules);
@@ -487,24 +582,69 @@ mod tests {
                     let folded: Vec<u8> = text.iter().map(|b| b | 0x20).collect();
                     let holds =
                         |needles: &[&str]| needles.iter().any(|n| memchr::memmem::find(&folded, &fold(n)).is_some());
-                    let (names, stems) = match (rules.contains(&Rule::ProcessCreation), profile) {
-                        (false, _) => (&[][..], &[][..]),
-                        (true, MacroProfile::Escu2026) => (&WHOLE_NAMES[..6], &["powershell", "pwsh"][..]),
-                        (true, MacroProfile::Escu2021) => {
-                            (&WHOLE_NAMES[..], &["powershell", "pwsh", "sqlps", "sqltoolsps"][..])
-                        }
+                    // Every term, then (a process creation) a whole name or, where an event
+                    // may be embedded, a stem, or (a script block) the event id and a word.
+                    let passes = |n: &Need| {
+                        n.terms.iter().all(|t| holds(&[t]))
+                            && match n.reads {
+                                Reads::ProcessCreations => holds(&n.names) || (may_embed(&text) && holds(&n.stems)),
+                                Reads::ScriptBlocks => holds(&["4104"]) && (n.words.is_empty() || holds(n.words)),
+                            }
                     };
-                    // Stage 1 needs a script block's word (extended) or both terms (parity);
-                    // stage 2 the event id.
-                    let words = mode == Mode::Parity || holds(&SCRIPT_BLOCK_WORDS);
-                    let event_id = rules.contains(&Rule::ScriptBlock) && words && holds(&["4104"]);
-                    p.escapes.spell_ascii(&text).next().is_some()
-                        || (p.terms.iter().all(|f| f.find(&folded).is_some())
-                            && (event_id || holds(names) || (may_embed(&text) && holds(stems))))
+                    p.escapes.spell_ascii(&text).next().is_some() || needs(mode, profile, rules).iter().any(passes)
                 };
                 assert_eq!(p.may_match(&text, &mut s), exact, "{:?}", String::from_utf8_lossy(&text));
             }
         }
+    }
+
+    /// What each rule needs, spelled out: the policy the superset test above takes as given.
+    #[test]
+    fn each_rule_needs_its_names_or_terms() {
+        let spec = |mode, rules: &[Rule]| {
+            needs(mode, MacroProfile::Escu2026, rules)
+                .into_iter()
+                .map(|n| (n.reads, n.terms.to_vec(), n.names, n.words.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        let (p, b) = (Reads::ProcessCreations, Reads::ScriptBlocks);
+        let powershell = vec![
+            "powershell.exe",
+            "pwsh.exe",
+            "powershell_ise.exe",
+            "PowerShell.EXE",
+            "pwsh.dll",
+            "powershell_ise.EXE",
+        ];
+        assert_eq!(
+            spec(Mode::Parity, EVERY),
+            [
+                (p, PARITY_TERMS.to_vec(), powershell.clone(), vec![]),
+                (b, PARITY_TERMS.to_vec(), vec![], vec![]),
+                (p, vec![], vec!["winrs.exe", "wsmprovhost.exe", "winrshost.exe"], vec![]),
+                (b, vec!["enter-pssession", "-computername"], vec![], vec![]),
+            ]
+        );
+        let mut every_name = powershell;
+        every_name.extend(["winrs.exe", "wsmprovhost.exe", "winrshost.exe"]);
+        assert_eq!(
+            spec(Mode::Extended, EVERY),
+            [(p, vec![], every_name, vec![]), (b, vec![], vec![], vec!["powershell"])]
+        );
+        let mut s = Vec::new();
+        let family = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, EVERY);
+        assert!(
+            family.may_match(br#"{"Image":"C:\\Windows\\System32\\WINRS.exe","CommandLine":"winrs -r:x"}"#, &mut s)
+        );
+        assert!(family.may_match(br#"{"ParentImage":"C:\\wsmprovhost.exe","Image":"whoami.exe"}"#, &mut s));
+        assert!(!family.may_match(br#"{"ParentImage":"C:\\wsmprovhost.dll","Image":"whoami.exe"}"#, &mut s));
+        assert!(
+            family
+                .may_match(br#"{"EventID":4104,"ScriptBlockText":"etsn x; Enter-PSSession -ComputerName x"}"#, &mut s)
+        );
+        assert!(!family.may_match(br#"{"EventID":4103,"ScriptBlockText":"Enter-PSSession -ComputerName x"}"#, &mut s));
+        let source = Prefilter::new(Mode::Parity, MacroProfile::Escu2026, &Rule::DEFAULT);
+        assert!(!source.may_match(br#"{"ParentImage":"C:\\wsmprovhost.exe","Image":"whoami.exe"}"#, &mut s));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde_json::{Map, Value, json};
+use winrm_detect::rules::Reads;
 use winrm_detect::{Annotation, Rule};
 
 /// How `--emit summary` prints its rows.
@@ -45,10 +46,17 @@ pub fn by_fields(rule: Rule, rule_version: u32) -> &'static [&'static str] {
     /// `| stats count min(_time) as firstTime max(_time) as lastTime by EventCode
     /// ScriptBlockText Computer user_id` (the script-block twin, every version).
     const SCRIPT_BLOCK: &[&str] = &["EventCode", "ScriptBlockText", "Computer", "user_id"];
+    /// `| stats … by dest signature signature_id user_id vendor_product EventID Guid Opcode
+    /// Name Path ProcessID ScriptBlockId ScriptBlockText` (Interactive Session, version 10):
+    /// those of them a script-block row carries, `dest` being `Computer`.
+    const INTERACTIVE_SESSION: &[&str] = &["Computer", "user_id", "Path", "ScriptBlockId", "ScriptBlockText"];
     match rule {
         Rule::ScriptBlock => SCRIPT_BLOCK,
+        Rule::InteractiveSession => INTERACTIVE_SESSION,
         Rule::ProcessCreation if rule_version == 1 => V1,
-        Rule::ProcessCreation => V12,
+        // Winrs (version 6), WinRM Spawning a Process (4) and Execute Shell (8) group by
+        // the same fields as version 12.
+        _ => V12,
     }
 }
 
@@ -185,7 +193,8 @@ pub fn print(out: &mut dyn Write, summary: &Summary, format: SummaryFormat) -> R
             let shown_rules: Vec<&str> =
                 rules.iter().copied().filter(|r| rows.iter().any(|row| row["rule"] == *r)).collect();
             for (i, rule) in shown_rules.iter().enumerate() {
-                let columns = if *rule == Rule::ScriptBlock.as_str() { SCRIPT_BLOCK } else { PROCESS };
+                let reads = Rule::ALL.iter().find(|r| r.as_str() == *rule).map(|r| r.reads());
+                let columns = if reads == Some(Reads::ScriptBlocks) { SCRIPT_BLOCK } else { PROCESS };
                 let group: Vec<&Map<String, Value>> = rows.iter().filter(|row| row["rule"] == *rule).collect();
                 if shown_rules.len() > 1 || *rule != Rule::ProcessCreation.as_str() {
                     writeln!(out, "{}rule {rule}:", if i > 0 { "\n" } else { "" })?;

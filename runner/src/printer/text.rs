@@ -4,7 +4,8 @@
 
 use std::io::IsTerminal;
 
-use winrm_detect::{Annotation, Rule};
+use winrm_detect::Annotation;
+use winrm_detect::rules::Reads;
 
 use crate::scan::Record;
 
@@ -56,9 +57,9 @@ const BEFORE_FIRST_MARK: usize = 60;
 
 /// One match of `record`, on one line.
 pub fn line(record: &Record<'_>, annotation: &Annotation, style: Style) -> String {
-    let (host, user, text, layer) = match annotation.rule {
-        Rule::ProcessCreation => ("dest", "user", "process", "process"),
-        Rule::ScriptBlock => ("Computer", "user_id", "ScriptBlockText", "script-block"),
+    let (host, user, text, layer) = match annotation.rule.reads() {
+        Reads::ProcessCreations => ("dest", "user", "process", "process"),
+        Reads::ScriptBlocks => ("Computer", "user_id", "ScriptBlockText", "script-block"),
     };
     let field = |name| annotation.field(name).unwrap_or("-");
     let mut line = format!(

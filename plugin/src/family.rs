@@ -1,0 +1,239 @@
+//! The WinRM family's other four rules, each read to the letter of its ESCU search (who they
+//! are, their risk and message: [`crate::rules`]): what each requires of an event's CIM row
+//! or script text, and the evidence of what it found. Splunk compares field values and `*`
+//! wildcards without ASCII case, so every parity test here folds ASCII case and nothing else.
+//! Extended mode reads `winrs` as winrs.exe reads its switches ([`winrs_extended`]);
+//! `Enter-PSSession` as PowerShell binds it is the analyser's (`cmdline`).
+
+use crate::annotation::{CimRow, Evidence};
+use crate::cmdline::split_args;
+use crate::rules::PARITY_TERMS;
+
+/// `Processes.process_name=winrs.exe OR Processes.original_file_name=winrs.exe`.
+pub const WINRS_NAME: &str = "winrs.exe";
+/// `Processes.process="*-r:*" OR Processes.process="*-remote:*"`, lower-cased.
+pub const WINRS_SWITCHES: [&str; 2] = ["-r:", "-remote:"];
+/// `ScriptBlockText="*Enter-PSSession*" AND ScriptBlockText="*-ComputerName*"`, lower-cased.
+pub const INTERACTIVE_SESSION_TERMS: [&str; 2] = ["enter-pssession", PARITY_TERMS[1]];
+/// `Processes.parent_process_name=wsmprovhost.exe`: PowerShell remoting's host process.
+pub const WSMPROVHOST: &str = "wsmprovhost.exe";
+/// `Processes.process_name IN (…)` of WinRM Spawning a Process, as its search lists them.
+pub const WSMPROVHOST_CHILDREN: [&str; 10] = [
+    "cmd.exe",
+    "sh.exe",
+    "bash.exe",
+    "powershell.exe",
+    "pwsh.exe",
+    "schtasks.exe",
+    "certutil.exe",
+    "whoami.exe",
+    "bitsadmin.exe",
+    "scp.exe",
+];
+/// `Processes.parent_process_name="winrshost.exe"`: the host of a `winrs` command.
+pub const WINRSHOST: &str = "winrshost.exe";
+/// `Processes.process_name IN ("cmd.exe","*powershell*", "pwsh.exe")`: the middle one a
+/// wildcard, so `powershell_ise.exe` or a renamed `xpowershell.exe` also count.
+pub const WINRSHOST_SHELLS: [&str; 3] = ["cmd.exe", "*powershell*", "pwsh.exe"];
+
+/// What a family rule found: the evidence, (for `winrs`) the hosts its `-r:` names, and (an
+/// extended reading) how the command evaded the literal search.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Finding {
+    pub evidence: Vec<Evidence>,
+    pub targets: Vec<String>,
+    pub techniques: Vec<String>,
+}
+
+/// An extended `winrs` switch written with `/` instead of `-` (`/r:FS02`).
+pub const SLASH_SWITCH: &str = "slash-switch";
+/// An extended `winrs` switch with quotes inside it that the C runtime removes (`-"r":FS02`).
+pub const QUOTING: &str = "quoting";
+
+/// Remote Process Instantiation via WinRM and Winrs as winrs.exe reads its command line: the
+/// C runtime's `argv`, then switches (`-` or `/`, a name, `:` and a value; names without case)
+/// up to the first argument that is not one, which starts the remote command. `-r:` or
+/// `-remote:` there names the endpoint however it is spelled; the same text in the remote
+/// command is not a switch (but the literal search fires on it, and extended mode keeps every
+/// parity match).
+pub fn winrs_extended(row: &CimRow) -> Option<Finding> {
+    let named =
+        row.process_name.eq_ignore_ascii_case(WINRS_NAME) || row.original_file_name.eq_ignore_ascii_case(WINRS_NAME);
+    if !named {
+        return None;
+    }
+    let line = row.process.as_str();
+    let args = split_args(line);
+    let mut found = Finding::default();
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        let Some(switch) = arg.text.strip_prefix(['-', '/']) else { break };
+        let Some((name, value)) = switch.split_once(':') else { continue };
+        if !(name.eq_ignore_ascii_case("r") || name.eq_ignore_ascii_case("remote")) {
+            continue;
+        }
+        let end = args.get(i + 1).map_or(line.len(), |next| next.start);
+        let written = line[arg.start..end].trim_end();
+        if arg.text.starts_with('/') {
+            found.techniques.push(SLASH_SWITCH.into());
+        }
+        if written.contains('"') {
+            found.techniques.push(QUOTING.into());
+        }
+        found.evidence.push(text_evidence("switch", line, arg.start, written.len(), "process"));
+        if !value.is_empty() && !found.targets.iter().any(|t| t.eq_ignore_ascii_case(value)) {
+            found.targets.push(value.to_string());
+        }
+    }
+    found.techniques.sort();
+    found.techniques.dedup();
+    (!found.evidence.is_empty()).then_some(found)
+}
+
+/// `len` bytes of `text` at `at`, found in `layer`.
+fn text_evidence(kind: &str, text: &str, at: usize, len: usize, layer: &str) -> Evidence {
+    Evidence {
+        kind: kind.into(),
+        text: text[at..at + len].into(),
+        layer: layer.into(),
+        offset: u32::try_from(at).unwrap_or(u32::MAX),
+    }
+}
+
+fn field_evidence(field: &str, value: &str) -> Evidence {
+    Evidence { kind: field.into(), text: value.into(), layer: field.into(), offset: 0 }
+}
+
+/// Remote Process Instantiation via WinRM and Winrs: the name (or the PE header's) is
+/// `winrs.exe` and the command line holds `-r:` or `-remote:`. Each switch found is evidence,
+/// and what follows it up to white space (quotes removed) a remote target.
+pub fn winrs(row: &CimRow) -> Option<Finding> {
+    let named =
+        row.process_name.eq_ignore_ascii_case(WINRS_NAME) || row.original_file_name.eq_ignore_ascii_case(WINRS_NAME);
+    if !named {
+        return None;
+    }
+    let lower = row.process.to_ascii_lowercase();
+    let mut found = Finding::default();
+    for switch in WINRS_SWITCHES {
+        for at in memchr::memmem::find_iter(lower.as_bytes(), switch.as_bytes()) {
+            if found.evidence.iter().all(|e| e.kind != switch) {
+                found.evidence.push(text_evidence(switch, &row.process, at, switch.len(), "process"));
+            }
+            let rest = &row.process[at + switch.len()..];
+            let value = rest.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+            let host = value.trim_matches(['"', '\'']);
+            if !host.is_empty() && !found.targets.iter().any(|t| t.eq_ignore_ascii_case(host)) {
+                found.targets.push(host.to_string());
+            }
+        }
+    }
+    found.evidence.sort_by_key(|e| e.offset);
+    (!found.evidence.is_empty()).then_some(found)
+}
+
+/// Interactive Session on Remote Endpoint with PowerShell: both terms in the script text.
+pub fn interactive_session(text: &str, layer: &str) -> Option<Finding> {
+    let lower = text.to_ascii_lowercase();
+    let evidence = INTERACTIVE_SESSION_TERMS
+        .iter()
+        .map(|term| {
+            let at = memchr::memmem::find(lower.as_bytes(), term.as_bytes())?;
+            Some(text_evidence(term, text, at, term.len(), layer))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Finding { evidence, ..Finding::default() })
+}
+
+/// WinRM Spawning a Process: the parent is `wsmprovhost.exe` and the process one of ten.
+pub fn winrm_spawning_a_process(row: &CimRow) -> Option<Finding> {
+    child_of(row, WSMPROVHOST, &WSMPROVHOST_CHILDREN)
+}
+
+/// Windows Remote Management Execute Shell: the parent is `winrshost.exe` and the process
+/// `cmd.exe`, `pwsh.exe` or any name holding `powershell`.
+pub fn winrm_execute_shell(row: &CimRow) -> Option<Finding> {
+    child_of(row, WINRSHOST, &WINRSHOST_SHELLS)
+}
+
+fn child_of(row: &CimRow, parent: &str, children: &[&str]) -> Option<Finding> {
+    let process_name = row.process_name.to_ascii_lowercase();
+    let listed = children.iter().any(|c| match c.strip_prefix('*').and_then(|c| c.strip_suffix('*')) {
+        Some(inner) => process_name.contains(inner),
+        None => process_name == *c,
+    });
+    (row.parent_process_name.eq_ignore_ascii_case(parent) && listed).then(|| Finding {
+        evidence: vec![
+            field_evidence("parent_process_name", &row.parent_process_name),
+            field_evidence("process_name", &row.process_name),
+        ],
+        ..Finding::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::ProcessFields;
+
+    fn row(name: &str, parent: &str, process: &str) -> CimRow {
+        CimRow::new(ProcessFields {
+            process_name: Some(name.into()),
+            parent_process_name: Some(parent.into()),
+            process: Some(process.into()),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn winrs_needs_its_name_and_a_remote_switch() {
+        let f = winrs(&row("WinRS.EXE", "cmd.exe", r#"winrs -R:"FS02" -u:x cmd /c -remote:ignored"#)).unwrap();
+        assert_eq!(f.evidence.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["-R:", "-remote:"]);
+        assert_eq!(f.targets, ["FS02", "ignored"]);
+        assert!(winrs(&row("winrs.exe", "x", "winrs /r:FS02 cmd")).is_none(), "the search has no /r:");
+        assert!(winrs(&row("cmd.exe", "x", "winrs -r:FS02 cmd")).is_none());
+        let renamed = CimRow::new(ProcessFields {
+            process_name: Some("w.exe".into()),
+            original_file_name: Some("winrs.exe".into()),
+            process: Some("w -r:x".into()),
+            ..Default::default()
+        });
+        assert!(winrs(&renamed).is_some());
+    }
+
+    #[test]
+    fn winrs_switches_as_winrs_reads_them() {
+        let read = |line: &str| winrs_extended(&row("winrs.exe", "cmd.exe", line));
+        let f = read(r#"winrs /R:FS02 -u:x cmd /c hostname"#).unwrap();
+        assert_eq!(
+            (f.targets.as_slice(), f.techniques.as_slice()),
+            (&["FS02".to_string()][..], &[SLASH_SWITCH.to_string()][..])
+        );
+        assert_eq!((f.evidence[0].text.as_str(), f.evidence[0].offset), ("/R:FS02", 6));
+        let f = read(r#"winrs -"r":"FS 02" cmd"#).unwrap();
+        assert_eq!((f.targets[0].as_str(), f.techniques[0].as_str()), ("FS 02", QUOTING));
+        assert_eq!(read("winrs /remote:https://fs02:5986 cmd").unwrap().targets, ["https://fs02:5986"]);
+        // After the first argument that is not a switch, everything is the remote command.
+        assert_eq!(read("winrs hostname /r:FS02"), None);
+        assert_eq!(read("winrs -un -t:10 hostname"), None);
+        assert_eq!(read("winrs -rx:FS02 hostname"), None);
+        assert_eq!(winrs_extended(&row("cmd.exe", "x", "cmd /r:FS02")), None);
+    }
+
+    #[test]
+    fn children_are_whole_names_but_the_wildcard() {
+        assert!(winrm_spawning_a_process(&row("WHOAMI.exe", "WsmProvHost.exe", "whoami")).is_some());
+        assert!(winrm_spawning_a_process(&row("wevtutil.exe", "wsmprovhost.exe", "")).is_none());
+        assert!(winrm_spawning_a_process(&row("xcmd.exe", "wsmprovhost.exe", "")).is_none());
+        assert!(winrm_execute_shell(&row("PowerShell_ISE.exe", "winrshost.exe", "")).is_some());
+        assert!(winrm_execute_shell(&row("whoami.exe", "winrshost.exe", "")).is_none());
+        assert!(winrm_execute_shell(&row("cmd.exe", "wsmprovhost.exe", "")).is_none());
+    }
+
+    #[test]
+    fn interactive_session_needs_both_terms() {
+        let f = interactive_session("ENTER-PSSESSION -computerName x", "script-block").unwrap();
+        assert_eq!((f.evidence[0].offset, f.evidence[1].offset), (0, 16));
+        assert!(interactive_session("etsn -ComputerName x", "script-block").is_none());
+        assert!(interactive_session("Enter-PSSession x", "script-block").is_none());
+    }
+}

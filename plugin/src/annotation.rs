@@ -54,6 +54,26 @@ fn fields_as_object<S: serde::Serializer>(fields: &[(String, Option<String>)], s
     map.end()
 }
 
+/// Every one of a search's `*term*` wildcards (lower-cased) in `text`, as evidence of `layer`
+/// where each first stands, or `None` when one is missing.
+pub fn terms_in<const N: usize>(text: &str, terms: &[&str; N], layer: &str) -> Option<Vec<Evidence>> {
+    terms
+        .iter()
+        .zip(rules::term_offsets(text, terms))
+        .map(|(term, at)| Some(text_evidence(term, text, at?, term.len(), layer)))
+        .collect()
+}
+
+/// `len` bytes of `text` at `at`, found in `layer`, as evidence of `kind`.
+pub fn text_evidence(kind: &str, text: &str, at: usize, len: usize, layer: &str) -> Evidence {
+    Evidence {
+        kind: kind.into(),
+        text: text[at..at + len].into(),
+        layer: layer.into(),
+        offset: u32::try_from(at).unwrap_or(u32::MAX),
+    }
+}
+
 impl Annotation {
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())

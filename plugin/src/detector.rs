@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, ScanError};
 use crate::event::{self, Event, Kind, ScriptBlock};
 use crate::family::{self, Finding};
 use crate::prefilter::Prefilter;
-use crate::rules::{self, MacroProfile, Matcher, PARITY_TERMS, Rule, parity_term_offsets};
+use crate::rules::{self, MacroProfile, Matcher, PARITY_TERMS, Rule};
 use crate::script_block::{self, Parts};
 
 /// What the detector made of one event: the annotations of the rules that fired (none when
@@ -58,19 +58,7 @@ pub fn parity_terms(process: &str) -> Option<Vec<Evidence>> {
 
 /// Both [`PARITY_TERMS`] in `text` as evidence of `layer`, or `None` when either is missing.
 pub fn parity_terms_in(text: &str, layer: &str) -> Option<Vec<Evidence>> {
-    PARITY_TERMS
-        .iter()
-        .zip(parity_term_offsets(text))
-        .map(|(term, at)| {
-            let at = at?;
-            Some(Evidence {
-                kind: (*term).into(),
-                text: text[at..at + term.len()].into(),
-                layer: layer.into(),
-                offset: u32::try_from(at).unwrap_or(u32::MAX),
-            })
-        })
-        .collect()
+    annotation::terms_in(text, &PARITY_TERMS, layer)
 }
 
 /// Splunk-style wildcard match (`*` is any run), both sides already lower-cased.

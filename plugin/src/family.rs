@@ -5,7 +5,7 @@
 //! Extended mode reads `winrs` as winrs.exe reads its switches ([`winrs_extended`]);
 //! `Enter-PSSession` as PowerShell binds it is the analyser's (`cmdline`).
 
-use crate::annotation::{CimRow, Evidence};
+use crate::annotation::{CimRow, Evidence, terms_in, text_evidence};
 use crate::cmdline::split_args;
 use crate::rules::PARITY_TERMS;
 
@@ -57,9 +57,7 @@ pub const QUOTING: &str = "quoting";
 /// command is not a switch (but the literal search fires on it, and extended mode keeps every
 /// parity match).
 pub fn winrs_extended(row: &CimRow) -> Option<Finding> {
-    let named =
-        row.process_name.eq_ignore_ascii_case(WINRS_NAME) || row.original_file_name.eq_ignore_ascii_case(WINRS_NAME);
-    if !named {
+    if !is_winrs(row) {
         return None;
     }
     let line = row.process.as_str();
@@ -89,14 +87,9 @@ pub fn winrs_extended(row: &CimRow) -> Option<Finding> {
     (!found.evidence.is_empty()).then_some(found)
 }
 
-/// `len` bytes of `text` at `at`, found in `layer`.
-fn text_evidence(kind: &str, text: &str, at: usize, len: usize, layer: &str) -> Evidence {
-    Evidence {
-        kind: kind.into(),
-        text: text[at..at + len].into(),
-        layer: layer.into(),
-        offset: u32::try_from(at).unwrap_or(u32::MAX),
-    }
+/// `Processes.process_name=winrs.exe OR Processes.original_file_name=winrs.exe`.
+fn is_winrs(row: &CimRow) -> bool {
+    row.process_name.eq_ignore_ascii_case(WINRS_NAME) || row.original_file_name.eq_ignore_ascii_case(WINRS_NAME)
 }
 
 fn field_evidence(field: &str, value: &str) -> Evidence {
@@ -107,9 +100,7 @@ fn field_evidence(field: &str, value: &str) -> Evidence {
 /// `winrs.exe` and the command line holds `-r:` or `-remote:`. Each switch found is evidence,
 /// and what follows it up to white space (quotes removed) a remote target.
 pub fn winrs(row: &CimRow) -> Option<Finding> {
-    let named =
-        row.process_name.eq_ignore_ascii_case(WINRS_NAME) || row.original_file_name.eq_ignore_ascii_case(WINRS_NAME);
-    if !named {
+    if !is_winrs(row) {
         return None;
     }
     let lower = row.process.to_ascii_lowercase();
@@ -133,14 +124,7 @@ pub fn winrs(row: &CimRow) -> Option<Finding> {
 
 /// Interactive Session on Remote Endpoint with PowerShell: both terms in the script text.
 pub fn interactive_session(text: &str, layer: &str) -> Option<Finding> {
-    let lower = text.to_ascii_lowercase();
-    let evidence = INTERACTIVE_SESSION_TERMS
-        .iter()
-        .map(|term| {
-            let at = memchr::memmem::find(lower.as_bytes(), term.as_bytes())?;
-            Some(text_evidence(term, text, at, term.len(), layer))
-        })
-        .collect::<Option<Vec<_>>>()?;
+    let evidence = terms_in(text, &INTERACTIVE_SESSION_TERMS, layer)?;
     Some(Finding { evidence, ..Finding::default() })
 }
 

@@ -138,11 +138,16 @@ pub const PARITY_TERMS_SPELLED: [&str; 2] = ["Invoke-Command", "-ComputerName"];
 /// [`PARITY_TERMS_SPELLED`] lower-cased: Splunk compares `*term*` wildcards without ASCII case.
 pub const PARITY_TERMS: [&str; 2] = ["invoke-command", "-computername"];
 
-/// Where each of [`PARITY_TERMS`] first stands in `text`, if it does (the text is lower-cased
-/// once for both; ASCII lower-casing keeps byte offsets).
+/// Where each of [`PARITY_TERMS`] first stands in `text`, if it does.
 pub fn parity_term_offsets(text: &str) -> [Option<usize>; 2] {
+    term_offsets(text, &PARITY_TERMS)
+}
+
+/// Where each of a search's lower-cased `*term*` wildcards first stands in `text`, if it does
+/// (the text is lower-cased once for all; ASCII lower-casing keeps byte offsets).
+pub fn term_offsets<const N: usize>(text: &str, terms: &[&str; N]) -> [Option<usize>; N] {
     let lower = text.to_ascii_lowercase();
-    PARITY_TERMS.map(|term| memchr::memmem::find(lower.as_bytes(), term.as_bytes()))
+    terms.map(|term| memchr::memmem::find(lower.as_bytes(), term.as_bytes()))
 }
 
 /// Who fired: the id, name and version an annotation carries.

@@ -52,7 +52,7 @@
 //! (case-insensitive or not) quickly and an alternation under `(?i)` slowly: one
 //! `(?i)-co|&#|<!` cost more than the whole AOT module (issue 24).
 
-use super::{JSON_ESCAPE, XML_MARKUP, XML_REFERENCE, needs};
+use super::{JSON_ESCAPE, XML_MARKUP, XML_REFERENCE, needs, push_new};
 use crate::config::Config;
 
 /// The patterns for one configuration of the module: Onigmo regular expressions, one per
@@ -69,12 +69,8 @@ pub struct Patterns {
 /// record whose text comes in `strings` strings the rules read (see step 2 of the argument).
 pub fn patterns(config: &Config, strings: usize) -> Patterns {
     let mut content: Vec<String> = Vec::new();
-    for needle in needs(config.mode, config.macro_profile, &config.rules).iter().flat_map(|n| n.one_of()) {
-        let pattern = case_insensitive(needle);
-        if !content.contains(&pattern) {
-            content.push(pattern);
-        }
-    }
+    let needles = needs(config.mode, config.macro_profile, &config.rules);
+    push_new(&mut content, needles.iter().flat_map(|n| n.one_of()).map(case_insensitive));
     let literal = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("ASCII");
     // The spellings that may make a needle of other bytes. An XML character reference, but not
     // the references the module passes over (tab, LF and CR, as Windows writes them: the corpus

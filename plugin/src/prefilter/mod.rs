@@ -207,21 +207,22 @@ pub fn needs(mode: Mode, profile: MacroProfile, rules: &[Rule]) -> Vec<Need> {
         };
         match needs.iter_mut().find(|n| n.reads == need.reads && n.terms == need.terms && n.words == need.words) {
             Some(same) => {
-                for name in need.names {
-                    if !same.names.contains(&name) {
-                        same.names.push(name);
-                    }
-                }
-                for stem in need.stems {
-                    if !same.stems.contains(&stem) {
-                        same.stems.push(stem);
-                    }
-                }
+                push_new(&mut same.names, need.names);
+                push_new(&mut same.stems, need.stems);
             }
             None => needs.push(need),
         }
     }
     needs
+}
+
+/// Appends the items `list` does not hold yet, in order.
+fn push_new<T: PartialEq>(list: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
 }
 
 impl Need {
@@ -267,11 +268,7 @@ impl Prefilter {
         let needs = needs(mode, profile, rules);
         // Each need's events hold one of its needles, so one anchor per needle will do.
         let mut trigrams: Vec<[u8; 3]> = Vec::new();
-        for anchor in needs.iter().flat_map(|n| n.one_of()).map(anchor) {
-            if !trigrams.contains(&anchor) {
-                trigrams.push(anchor);
-            }
-        }
+        push_new(&mut trigrams, needs.iter().flat_map(|n| n.one_of()).map(anchor));
         let anchors = Anchors::new(&trigrams);
         debug_assert!(needs.iter().all(|n| anchors.cover(&n.one_of())));
         debug_assert!(

@@ -9,7 +9,7 @@ use winrm_detect::detector::is_powershell;
 use winrm_detect::event::{Event, Format, Kind, ProcessFields};
 use winrm_detect::rules::{PARITY_TERMS_SPELLED, parity_term_offsets};
 use winrm_detect::{
-    Annotation, Config, Detector, MacroProfile, Matcher, Mode, Rule, ScanError, cmdline, render, script_block,
+    Annotation, Config, Detector, MacroProfile, Matcher, Mode, Rule, ScanError, cmdline, family, render, script_block,
 };
 
 /// How the page asks for the input to be read.
@@ -157,10 +157,18 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
     report.powershell = is_powershell(&row, parity.config().macro_profile);
     report.fields = row.result_fields().into_iter().map(|(name, value)| Field { name, value }).collect();
     if let Some(process) = event.fields.process.as_deref() {
-        let analysis = cmdline::analyse(process, extended.cmdline_limits());
         report.layers.push(Layer { name: "process".into(), text: process.into() });
-        report.layers.extend(analysis.layers.into_iter().map(|l| Layer { name: l.name, text: l.text }));
-        report.opaque = analysis.opaque;
+        // A winrs command line is read as winrs.exe reads it; its remote command's PowerShell,
+        // if any, as the detector reads it there.
+        let derived = match family::is_winrs(&row) {
+            true => family::winrs_remote_command(&row, extended.cmdline_limits()).1,
+            false => {
+                let analysis = cmdline::analyse(process, extended.cmdline_limits());
+                report.opaque = analysis.opaque;
+                analysis.layers
+            }
+        };
+        report.layers.extend(derived.into_iter().map(|l| Layer { name: l.name, text: l.text }));
     }
     report.parity = verdict(&parity, &event, &row, report.powershell);
     report.extended = verdict(&extended, &event, &row, report.powershell);
@@ -194,13 +202,24 @@ fn script_block_verdict(detector: &Detector, event: &Event, text: &str) -> Verdi
     Verdict { matched: annotation.is_some(), suppressed, reason, annotation, rendered }
 }
 
-/// Why one of the WinRM family's other rules fired (they have only their parity reading).
+/// Why one of the WinRM family's other rules fired.
 fn family_reason(a: &Annotation) -> Option<String> {
     let field = |name| a.field(name).unwrap_or("unknown");
+    let extended = a.matcher == Matcher::Extended;
     Some(match a.rule {
-        Rule::Winrs => "winrs.exe names a remote endpoint with -r: or -remote: \
+        Rule::Winrs if extended => format!(
+            "winrs.exe reads a remote switch its search does not spell (Remote Process Instantiation via WinRM \
+             and Winrs): {}",
+            a.techniques.join(", ")
+        ),
+        Rule::Winrs => "the command line of winrs.exe holds *-r:* or *-remote:* \
                         (Remote Process Instantiation via WinRM and Winrs)"
             .to_string(),
+        Rule::InteractiveSession if extended => format!(
+            "PowerShell would run Enter-PSSession against another computer (Interactive Session on Remote \
+             Endpoint with PowerShell): {}",
+            a.techniques.join(", ")
+        ),
         Rule::InteractiveSession => "the script block text holds *Enter-PSSession* and *-ComputerName* \
                                      (Interactive Session on Remote Endpoint with PowerShell)"
             .to_string(),
@@ -248,6 +267,12 @@ fn verdict(detector: &Detector, event: &Event, row: &CimRow, powershell: bool) -
         (None, _) if !config.runs(Rule::ProcessCreation) => {
             "the process-creation rule is not among the configuration's `rules`".into()
         }
+        (None, Kind::ProcessCreation) if family::is_winrs(row) && config.runs(Rule::Winrs) => match config.mode {
+            Mode::Parity => "the command line of winrs.exe lacks *-r:* and *-remote:*".to_string(),
+            Mode::Extended => "winrs.exe names no remote endpoint among its switches \
+                               (-r: or -remote:, after - or /, in any case)"
+                .to_string(),
+        },
         (None, Kind::ProcessCreation) if !powershell => format!(
             "process_name {:?} and original_file_name {:?} are not PowerShell under the {} macro",
             row.process_name,
@@ -267,7 +292,8 @@ fn is_powershell_host(program: &str) -> bool {
 }
 
 /// A bare command line as the process creation that would carry it. A line that starts with
-/// a program keeps it as the process; anything else is taken for PowerShell script text and
+/// a program (a name ending in `.exe`, a PowerShell host's or `winrs`) keeps it as the
+/// process; anything else is taken for PowerShell script text and
 /// given to `powershell.exe`, which the note says.
 fn command_line_event(line: &str) -> (Event, Option<String>) {
     let first = match line.strip_prefix('"') {
@@ -278,7 +304,7 @@ fn command_line_event(line: &str) -> (Event, Option<String>) {
     let lower = program.to_ascii_lowercase();
     let (process, process_name, note) = if lower.ends_with(".exe") {
         (line.to_string(), program.to_string(), None)
-    } else if is_powershell_host(&lower) {
+    } else if is_powershell_host(&lower) || lower == "winrs" {
         (line.to_string(), format!("{program}.exe"), None)
     } else {
         let process = format!("powershell.exe {line}");
@@ -325,6 +351,25 @@ mod tests {
         assert!(r.parity.matched);
         assert!(r.extended.matched);
         assert_eq!(r.extended.annotation.unwrap().matcher, winrm_detect::Matcher::Parity);
+    }
+
+    #[test]
+    fn winrs_is_read_as_winrs_and_its_remote_powershell_shown() {
+        let script: Vec<u8> = "Get-Process".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let payload = base64::engine::general_purpose::STANDARD.encode(script);
+        let r = inspect(&format!("winrs /r:FS02 powershell -enc {payload}"), InputKind::Auto, "{}");
+        assert!(r.note.is_none());
+        assert!(r.parity.reason.contains("lacks *-r:* and *-remote:*"), "{}", r.parity.reason);
+        assert!(r.extended.reason.contains("slash-switch"), "{}", r.extended.reason);
+        let a = r.extended.annotation.expect("extended fires");
+        let decoded = a.evidence.iter().find(|e| e.kind == "encoded-command").expect("the payload decoded");
+        assert_eq!((decoded.text.as_str(), decoded.layer.as_str()), ("Get-Process", "process/encoded-command"));
+        for e in &a.evidence {
+            let layer = r.layers.iter().find(|l| l.name == e.layer).expect("a layer the page shows");
+            assert_eq!(&layer.text[e.offset as usize..e.offset as usize + e.text.len()], e.text);
+        }
+        let r = inspect("winrs -r:FS02 hostname", InputKind::Auto, "{}");
+        assert!(r.parity.reason.contains("holds *-r:*"), "{}", r.parity.reason);
     }
 
     #[test]

@@ -235,14 +235,19 @@ impl Detector {
             out.extend(self.powershell_remoting(event, &row));
         }
         if runs(Rule::Winrs) {
+            let extended = self.config.mode == Mode::Extended;
             let found = match family::winrs(&row) {
-                Some(finding) => Some(self.family_found(finding, Matcher::Parity, &row.dest)),
-                None if self.config.mode == Mode::Extended => {
-                    family::winrs_extended(&row).map(|finding| self.family_found(finding, Matcher::Extended, &row.dest))
-                }
+                Some(finding) => Some((finding, Matcher::Parity)),
+                None if extended => family::winrs_extended(&row).map(|finding| (finding, Matcher::Extended)),
                 None => None,
             };
-            out.extend(found.and_then(|found| self.process_annotation(Rule::Winrs, &row, found)));
+            if let Some((mut finding, matcher)) = found {
+                if extended {
+                    finding.evidence.extend(family::winrs_remote_command(&row, &self.cmdline_limits).0);
+                }
+                let found = self.family_found(finding, matcher, &row.dest);
+                out.extend(self.process_annotation(Rule::Winrs, &row, found));
+            }
         }
         // The target side compares whole names: its parity reading is all there is to read.
         let target_side: [(Rule, Reading); 2] = [

@@ -6,7 +6,7 @@
 //! `Enter-PSSession` as PowerShell binds it is the analyser's (`cmdline`).
 
 use crate::annotation::{CimRow, Evidence, terms_in, text_evidence};
-use crate::cmdline::split_args;
+use crate::cmdline::{self, Arg, ScriptLayer, split_args};
 use crate::rules::PARITY_TERMS;
 
 /// `Processes.process_name=winrs.exe OR Processes.original_file_name=winrs.exe`.
@@ -50,26 +50,20 @@ pub const SLASH_SWITCH: &str = "slash-switch";
 /// An extended `winrs` switch with quotes inside it that the C runtime removes (`-"r":FS02`).
 pub const QUOTING: &str = "quoting";
 
-/// Remote Process Instantiation via WinRM and Winrs as winrs.exe reads its command line: the
-/// C runtime's `argv`, then switches (`-` or `/`, a name, `:` and a value; names without case)
-/// up to the first argument that is not one, which starts the remote command. `-r:` or
-/// `-remote:` there names the endpoint however it is spelled; the same text in the remote
-/// command is not a switch (but the literal search fires on it, and extended mode keeps every
-/// parity match).
+/// Remote Process Instantiation via WinRM and Winrs as winrs.exe reads its command line
+/// ([`WinrsLine`]): `-r:` or `-remote:` among its switches names the endpoint however it is
+/// spelled; the same text in the remote command is not a switch (but the literal search fires
+/// on it, and extended mode keeps every parity match).
 pub fn winrs_extended(row: &CimRow) -> Option<Finding> {
     if !is_winrs(row) {
         return None;
     }
     let line = row.process.as_str();
-    let args = split_args(line);
+    let read = WinrsLine::read(line);
     let mut found = Finding::default();
-    for (i, arg) in args.iter().enumerate().skip(1) {
-        let Some(switch) = arg.text.strip_prefix(['-', '/']) else { break };
-        let Some((name, value)) = switch.split_once(':') else { continue };
-        if !(name.eq_ignore_ascii_case("r") || name.eq_ignore_ascii_case("remote")) {
-            continue;
-        }
-        let end = args.get(i + 1).map_or(line.len(), |next| next.start);
+    for &i in &read.remote_switches {
+        let arg = &read.args[i];
+        let end = read.args.get(i + 1).map_or(line.len(), |next| next.start);
         let written = line[arg.start..end].trim_end();
         if arg.text.starts_with('/') {
             found.techniques.push(SLASH_SWITCH.into());
@@ -78,6 +72,7 @@ pub fn winrs_extended(row: &CimRow) -> Option<Finding> {
             found.techniques.push(QUOTING.into());
         }
         found.evidence.push(text_evidence("switch", line, arg.start, written.len(), "process"));
+        let value = arg.text.split_once(':').map_or("", |(_, value)| value);
         if !value.is_empty() && !found.targets.iter().any(|t| t.eq_ignore_ascii_case(value)) {
             found.targets.push(value.to_string());
         }
@@ -87,8 +82,70 @@ pub fn winrs_extended(row: &CimRow) -> Option<Finding> {
     (!found.evidence.is_empty()).then_some(found)
 }
 
+/// A `winrs` command line as winrs.exe reads it: the C runtime's `argv`, then switches (`-`
+/// or `/`, a name, `:` and a value; names without case) up to the first argument that is
+/// not one, which starts the remote command.
+struct WinrsLine {
+    args: Vec<Arg>,
+    /// The `-r:` and `-remote:` switches, as indexes of `args`.
+    remote_switches: Vec<usize>,
+    /// Where the remote command starts, as an index of `args`.
+    command: Option<usize>,
+}
+
+impl WinrsLine {
+    fn read(line: &str) -> WinrsLine {
+        let args = split_args(line);
+        let mut remote_switches = Vec::new();
+        let mut command = None;
+        for (i, arg) in args.iter().enumerate().skip(1) {
+            let Some(switch) = arg.text.strip_prefix(['-', '/']) else {
+                command = Some(i);
+                break;
+            };
+            let name = switch.split_once(':').map(|(name, _)| name);
+            if name.is_some_and(|n| n.eq_ignore_ascii_case("r") || n.eq_ignore_ascii_case("remote")) {
+                remote_switches.push(i);
+            }
+        }
+        WinrsLine { args, remote_switches, command }
+    }
+}
+
+/// What a `winrs` command runs on the remote host, as evidence (extended mode, on any `winrs`
+/// match): the command as written (`remote-command`); where it starts PowerShell (past any
+/// `cmd /c`), each `-EncodedCommand` payload decoded (`encoded-command`, in its own layer:
+/// what the target will run, which the command line does not show) and the remoting that
+/// PowerShell would start from there, a second hop; and the script texts the analysis
+/// derived, so that a host can show the evidence where it stands.
+pub fn winrs_remote_command(row: &CimRow, limits: &cmdline::Limits) -> (Vec<Evidence>, Vec<ScriptLayer>) {
+    let line = row.process.as_str();
+    let read = WinrsLine::read(line);
+    let Some(command) = read.command.map(|i| &read.args[i]) else { return Default::default() };
+    let written = line[command.start..].trim_end();
+    let mut evidence = vec![text_evidence("remote-command", line, command.start, written.len(), "process")];
+    let Some(analysis) = cmdline::analyse_shell_command(line, command.start, limits) else {
+        return (evidence, Vec::new());
+    };
+    let payloads = analysis.layers.iter().filter(|l| is_payload_of_the_command_line(&l.name));
+    evidence.extend(payloads.map(|l| Evidence {
+        kind: "encoded-command".into(),
+        text: l.text.clone(),
+        layer: l.name.clone(),
+        offset: 0,
+    }));
+    let second_hop = analysis.invocations.iter().chain(&analysis.interactive_sessions);
+    evidence.extend(second_hop.flat_map(|i| i.evidence.iter().cloned()));
+    (evidence, analysis.layers)
+}
+
+/// `process/encoded-command` or `process/encoded-command#2`, not a payload within one.
+fn is_payload_of_the_command_line(layer: &str) -> bool {
+    layer.strip_prefix("process/encoded-command").is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+}
+
 /// `Processes.process_name=winrs.exe OR Processes.original_file_name=winrs.exe`.
-fn is_winrs(row: &CimRow) -> bool {
+pub fn is_winrs(row: &CimRow) -> bool {
     row.process_name.eq_ignore_ascii_case(WINRS_NAME) || row.original_file_name.eq_ignore_ascii_case(WINRS_NAME)
 }
 
@@ -201,6 +258,38 @@ mod tests {
         assert_eq!(read("winrs -un -t:10 hostname"), None);
         assert_eq!(read("winrs -rx:FS02 hostname"), None);
         assert_eq!(winrs_extended(&row("cmd.exe", "x", "cmd /r:FS02")), None);
+    }
+
+    #[test]
+    fn the_remote_command_and_what_powershell_decodes_there() {
+        let limits = cmdline::Limits::default();
+        let read = |line: &str| winrs_remote_command(&row("winrs.exe", "cmd.exe", line), &limits);
+        let kinds =
+            |e: &[Evidence]| e.iter().map(|e| (e.kind.clone(), e.text.clone(), e.layer.clone())).collect::<Vec<_>>();
+        let (evidence, layers) = read("winrs -r:FS02 -u:x cmd /c hostname ");
+        assert_eq!(kinds(&evidence), [("remote-command".into(), "cmd /c hostname".into(), "process".into())]);
+        assert_eq!((evidence[0].offset, layers.len()), (19, 0));
+        // "Get-Process", through cmd /c: the payload whole, in the layer the analyser names.
+        let line = "winrs /r:FS02 cmd.exe /C powershell -nop -enc RwBlAHQALQBQAHIAbwBjAGUAcwBzAA==";
+        let (evidence, layers) = read(line);
+        assert_eq!(
+            kinds(&evidence)[1..],
+            [("encoded-command".into(), "Get-Process".into(), "process/encoded-command".into())]
+        );
+        assert_eq!((layers[0].name.as_str(), layers[0].text.as_str()), ("process/encoded-command", "Get-Process"));
+        // "icm FS03 {hostname}": a second hop, its evidence where it stands in the payload.
+        let line = "winrs -r:FS02 powershell -e aQBjAG0AIABGAFMAMAAzACAAewBoAG8AcwB0AG4AYQBtAGUAfQA=";
+        let (evidence, _) = read(line);
+        assert_eq!(kinds(&evidence).len(), 2 + 2, "{evidence:?}");
+        assert_eq!((evidence[2].text.as_str(), evidence[2].layer.as_str()), ("icm", "process/encoded-command"));
+        // A plain -Command's remoting points into the command line itself.
+        let line = "winrs -r:FS02 powershell -c Invoke-Command -ComputerName FS03 {1}";
+        let (evidence, _) = read(line);
+        let icm = evidence.iter().find(|e| e.text == "Invoke-Command").expect("the second hop");
+        assert_eq!((icm.layer.as_str(), &line[icm.offset as usize..][..14]), ("process", "Invoke-Command"));
+        // Only switches: no remote command. A bare program that is not PowerShell: as written.
+        assert_eq!(read("winrs -r:FS02 -?").0, []);
+        assert_eq!(read("winrs -r:FS02 pwsh.cmd -enc AAAA").0.len(), 1);
     }
 
     #[test]

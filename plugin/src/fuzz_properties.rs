@@ -3,30 +3,48 @@
 //! (`tests/fuzz_seeds.rs`) and the nightly fuzzer and `cargo test` cannot drift apart. Each
 //! function panics when its property does not hold.
 
-use crate::cmdline::{Limits, analyse, decode_encoded};
+use crate::annotation::{CimRow, Evidence};
+use crate::cmdline::{Limits, ScriptLayer, analyse, decode_encoded};
+use crate::event::ProcessFields;
 use crate::event::ScriptBlock;
+use crate::family;
 use crate::script_block::Parts;
 use crate::{Config, Detector};
 
 /// Any text as a PowerShell command line: the analyser returns, and every piece of evidence
 /// in the command line points at its own text there.
+/// The same text as a `winrs` command line: the remote command's evidence, likewise.
 pub fn command_line(data: &[u8]) {
     let Ok(line) = std::str::from_utf8(data) else { return };
     let analysis = analyse(line, &Limits::default());
-    for invocation in analysis.invocations.iter().chain(&analysis.interactive_sessions) {
-        for e in &invocation.evidence {
-            // The command line itself, or a text the analyser derived from it (a decoded
-            // payload, a child's command line, a string run as a script).
-            let text = match e.layer.as_str() {
-                "process" => line,
-                layer => match analysis.layers.iter().find(|l| l.name == layer) {
-                    Some(l) => l.text.as_str(),
-                    None => panic!("evidence in a layer the analysis does not list: {e:?}"),
-                },
-            };
-            let at = e.offset as usize;
-            assert_eq!(text.get(at..at + e.text.len()), Some(e.text.as_str()), "{e:?}");
-        }
+    let evidence = analysis.invocations.iter().chain(&analysis.interactive_sessions).flat_map(|i| &i.evidence);
+    evidence_stands_where_it_says(line, evidence, &analysis.layers);
+    let winrs = CimRow::new(ProcessFields {
+        process_name: Some(family::WINRS_NAME.into()),
+        process: Some(line.into()),
+        ..ProcessFields::default()
+    });
+    let (evidence, layers) = family::winrs_remote_command(&winrs, &Limits::default());
+    evidence_stands_where_it_says(&winrs.process, &evidence, &layers);
+}
+
+fn evidence_stands_where_it_says<'e>(
+    line: &str,
+    evidence: impl IntoIterator<Item = &'e Evidence>,
+    layers: &[ScriptLayer],
+) {
+    for e in evidence {
+        // The command line itself, or a text the analyser derived from it (a decoded payload,
+        // a child's command line, a string run as a script).
+        let text = match e.layer.as_str() {
+            "process" => line,
+            layer => match layers.iter().find(|l| l.name == layer) {
+                Some(l) => l.text.as_str(),
+                None => panic!("evidence in a layer the analysis does not list: {e:?}"),
+            },
+        };
+        let at = e.offset as usize;
+        assert_eq!(text.get(at..at + e.text.len()), Some(e.text.as_str()), "{e:?}");
     }
 }
 

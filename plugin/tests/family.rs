@@ -33,7 +33,7 @@ use Rule::{
 };
 
 /// `fixtures/tools/family.py`'s cases, in order: what fires on each.
-const PROCESS_CASES: [(&str, &[Rule]); 12] = [
+const PROCESS_CASES: [(&str, &[Rule]); 14] = [
     ("winrs -r:FS02", &[Winrs]),
     ("winrs.exe -remote:http://FS02:5985", &[Winrs]),
     ("a renamed winrs: its PE header's name", &[Winrs]),
@@ -46,6 +46,8 @@ const PROCESS_CASES: [(&str, &[Rule]); 12] = [
     ("cmd.exe under winrshost.exe", &[Shell]),
     ("powershell_ise.exe under winrshost.exe: *powershell*", &[Shell]),
     ("whoami.exe under winrshost.exe: not a shell", &[]),
+    ("winrs -r:FS02 powershell -enc (a second hop inside)", &[Winrs]),
+    ("winrs /r:FS02 cmd /c powershell -enc: the search has no /r:", &[]),
 ];
 
 #[test]
@@ -154,13 +156,50 @@ fn extended_mode_reads_winrs_switches() {
         (slash[0].techniques.as_slice(), slash[0].remote_targets[0].host.as_str()),
         (&["slash-switch".to_string()][..], "FS02")
     );
-    // Every parity match is kept as parity.
+    // Every parity match is kept as parity, a winrs match with what its remote command runs.
     let parity = fired(&every_rule(""), "family.sysmon.evtx.jsonl");
     for (line, ((p, pa), (x, xa))) in parity.iter().zip(&extended).enumerate() {
         if !p.is_empty() {
-            assert_eq!((p, pa), (x, xa), "line {}", line + 1);
+            assert_eq!(p, x, "line {}", line + 1);
+            for (pa, xa) in pa.iter().zip(xa) {
+                assert_eq!(xa.evidence[..pa.evidence.len()], pa.evidence, "line {}", line + 1);
+                let rest = Annotation { evidence: pa.evidence.clone(), ..xa.clone() };
+                assert_eq!(&rest, pa, "line {}", line + 1);
+            }
         }
     }
+}
+
+/// What the remote host runs, in extended mode: the command, the payload decoded, a second hop.
+#[test]
+fn extended_mode_shows_what_winrs_runs_remotely() {
+    let extended = fired(&every_rule(r#","mode":"extended""#), "family.sysmon.evtx.jsonl");
+    let evidence = |line: usize| {
+        extended[line].1[0]
+            .evidence
+            .iter()
+            .map(|e| (e.kind.clone(), e.text.clone(), e.layer.clone()))
+            .collect::<Vec<_>>()
+    };
+    let plain = evidence(0);
+    assert_eq!(plain[1], ("remote-command".into(), "cmd /c hostname".into(), "process".into()));
+    let hop = evidence(12);
+    assert_eq!(
+        hop[2],
+        (
+            "encoded-command".into(),
+            "Invoke-Command -ComputerName FS03 {whoami}".into(),
+            "process/encoded-command".into()
+        )
+    );
+    assert!(hop[3..].iter().any(|(_, text, layer)| text == "Invoke-Command" && layer == "process/encoded-command"));
+    assert_eq!(extended[12].1[0].remote_targets.len(), 1, "the hop's FS03 is evidence, not winrs's endpoint");
+    let wrapped = &extended[13].1[0];
+    assert_eq!(
+        (wrapped.matcher, wrapped.techniques.as_slice()),
+        (winrm_detect::Matcher::Extended, &["slash-switch".to_string()][..])
+    );
+    assert_eq!(evidence(13)[2].1, "Get-Process");
 }
 
 #[test]
@@ -231,9 +270,9 @@ fn the_source_side_runs_by_default() {
     let detector = Detector::from_json("{}").unwrap();
     let process = fired(&detector, "family.sysmon.evtx.jsonl");
     let rules: Vec<Rule> = process.iter().flat_map(|(r, _)| r.clone()).collect();
-    assert_eq!(rules, [Winrs, Winrs, Winrs, Winrs], "the target side is off by default");
+    assert_eq!(rules, [Winrs, Winrs, Winrs, Winrs, Winrs], "the target side is off by default");
     let extended = Detector::from_json(r#"{"mode":"extended"}"#).unwrap();
-    assert_eq!(fired(&extended, "family.sysmon.evtx.jsonl").iter().map(|(r, _)| r.len()).sum::<usize>(), 5, "and /r:");
+    assert_eq!(fired(&extended, "family.sysmon.evtx.jsonl").iter().map(|(r, _)| r.len()).sum::<usize>(), 7, "and /r:");
     let only = Detector::from_json(r#"{"rules":["winrm-execute-shell"]}"#).unwrap();
     let rules: Vec<Rule> = fired(&only, "family.sysmon.xml").iter().flat_map(|(r, _)| r.clone()).collect();
     assert_eq!(rules, [Shell, Shell]);
@@ -245,7 +284,7 @@ fn the_source_side_runs_by_default() {
 fn allowlists_and_loopback_apply_to_the_family() {
     let tuned = every_rule(r#","report_loopback":false,"allowlist":{"users":["adm_bob"]}"#);
     let rules: Vec<Rule> = fired(&tuned, "family.sysmon.evtx.jsonl").iter().flat_map(|(r, _)| r.clone()).collect();
-    assert_eq!(rules, [Winrs, Winrs, Winrs, Shell, Shell], "-r:localhost and adm_bob's children suppressed");
+    assert_eq!(rules, [Winrs, Winrs, Winrs, Shell, Shell, Winrs], "-r:localhost and adm_bob's children suppressed");
     assert_eq!(tuned.stats().suppressed, 3);
     let by_parent = every_rule(r#","allowlist":{"parent_process_names":["wsmprovhost.exe"]}"#);
     let spawned = fired(&by_parent, "family.sysmon.evtx.jsonl");

@@ -21,6 +21,7 @@ use cmdlets::{Cmdlet, Parameter, Resolution, Via};
 use lexer::{Group, Kind, Token};
 
 use crate::annotation::Evidence;
+use crate::event::basename;
 
 /// An evasion of the literal Splunk rule, as the annotation names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -134,6 +135,30 @@ pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
     let mut a = Analyser::new(limits, line.len());
     a.host_line(line, &Layer { name: "process".into(), base: 0 }, 0, &[]);
     a.out
+}
+
+/// Analyses a command `cmd.exe` runs, starting at byte `start` of `line` (what `winrs` hands
+/// the remote host): past any `cmd /c` or `/k` wrappers, the PowerShell host it starts, read
+/// as [`analyse`] reads a PowerShell process's command line. Evidence in layer `process` is
+/// at offsets of `line`. `None` when the command does not start PowerShell. The wrappers are
+/// split with the C runtime's rules, which are `cmd`'s for everything but a quoted first
+/// program name (`cmd /c "powershell -c …"` with the quotes kept is not followed).
+pub fn analyse_shell_command(line: &str, start: usize, limits: &Limits) -> Option<Analysis> {
+    let line = truncate(line, limits.max_script_bytes);
+    let command = line.get(start..)?;
+    let args = host::split_args(command);
+    let mut program = 0;
+    while let [shell, switch, ..] = &args[program..]
+        && matches!(basename(&shell.text).to_ascii_lowercase().as_str(), "cmd" | "cmd.exe")
+        && (switch.text.eq_ignore_ascii_case("/c") || switch.text.eq_ignore_ascii_case("/k"))
+    {
+        program += 2;
+    }
+    let host = args.get(program).filter(|a| is_powershell_host(&a.text))?;
+    let at = start + host.start;
+    let mut a = Analyser::new(limits, line.len() - at);
+    a.host_line(&line[at..], &Layer { name: "process".into(), base: at }, 0, &[]);
+    Some(a.out)
 }
 
 /// Analyses PowerShell script text as PowerShell would run it (a script-block log's text:
@@ -297,7 +322,7 @@ impl Analyser {
     fn host_line(&mut self, line: &str, layer: &Layer, depth: u32, inherited: &[Technique]) {
         let args = host::split_args(line);
         let Some(program) = args.first() else { return };
-        let exe = program.text.trim_matches('"').rsplit(['\\', '/']).next().unwrap_or("").to_ascii_lowercase();
+        let exe = basename(program.text.trim_matches('"')).to_ascii_lowercase();
         let kind = if exe == "pwsh" || exe == "pwsh.exe" { host::Host::Pwsh } else { host::Host::WindowsPowerShell };
         match host::payload(line, &args, kind) {
             host::Payload::Command { text, verbatim_at } => {
@@ -1042,7 +1067,7 @@ fn script_from_string(s: &Script<'_>, nodes: &[Node]) -> Option<(String, &'stati
 }
 
 fn is_powershell_host(name: &str) -> bool {
-    let base = name.rsplit(['\\', '/']).next().unwrap_or(name).to_ascii_lowercase();
+    let base = basename(name).to_ascii_lowercase();
     matches!(base.as_str(), "powershell" | "powershell.exe" | "pwsh" | "pwsh.exe")
 }
 

@@ -2,7 +2,8 @@
 //! are, their risk and message: [`crate::rules`]): what each requires of an event's CIM row
 //! or script text, and the evidence of what it found. Splunk compares field values and `*`
 //! wildcards without ASCII case, so every parity test here folds ASCII case and nothing else.
-//! Extended mode reads `winrs` as winrs.exe reads its switches ([`winrs_extended`]);
+//! Extended mode reads `winrs` as winrs.exe reads its switches ([`winrs_extended`]) and says
+//! what its remote command runs ([`winrs_remote_command`]);
 //! `Enter-PSSession` as PowerShell binds it is the analyser's (`cmdline`).
 
 use crate::annotation::{CimRow, Evidence, terms_in, text_evidence};

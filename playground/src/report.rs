@@ -161,7 +161,7 @@ pub fn inspect(input: &str, kind: InputKind, config: &str) -> Report {
         // A winrs command line is read as winrs.exe reads it; its remote command's PowerShell,
         // if any, as the detector reads it there.
         let derived = match family::is_winrs(&row) {
-            true => family::winrs_remote_command(&row, extended.cmdline_limits()).1,
+            true => family::winrs_remote_command(&row, extended.cmdline_limits()).layers,
             false => {
                 let analysis = cmdline::analyse(process, extended.cmdline_limits());
                 report.opaque = analysis.opaque;

@@ -243,7 +243,7 @@ impl Detector {
             };
             if let Some((mut finding, matcher)) = found {
                 if extended {
-                    finding.evidence.extend(family::winrs_remote_command(&row, &self.cmdline_limits).0);
+                    finding.evidence.extend(family::winrs_remote_command(&row, &self.cmdline_limits).evidence);
                 }
                 let found = self.family_found(finding, matcher, &row.dest);
                 out.extend(self.process_annotation(Rule::Winrs, &row, found));

@@ -119,16 +119,16 @@ impl WinrsLine {
 /// what the target will run, which the command line does not show) and the remoting that
 /// PowerShell would start from there, a second hop; and the script texts the analysis
 /// derived, so that a host can show the evidence where it stands.
-pub fn winrs_remote_command(row: &CimRow, limits: &cmdline::Limits) -> (Vec<Evidence>, Vec<ScriptLayer>) {
+pub fn winrs_remote_command(row: &CimRow, limits: &cmdline::Limits) -> RemoteCommand {
     let line = row.process.as_str();
     let read = WinrsLine::read(line);
-    let Some(command) = read.command.map(|i| &read.args[i]) else { return Default::default() };
+    let Some(command) = read.command.map(|i| &read.args[i]) else { return RemoteCommand::default() };
     let written = line[command.start..].trim_end();
     let mut evidence = vec![text_evidence("remote-command", line, command.start, written.len(), "process")];
     let Some(analysis) = cmdline::analyse_shell_command(line, command.start, limits) else {
-        return (evidence, Vec::new());
+        return RemoteCommand { evidence, layers: Vec::new() };
     };
-    let payloads = analysis.layers.iter().filter(|l| is_payload_of_the_command_line(&l.name));
+    let payloads = analysis.layers.iter().filter(|l| cmdline::is_command_line_payload(&l.name));
     evidence.extend(payloads.map(|l| Evidence {
         kind: "encoded-command".into(),
         text: l.text.clone(),
@@ -137,12 +137,15 @@ pub fn winrs_remote_command(row: &CimRow, limits: &cmdline::Limits) -> (Vec<Evid
     }));
     let second_hop = analysis.invocations.iter().chain(&analysis.interactive_sessions);
     evidence.extend(second_hop.flat_map(|i| i.evidence.iter().cloned()));
-    (evidence, analysis.layers)
+    RemoteCommand { evidence, layers: analysis.layers }
 }
 
-/// `process/encoded-command` or `process/encoded-command#2`, not a payload within one.
-fn is_payload_of_the_command_line(layer: &str) -> bool {
-    layer.strip_prefix("process/encoded-command").is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+/// What [`winrs_remote_command`] found: the evidence, and the script texts it points into
+/// besides the command line.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RemoteCommand {
+    pub evidence: Vec<Evidence>,
+    pub layers: Vec<ScriptLayer>,
 }
 
 /// `Processes.process_name=winrs.exe OR Processes.original_file_name=winrs.exe`.
@@ -264,7 +267,10 @@ mod tests {
     #[test]
     fn the_remote_command_and_what_powershell_decodes_there() {
         let limits = cmdline::Limits::default();
-        let read = |line: &str| winrs_remote_command(&row("winrs.exe", "cmd.exe", line), &limits);
+        let read = |line: &str| {
+            let found = winrs_remote_command(&row("winrs.exe", "cmd.exe", line), &limits);
+            (found.evidence, found.layers)
+        };
         let kinds =
             |e: &[Evidence]| e.iter().map(|e| (e.kind.clone(), e.text.clone(), e.layer.clone())).collect::<Vec<_>>();
         let (evidence, layers) = read("winrs -r:FS02 -u:x cmd /c hostname ");

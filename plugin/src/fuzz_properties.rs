@@ -5,8 +5,7 @@
 
 use crate::annotation::{CimRow, Evidence};
 use crate::cmdline::{Limits, ScriptLayer, analyse, decode_encoded};
-use crate::event::ProcessFields;
-use crate::event::ScriptBlock;
+use crate::event::{ProcessFields, ScriptBlock};
 use crate::family;
 use crate::script_block::Parts;
 use crate::{Config, Detector};
@@ -24,8 +23,8 @@ pub fn command_line(data: &[u8]) {
         process: Some(line.into()),
         ..ProcessFields::default()
     });
-    let (evidence, layers) = family::winrs_remote_command(&winrs, &Limits::default());
-    evidence_stands_where_it_says(&winrs.process, &evidence, &layers);
+    let remote = family::winrs_remote_command(&winrs, &Limits::default());
+    evidence_stands_where_it_says(&winrs.process, &remote.evidence, &remote.layers);
 }
 
 fn evidence_stands_where_it_says<'e>(

@@ -137,6 +137,18 @@ pub fn analyse(command_line: &str, limits: &Limits) -> Analysis {
     a.out
 }
 
+/// What a decoded `-EncodedCommand` payload's layer is named after the layer that held it.
+const ENCODED_LAYER: &str = "encoded-command";
+
+/// Whether `layer` is a payload decoded from the command line itself (`process/encoded-command`,
+/// `process/encoded-command#2`), not one found within another layer.
+pub fn is_command_line_payload(layer: &str) -> bool {
+    layer
+        .strip_prefix("process/")
+        .and_then(|rest| rest.strip_prefix(ENCODED_LAYER))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+}
+
 /// Analyses a command `cmd.exe` runs, starting at byte `start` of `line` (what `winrs` hands
 /// the remote host): past any `cmd /c` or `/k` wrappers, the PowerShell host it starts, read
 /// as [`analyse`] reads a PowerShell process's command line. Evidence in layer `process` is
@@ -345,7 +357,7 @@ impl Analyser {
                             techniques.push(Technique::UnicodeDash);
                         }
                         let decoded = truncate(&decoded, self.limits.max_script_bytes).to_string();
-                        let layer = self.derived_layer(format!("{}/encoded-command", layer.name), &decoded);
+                        let layer = self.derived_layer(format!("{}/{ENCODED_LAYER}", layer.name), &decoded);
                         self.script(&decoded, layer, depth + 1, techniques);
                     }
                     None => {

@@ -5,6 +5,8 @@
 //! detection itself and the runner's machinery are `winrm-detect` (plugin/) and
 //! `winrm-detect-runner` (runner/).
 
+pub mod corpus;
+pub mod differential;
 pub mod emulated_fluent_bit;
 pub mod fluent_bit_bench;
 pub mod fuzz_properties;

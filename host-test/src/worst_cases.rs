@@ -143,6 +143,25 @@ pub fn worst_cases() -> Vec<(&'static str, String)> {
     let script = statements.repeat(((1 << 20) - 2048) / statements.len());
     cases.push(("script-block-1mib", script_block(&script).to_string()));
 
+    // Every kind of group the grammar recurses through, nested in one another far past the
+    // parser's 64 levels: a script block run with `&`, an assignment's value, a hashtable's
+    // value, a parenthesised pipeline, a method's arguments, an attribute's arguments, a
+    // script block, an `if` header, a string's subexpression and an index. Each unit opens
+    // ten groups; none is closed.
+    let unit = "& { $a = @{ k = ($x.M([A({ if (\"$( $b[";
+    let groups = format!("{PAYLOAD}; {}", unit.repeat(200));
+    cases.push(("grammar-groups-mixed", script_block(&groups).to_string()));
+    cases.push(("grammar-groups-mixed-encoded", sysmon(&top(&encoded(&groups))).to_string()));
+    // Chains the grammar repeats, each once a recursion per link in a grammar's usual
+    // reading: unary operators and casts, member accesses, ternaries.
+    let chains = format!(
+        "{PAYLOAD}; {}$x{}; {}1",
+        "-not ![int],".repeat(5_000),
+        ".M(1).P[0]".repeat(5_000),
+        "$a ? 1 : ".repeat(5_000)
+    );
+    cases.push(("grammar-chains", script_block(&chains).to_string()));
+
     // The largest event accepted (just under `max_event_bytes`, 1 MiB).
     let mut large = sysmon(&format!("powershell.exe -c \"{PAYLOAD}\""));
     large["Event"]["EventData"]["Padding"] = json!("x".repeat((1 << 20) - 1024));

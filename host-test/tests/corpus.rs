@@ -9,27 +9,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use host_test::corpus;
 use winrm_detect_runner::backend::{Backend, Wasm};
 use winrm_detect_runner::component::Runtime;
-use winrm_detect_runner::input;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn corpus() -> Option<PathBuf> {
-    let dir = root().join("../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the corpus is missing at {} and CI=true: it must be there", dir.display());
-    }
-    eprintln!("skipping: no corpus at {}", dir.display());
-    None
+    host_test::workspace_root()
 }
 
 /// Files that hold the positive (the same Sysmon record 17954, three times over).
@@ -41,85 +28,6 @@ const POSITIVE_FILES: [&str; 5] = [
     "jayanthk007_atomic-evtx/unfiltered_json/T1021.006-2/T1021.006-2_Microsoft-Windows-Sysmon_Operational.json",
 ];
 
-/// Lines the corpus README calls malformed (a raw U+000F in the XML twin): an error there
-/// is allowed, not required.
-const MALFORMED: [(&str, u64); 3] = [
-    ("sbousseaden_EVTX-ATTACK-SAMPLES/Lateral_Movement/converted/LM_ScheduledTask_ATSVC_target_host.xml", 28),
-    ("sbousseaden_EVTX-ATTACK-SAMPLES/Lateral_Movement/converted/LM_ScheduledTask_ATSVC_target_host.xml", 29),
-    ("sbousseaden_EVTX-ATTACK-SAMPLES/Lateral_Movement/converted/LM_ScheduledTask_ATSVC_target_host.xml", 30),
-];
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
-fn lines_of(reader: &mut dyn BufRead, events: &mut Vec<(u64, Vec<u8>)>) {
-    let mut buf = Vec::new();
-    let mut n = 0;
-    while input::next_line(reader, &mut buf).unwrap() {
-        n += 1;
-        if !input::is_blank(&buf) {
-            events.push((n, buf.clone()));
-        }
-    }
-}
-
-/// The events of one corpus file with their line numbers (element numbers for JSON arrays
-/// and whole-file documents), or `None` when the file holds no events we read.
-fn events_of(path: &Path) -> Option<Vec<(u64, Vec<u8>)>> {
-    let name = path.file_name()?.to_str()?;
-    if name.starts_with("manifest") {
-        // The corpus's own listing, not events.
-        return None;
-    }
-    let mut events = Vec::new();
-    if name.ends_with(".tar.gz") {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(path).unwrap()));
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            lines_of(&mut BufReader::new(Cursor::new(data)), &mut events);
-        }
-    } else if name.ends_with(".zip") {
-        let mut archive = zip::ZipArchive::new(fs::File::open(path).unwrap()).unwrap();
-        for i in 0..archive.len() {
-            let mut file = archive.by_index(i).unwrap();
-            if file.is_dir() {
-                continue;
-            }
-            let mut data = Vec::new();
-            file.read_to_end(&mut data).unwrap();
-            lines_of(&mut BufReader::new(Cursor::new(data)), &mut events);
-        }
-    } else if name.ends_with(".gz") || name.ends_with(".jsonl") || name.ends_with(".xml") {
-        lines_of(&mut *input::open(path.to_str()?).unwrap(), &mut events);
-    } else if name.ends_with(".json") {
-        // Pretty-printed single events (SigmaHQ), an array (Winlogbeat golden), or JSON lines.
-        let text = fs::read(path).unwrap();
-        let body = text.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(&text);
-        match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(serde_json::Value::Array(items)) => {
-                for (i, item) in items.into_iter().enumerate() {
-                    events.push((i as u64 + 1, item.to_string().into_bytes()));
-                }
-            }
-            Ok(doc @ serde_json::Value::Object(_)) => events.push((1, doc.to_string().into_bytes())),
-            _ => lines_of(&mut BufReader::new(Cursor::new(text)), &mut events),
-        }
-    } else {
-        return None;
-    }
-    Some(events)
-}
-
 #[derive(Default)]
 struct FileResult {
     events: usize,
@@ -130,7 +38,7 @@ struct FileResult {
 fn scan_corpus(backend: &mut dyn Backend, dir: &Path, files: &[PathBuf]) -> BTreeMap<String, FileResult> {
     let mut results = BTreeMap::new();
     for path in files {
-        let Some(events) = events_of(path) else { continue };
+        let Some(events) = corpus::events_of(path) else { continue };
         let rel = path.strip_prefix(dir).unwrap().to_string_lossy().to_string();
         let mut r = FileResult::default();
         for chunk in events.chunks(winrm_detect_runner::scan::BATCH) {
@@ -139,7 +47,7 @@ fn scan_corpus(backend: &mut dyn Backend, dir: &Path, files: &[PathBuf]) -> BTre
                 r.events += 1;
                 match outcome {
                     Ok(list) => r.matches.extend(list.into_iter().map(|a| (*line, a))),
-                    Err(e) if MALFORMED.contains(&(rel.as_str(), *line)) => {
+                    Err(e) if corpus::MALFORMED.contains(&(rel.as_str(), *line)) => {
                         let _ = e;
                     }
                     Err(e) => r.errors.push(format!("{rel}:{line}: {e}")),
@@ -153,10 +61,8 @@ fn scan_corpus(backend: &mut dyn Backend, dir: &Path, files: &[PathBuf]) -> BTre
 
 #[test]
 fn parity_fires_on_the_real_positive_and_nothing_else() {
-    let Some(dir) = corpus() else { return };
-    let mut files = Vec::new();
-    walk(&dir, &mut files);
-    files.sort();
+    let Some(dir) = corpus::dir() else { return };
+    let files = corpus::files(&dir);
     let runtime = Runtime::load_default().unwrap();
 
     let mut parity = Wasm::new(&runtime, r#"{"mode":"parity"}"#).unwrap().unwrap();
@@ -225,10 +131,9 @@ fn parity_fires_on_the_real_positive_and_nothing_else() {
 
 #[test]
 fn the_fast_reject_never_changes_a_verdict() {
-    let Some(dir) = corpus() else { return };
-    let mut files = Vec::new();
-    walk(&dir, &mut files);
-    walk(&root().join("fixtures/events"), &mut files);
+    let Some(dir) = corpus::dir() else { return };
+    let mut files = corpus::files(&dir);
+    files.extend(corpus::files(&root().join("fixtures/events")));
     files.sort();
     const EVERY_RULE: &str = r#""rules":["process-creation","script-block","winrs","interactive-session","winrm-spawning-a-process","winrm-execute-shell"]"#;
     let every_rule = |mode: &str| format!(r#"{{"mode":"{mode}",{EVERY_RULE}}}"#);
@@ -247,7 +152,7 @@ fn the_fast_reject_never_changes_a_verdict() {
     let (detectors, unfiltered, batched, single) = (make(), make(), make(), make());
     let mut events = 0u64;
     for path in &files {
-        let Some(list) = events_of(path) else { continue };
+        let Some(list) = corpus::events_of(path) else { continue };
         for (line, event) in &list {
             events += 1;
             // EVTX JSON read straight into the fields, as through a `Value`.
@@ -296,7 +201,7 @@ fn the_fast_reject_never_changes_a_verdict() {
         let mut scratch = Vec::new();
         let mut n = 0u64;
         for path in &files {
-            for (_, event) in events_of(path).unwrap_or_default() {
+            for (_, event) in corpus::events_of(path).unwrap_or_default() {
                 n += u64::from(!probe.may_match(&event, &mut scratch));
             }
         }
@@ -319,15 +224,13 @@ fn the_fast_reject_never_changes_a_verdict() {
 fn script_blocks_in_the_corpus() {
     use winrm_detect::event::{Format, Kind};
     use winrm_detect::{Config, Detector, Mode, Rule};
-    let Some(dir) = corpus() else { return };
-    let mut files = Vec::new();
-    walk(&dir, &mut files);
-    files.sort();
+    let Some(dir) = corpus::dir() else { return };
+    let files = corpus::files(&dir);
     let only_blocks = |mode| Detector::new(Config { mode, rules: vec![Rule::ScriptBlock], ..Config::default() });
     let mut report = String::from("file\t4104 events\tmulti-part\tparity matches\textended matches\n");
     let (mut blocks, mut fired) = (0, Vec::new());
     for path in &files {
-        let Some(events) = events_of(path) else { continue };
+        let Some(events) = corpus::events_of(path) else { continue };
         let rel = path.strip_prefix(&dir).unwrap().display().to_string();
         let (parity, extended) = (only_blocks(Mode::Parity), only_blocks(Mode::Extended));
         let (mut here, mut parts, mut p, mut x) = (0, 0, 0, 0);
@@ -367,10 +270,8 @@ fn script_blocks_in_the_corpus() {
 #[test]
 fn the_winrm_family_in_the_corpus() {
     use winrm_detect::{Config, Detector, Rule};
-    let Some(dir) = corpus() else { return };
-    let mut files = Vec::new();
-    walk(&dir, &mut files);
-    files.sort();
+    let Some(dir) = corpus::dir() else { return };
+    let files = corpus::files(&dir);
     let family = [Rule::Winrs, Rule::InteractiveSession, Rule::WinrmSpawningAProcess, Rule::WinrmExecuteShell];
     let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
     // What the target side fires on, by rule, child and user, in the bulk JSONL alone (its XML
@@ -378,7 +279,7 @@ fn the_winrm_family_in_the_corpus() {
     let mut bulk: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
     let mut report = String::from("file\trule\tmatches\n");
     for path in &files {
-        let Some(events) = events_of(path) else { continue };
+        let Some(events) = corpus::events_of(path) else { continue };
         let rel = path.strip_prefix(&dir).unwrap().display().to_string();
         for rule in family {
             let detector = Detector::new(Config { rules: vec![rule], ..Config::default() });

@@ -11,9 +11,10 @@ use winrm_detect_runner::fuzz_properties as runner;
 /// What a fuzz target asserts of one input.
 type Property = fn(&[u8]);
 
-const TARGETS: [(&str, Property); 9] = [
+const TARGETS: [(&str, Property); 10] = [
     ("event", library::event),
     ("cmdline", library::command_line),
+    ("grammar", host_test::differential::property),
     ("encoded", library::encoded_command),
     ("configuration", library::configuration),
     ("script_blocks", library::script_block_parts),

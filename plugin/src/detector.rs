@@ -290,7 +290,7 @@ impl Detector {
             Some(p) => cmdline::analyse(p, &self.cmdline_limits),
             None => Analysis::default(),
         };
-        let found = self.found(parity, &analysis.invocations, &row.dest)?;
+        let found = self.found(parity, &analysis.invocations, analysis.omitted.invocations, &row.dest)?;
         self.process_annotation(Rule::ProcessCreation, row, found)
     }
 
@@ -323,7 +323,8 @@ impl Detector {
             return None;
         }
         let analysis = self.read_script(analysis, row.text, script_block::LAYER);
-        let found = self.found(parity, &analysis.interactive_sessions, row.computer())?;
+        let found =
+            self.found(parity, &analysis.interactive_sessions, analysis.omitted.interactive_sessions, row.computer())?;
         if self.suppressed(&Subject::of_script(row), &found) {
             return None;
         }
@@ -372,7 +373,7 @@ impl Detector {
         }
         let analysis = self.read_script(analysis, row.text, layer);
         let parity = if joined { None } else { parity };
-        let mut found = self.found(parity, &analysis.invocations, row.computer())?;
+        let mut found = self.found(parity, &analysis.invocations, analysis.omitted.invocations, row.computer())?;
         if joined {
             found.techniques.push(script_block::SPLIT.into());
             found.techniques.sort();
@@ -384,12 +385,20 @@ impl Detector {
     }
 
     /// What fired: the parity terms, or else (extended mode) the invocations the analyser
-    /// found of the rule's cmdlet.
-    fn found(&self, parity: Option<Vec<Evidence>>, invocations: &[Invocation], dest: &str) -> Option<Found> {
-        let targets = self.targets(invocations, dest);
-        match parity {
+    /// found of the rule's cmdlet (`omitted` more of them found and not kept). An annotation
+    /// lists at most [`MAX_LISTED`] targets and pieces of evidence; what it leaves out it
+    /// says in one more piece of evidence, of kind `omitted`, which stands nowhere.
+    fn found(
+        &self,
+        parity: Option<Vec<Evidence>>,
+        invocations: &[Invocation],
+        omitted: usize,
+        dest: &str,
+    ) -> Option<Found> {
+        let (targets, omitted_targets) = self.targets(invocations, dest);
+        let mut found = match parity {
             Some(evidence) => {
-                Some(Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() })
+                Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() }
             }
             None if self.config.mode == Mode::Extended && !invocations.is_empty() => {
                 let techniques: Vec<Technique> =
@@ -397,25 +406,37 @@ impl Detector {
                 let mut names: Vec<String> = techniques.iter().map(|t| t.as_str().to_string()).collect();
                 names.sort();
                 names.dedup();
-                Some(Found {
+                Found {
                     matcher: Matcher::Extended,
                     remote_targets: targets,
                     evidence: invocations.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
                     techniques: names,
-                })
+                }
             }
-            None => None,
+            None => return None,
+        };
+        let omitted_evidence = found.evidence.len().saturating_sub(MAX_LISTED);
+        found.evidence.truncate(MAX_LISTED);
+        if let Some(note) = omitted_note(omitted, omitted_targets, omitted_evidence) {
+            found.evidence.push(Evidence { kind: OMITTED.into(), text: note, layer: String::new(), offset: 0 });
         }
+        Some(found)
     }
 
-    fn targets(&self, invocations: &[Invocation], dest: &str) -> Vec<RemoteTarget> {
+    /// The distinct targets of the invocations, at most [`MAX_LISTED`], and how many more.
+    fn targets(&self, invocations: &[Invocation], dest: &str) -> (Vec<RemoteTarget>, usize) {
         let mut out: Vec<RemoteTarget> = Vec::new();
+        let mut more = 0;
         for host in invocations.iter().flat_map(|i| i.targets.iter()) {
             if !out.iter().any(|t| t.host.eq_ignore_ascii_case(host)) {
+                if out.len() == MAX_LISTED {
+                    more += 1;
+                    continue;
+                }
                 out.push(RemoteTarget { host: host.clone(), loopback: is_loopback(host, dest) });
             }
         }
-        out
+        (out, more)
     }
 
     /// The `_filter` macro and the loopback option; a suppressed match is counted.
@@ -437,6 +458,26 @@ impl Detector {
         }
         suppressed
     }
+}
+
+/// The most remote targets, and the most pieces of evidence, one annotation lists.
+pub const MAX_LISTED: usize = 64;
+
+/// The kind of the evidence that says what an annotation left out; it stands in no text.
+pub const OMITTED: &str = "omitted";
+
+/// What an annotation left out, in words: `None` when nothing.
+fn omitted_note(calls: usize, targets: usize, evidence: usize) -> Option<String> {
+    let parts: Vec<String> = [(calls, "remote call"), (targets, "target"), (evidence, "piece of evidence")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| match (n, what) {
+            (1, _) => format!("1 more {what}"),
+            (n, "piece of evidence") => format!("{n} more pieces of evidence"),
+            (n, what) => format!("{n} more {what}s"),
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("{} not listed", parts.join(", ")))
 }
 
 /// How one of the family's process rules reads a row.

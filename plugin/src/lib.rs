@@ -45,7 +45,7 @@ mod fluent_bit;
 
 pub use annotation::{Annotation, Evidence, RemoteTarget};
 pub use config::{Config, Mode, Output};
-pub use detector::{Detector, Outcome, Stats};
+pub use detector::{Detector, MAX_LISTED, OMITTED, Outcome, Stats};
 pub use error::{ErrorKind, ScanError};
 pub use render::render;
 pub use rules::{MacroProfile, Matcher, Rule};

@@ -9,145 +9,9 @@ use serde_json::json;
 use winrm_detect::cmdline::{Limits, analyse};
 use winrm_detect::{Config, Detector, Matcher, Mode};
 
-/// (script, the targets extended mode reports; empty: nothing fires)
-const CASES: &[(&str, &[&str])] = &[
-    // A `param(…)` block needs no separator before the block's first statement.
-    ("& { param($t) icm -cn $t {hostname} } FS02", &["$t"]),
-    ("& { param($t) 'icm -cn $t {hostname}' } FS02", &[]),
-    ("& { param($t) icm {hostname} } FS02", &[]),
-    ("function Get-Remote { [CmdletBinding()] param([string]$t) Invoke-Command -ComputerName $t {1} }", &["$t"]),
-    ("function Get-Remote { [CmdletBinding()] param([string]$t) Write-Output 'icm -cn $t {1}' }", &[]),
-    // A parameter's default value runs when no argument is given.
-    ("& { param($r = (icm -cn FS02 {1})) $r }", &["FS02"]),
-    ("& { param($r = ('icm -cn FS02 {1}')) $r }", &[]),
-    // Every assignment operator runs its right-hand side, whatever the target's type.
-    ("$out += icm -cn FS02 {whoami}", &["FS02"]),
-    ("$out -= icm -cn FS02 {whoami}", &["FS02"]),
-    ("$out *= icm -cn FS02 {whoami}", &["FS02"]),
-    ("$out ??= icm -cn FS02 {whoami}", &["FS02"]),
-    ("[string[]]$r = Invoke-Command -Cn FS02 {whoami}", &["FS02"]),
-    ("[ValidateNotNull()][string]$r = icm -cn FS02 {whoami}", &["FS02"]),
-    ("$out += 'icm -cn FS02 {whoami}'", &[]),
-    ("[string[]]$r = icm {whoami}", &[]),
-    ("$s += nsn FS02; icm -Session $s {whoami}", &["FS02"]),
-    // Subexpressions of expandable strings run when the string is expanded.
-    ("Write-Output \"result: $(icm -cn FS02 {whoami})\"", &["FS02"]),
-    ("$x = \"a $(Invoke-Command -ComputerName FS02 -ScriptBlock {1}) b\"", &["FS02"]),
-    ("\"$(\"$(icm -cn FS02 {1})\")\"", &["FS02"]),
-    ("$h = @\"\nresult: $(icm -cn FS02 {whoami})\n\"@", &["FS02"]),
-    ("Write-Output 'result: $(icm -cn FS02 {whoami})'", &[]),
-    ("$h = @'\nresult: $(icm -cn FS02 {whoami})\n'@", &[]),
-    ("Write-Output \"result: `$(icm -cn FS02 {whoami})\"", &[]),
-    ("Write-Output \"$(1); icm -cn FS02 {whoami}\"", &[]),
-    ("Write-Output \"$(icm {whoami})\"", &[]),
-    // A child PowerShell gets the values of its arguments (PowerShell removes the quotes),
-    // as Windows PowerShell 5.1 and PowerShell 7.3+ each pass them.
-    ("powershell -c 'icm -cn FS02 {whoami}'", &["FS02"]),
-    ("pwsh -NoProfile -Command 'Invoke-Command -Cn FS02 -ScriptBlock {whoami}'", &["FS02"]),
-    ("powershell -c 'icm -cn \"FS02\" {whoami}'", &["FS02"]),
-    ("powershell -c \"icm -cn FS02 {whoami}\"", &["FS02"]),
-    ("powershell -c icm -cn FS02 {whoami}", &["FS02"]),
-    ("powershell -c 'Write-Output icm -cn FS02'", &[]),
-    ("cmd /c 'icm -cn FS02 {whoami}'", &[]),
-    // Statements whose conditions and bodies run commands, pipelines, redirections, method
-    // arguments, array and hashtable literals; comments and help text run nothing.
-    ("try { icm -cn FS02 {1} } catch { $_ } finally { }", &["FS02"]),
-    ("try { } catch { icm -cn FS02 {1} }", &["FS02"]),
-    ("trap { icm -cn FS02 {1}; continue }", &["FS02"]),
-    ("if ($x) { } elseif (icm -cn FS02 {1}) { }", &["FS02"]),
-    ("switch (icm -cn FS02 {1}) { default { } }", &["FS02"]),
-    ("switch ($x) { 'a' { icm -cn FS02 {1} } }", &["FS02"]),
-    ("foreach ($c in @('FS02')) { icm -cn $c {1} }", &["$c"]),
-    ("for ($i = 0; $i -lt 1; $i++) { icm -cn FS02 {1} }", &["FS02"]),
-    ("do { icm -cn FS02 {1} } while ($false)", &["FS02"]),
-    ("$list.Add((icm -cn FS02 {1}))", &["FS02"]),
-    ("icm -cn FS02 {1} > out.txt", &["FS02"]),
-    ("icm -cn FS02 {1} 2>&1 | Out-Null", &["FS02"]),
-    ("$h = @{ a = (icm -cn FS02 {1}) }", &["FS02"]),
-    ("$a = @(icm -cn FS02 {1})", &["FS02"]),
-    ("1..2 | ForEach-Object { icm -cn FS02 {1} }", &["FS02"]),
-    ("icm -cn FS02 {1} -ErrorAction SilentlyContinue", &["FS02"]),
-    ("Get-Help icm -cn FS02", &[]),
-    ("# icm -cn FS02 {1}", &[]),
-    ("<# icm -cn FS02 {1} #>", &[]),
-    ("powershell -c 'icm {whoami}'", &[]),
-    // Pipeline chains (PowerShell 7): each side is a pipeline of its own.
-    ("Get-Date && icm -cn FS02 {1}", &["FS02"]),
-    ("Test-Path x || Invoke-Command -ComputerName FS02 {1}", &["FS02"]),
-    ("Get-Date && 'icm -cn FS02 {1}'", &[]),
-    // `return`, `throw` and `exit` take a pipeline; `break` and `continue` take a label.
-    ("function f { return icm -cn FS02 {1} }", &["FS02"]),
-    ("throw (icm -cn FS02 {1})", &["FS02"]),
-    ("throw icm -cn FS02 {1}", &["FS02"]),
-    ("exit icm -cn FS02 {1}", &["FS02"]),
-    ("function f { return 'icm -cn FS02 {1}' }", &[]),
-    // A hashtable's value is a statement: a pipeline needs no parentheses there.
-    ("$h = @{ a = icm -cn FS02 {1} }", &["FS02"]),
-    ("$h = @{ a = 'icm -cn FS02 {1}'; b = icm {1} }", &[]),
-    // Script block parts, and script blocks run by the call and dot-source operators.
-    ("& { begin { } process { icm -cn FS02 {1} } end { } }", &["FS02"]),
-    ("function f { dynamicparam { } end { icm -cn FS02 {1} } }", &["FS02"]),
-    (". { icm -cn FS02 {1} }", &["FS02"]),
-    ("filter f { icm -cn $_ {1} }", &["$_"]),
-    (":outer while ($true) { icm -cn FS02 {1}; break outer }", &["FS02"]),
-    ("while (icm -cn FS02 {1}) { }", &["FS02"]),
-    ("do { } until (icm -cn FS02 {1})", &["FS02"]),
-    ("class C { [void] M() { icm -cn FS02 {1} } }", &["FS02"]),
-    // Operators and expressions around a parenthesised pipeline.
-    ("$ok = $x ? (icm -cn FS02 {1}) : $null", &["FS02"]),
-    ("if (-not (icm -cn FS02 {1})) { }", &["FS02"]),
-    ("[string](icm -cn FS02 {1})", &["FS02"]),
-    ("$a[(icm -cn FS02 {1})]", &["FS02"]),
-    ("$(icm -cn FS02 {1}).Count", &["FS02"]),
-    ("Write-Output (icm -cn FS02 {1})", &["FS02"]),
-    ("Write-Output $(icm -cn FS02 {1})", &["FS02"]),
-    // Argument forms: colon-bound values, arrays, `--` (what follows is positional), line
-    // continuations, comments between arguments.
-    ("icm -ComputerName:FS02 {1}", &["FS02"]),
-    ("icm -cn:'FS02' {1}", &["FS02"]),
-    ("icm -cn FS02,FS03 {1}", &["FS02", "FS03"]),
-    ("icm -- FS02 {1}", &["FS02"]),
-    ("icm `\n  -cn FS02 `\n  {1}", &["FS02"]),
-    ("icm <# remote #> -cn FS02 {1}", &["FS02"]),
-    ("Microsoft.PowerShell.Core\\Invoke-Command -ComputerName FS02 {1}", &["FS02"]),
-    // The stop-parsing token hands the rest of the line (up to a pipe or a new line) to the
-    // native command as it is.
-    ("cmd /c --% echo a; icm -cn FS02 {1}", &[]),
-    ("cmd /c --% echo a | icm -cn FS02 {1}", &["FS02"]),
-    ("cmd /c --% echo a\nicm -cn FS02 {1}", &["FS02"]),
-    ("powershell --% -c icm -cn FS02 {1}", &["FS02"]),
-    // Text that PowerShell runs as a script: `Invoke-Expression` and `[scriptblock]::Create`
-    // of a string written in the script.
-    ("iex 'icm -cn FS02 {1}'", &["FS02"]),
-    ("Invoke-Expression -Command \"Invoke-Command -ComputerName FS02 {1}\"", &["FS02"]),
-    ("& ([scriptblock]::Create('icm -cn FS02 {1}'))", &["FS02"]),
-    ("iex @'\nicm -cn FS02 {1}\n'@", &["FS02"]),
-    ("'icm -cn FS02 {1}' | iex", &["FS02"]),
-    ("'icm -cn FS02 {1}' | Invoke-Expression", &["FS02"]),
-    ("$ExecutionContext.InvokeCommand.InvokeScript('icm -cn FS02 {1}')", &["FS02"]),
-    ("[powershell]::Create().AddScript('icm -cn FS02 {1}').Invoke()", &["FS02"]),
-    ("& $ExecutionContext.InvokeCommand.NewScriptBlock('icm -cn FS02 {1}')", &["FS02"]),
-    ("iex 'icm {1}'", &[]),
-    ("'icm -cn FS02 {1}' | Write-Output", &[]),
-    ("$x | iex", &[]),
-    // A name PowerShell resolves from what the script itself wrote: a variable holding a
-    // string, an alias the script defines, `Get-Command` of a written name.
-    ("$c = 'Invoke-Command'; & $c -cn FS02 {1}", &["FS02"]),
-    ("$c = \"icm\"; . $c -ComputerName FS02 {1}", &["FS02"]),
-    ("$p = 'icm -cn FS02 {1}'; iex $p", &["FS02"]),
-    ("$p = 'icm -cn FS02 {1}'; $p | iex", &["FS02"]),
-    ("Set-Alias run Invoke-Command; run -cn FS02 {1}", &["FS02"]),
-    ("New-Alias -Name run -Value icm; run FS02 {1}", &["FS02"]),
-    ("sal -Value icm -Name run; run -ComputerName FS02 {1}", &["FS02"]),
-    ("& (gcm icm) -cn FS02 {1}", &["FS02"]),
-    ("& (Get-Command Invoke-Command) -ComputerName FS02 {1}", &["FS02"]),
-    ("$c = 'Invoke-Command'; $c = 'Get-Date'; & $c -cn FS02 {1}", &[]),
-    ("$c = 'Invoke-Command'; & $c {1}", &[]),
-    ("Set-Alias run Get-Date; run -cn FS02 {1}", &[]),
-    ("Set-Alias run Invoke-Command; walk -cn FS02 {1}", &[]),
-    ("& (gcm Get-Date) -cn FS02 {1}", &[]),
-    ("Write-Output 'iex icm -cn FS02'", &[]),
-];
+// The table of scripts and what extended mode reports for each, shared with the differential
+// test that reads every script of it with a second parser (`host-test/tests/differential.rs`).
+include!("common/grammar_cases.rs");
 
 fn b64(script: &str) -> String {
     let utf16: Vec<u8> = script.encode_utf16().flat_map(u16::to_le_bytes).collect();
@@ -234,13 +98,37 @@ fn many_subexpressions_in_one_string() {
     assert_eq!(extended_targets(&detector, &script_block(&script)), Some(vec!["FS02".to_string()]));
 }
 
-/// Keyword chains are read in a loop and strings run as scripts nest no deeper than the
-/// decoding limit: input that repeats them is bounded work, not a deeper stack.
+/// Chains the grammar repeats (operators, casts, member accesses, assignments, pipelines)
+/// are read in a loop and strings run as scripts nest no deeper than the decoding limit:
+/// input that repeats them is bounded work, not a deeper stack.
 #[test]
 fn repeated_keywords_and_nested_strings_stay_bounded() {
     let detector = Detector::new(Config { mode: Mode::Extended, ..Config::default() });
-    let chain = format!("{}icm -cn FS02 {{1}}", "return ".repeat(100_000));
-    assert_eq!(extended_targets(&detector, &script_block(&chain)), Some(vec!["FS02".to_string()]));
+    let call = "(icm -cn FS02 {1})";
+    for chain in [
+        format!("{}{call}", "-not ".repeat(100_000)),
+        format!("{}{call}", "!".repeat(100_000)),
+        format!("{}{call}", "[int]".repeat(50_000)),
+        format!("{}{call}", ",".repeat(100_000)),
+        format!("{}{call}", "$a = ".repeat(100_000)),
+        format!("$x{}{call}", ".Length".repeat(50_000)),
+        format!("{}{call}", "1 + ".repeat(100_000)),
+        format!("{}{call}", "$a ? 1 : ".repeat(50_000)),
+        format!("{}{call}", "Get-Date | ".repeat(50_000)),
+        format!("{}{call}", "Get-Date && ".repeat(50_000)),
+    ] {
+        assert_eq!(
+            extended_targets(&detector, &script_block(&chain)),
+            Some(vec!["FS02".to_string()]),
+            "{}",
+            &chain[..40]
+        );
+    }
+    // `return return …` is `return` of a command named `return` whose arguments are the rest
+    // (`ReturnStatementRule` reads a pipeline; in command mode a keyword is a bare word):
+    // nothing of it runs the call, however long it is.
+    let returns = format!("{}icm -cn FS02 {{1}}", "return ".repeat(100_000));
+    assert_eq!(extended_targets(&detector, &script_block(&returns)), None);
 
     // `iex 'iex ''…'''`: each level doubles the quotes of the one inside it.
     let nest = |levels: usize| {
@@ -276,4 +164,36 @@ fn hosts_nested_in_hosts_are_read_within_the_budget() {
         let past = analysis.opaque.contains(&"PowerShell nested in PowerShell past the reading budget");
         assert_eq!(past, past_budget, "{links} links: {:?}", analysis.opaque);
     }
+}
+
+/// What one event reports is bounded, and says what it leaves out: the first
+/// `Analysis::MAX_INVOCATIONS` remote calls with their evidence, at most `MAX_LISTED` targets
+/// and pieces of evidence, and one piece of evidence of kind `omitted` that counts the rest.
+/// The verdict stays. (A 408-byte input once gave 99 invocations and 198 pieces of evidence,
+/// all carried into the annotation.)
+#[test]
+fn what_one_event_reports_is_bounded() {
+    use winrm_detect::cmdline::Analysis;
+    use winrm_detect::{MAX_LISTED, OMITTED};
+    let detector = Detector::new(Config { mode: Mode::Extended, ..Config::default() });
+    let calls: String = (0..99).map(|i| format!("icm -cn H{i} {{1}};")).collect();
+    let annotations = detector.scan(&script_block(&calls)).unwrap();
+    let a = annotations.first().expect("it fires");
+    let kept = Analysis::MAX_INVOCATIONS;
+    assert_eq!(a.remote_targets.len(), kept);
+    let (omitted, listed): (Vec<_>, Vec<_>) = a.evidence.iter().partition(|e| e.kind == OMITTED);
+    assert_eq!(listed.len(), 2 * kept, "the command and its parameter, per call kept");
+    assert_eq!(omitted.len(), 1);
+    assert_eq!(omitted[0].text, format!("{} more remote calls not listed", 99 - kept));
+
+    let targets: Vec<String> = (0..100).map(|i| format!("H{i}")).collect();
+    let one_call = format!("Invoke-Command -ComputerName {} {{1}}", targets.join(","));
+    let annotations = detector.scan(&script_block(&one_call)).unwrap();
+    let a = annotations.first().expect("it fires (parity)");
+    assert_eq!(a.matcher, Matcher::Parity);
+    assert_eq!(a.remote_targets.len(), MAX_LISTED);
+    assert_eq!(
+        a.evidence.last().map(|e| (e.kind.as_str(), e.text.as_str())),
+        Some((OMITTED, "36 more targets not listed"))
+    );
 }

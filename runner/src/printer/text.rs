@@ -89,7 +89,14 @@ pub fn line(record: &Record<'_>, annotation: &Annotation, style: Style) -> Strin
     marks.dedup_by(|later, earlier| later.0 < earlier.1);
     line += &marked(shown, &marks, style);
     if !elsewhere.is_empty() {
-        let found: Vec<String> = elsewhere.iter().map(|e| format!("{} in {}", style.mark(&e.text), e.layer)).collect();
+        let found: Vec<String> = elsewhere
+            .iter()
+            .map(|e| match e.kind.as_str() {
+                // What the annotation left out stands nowhere: said as it is.
+                winrm_detect::OMITTED => e.text.clone(),
+                _ => format!("{} in {}", style.mark(&e.text), e.layer),
+            })
+            .collect();
         line += &format!(" ({})", found.join(", "));
     }
     if !annotation.techniques.is_empty() {

@@ -665,37 +665,52 @@ impl Scanner<'_> {
     /// exponent, a hex or binary prefix, type suffixes and multipliers. What does not end
     /// where a number ends is a generic token (`7z`, `1.2.3.4`).
     fn number(&mut self, start: usize) -> Kind {
-        let hex = self.text[start..].len() > 1
-            && self.text.as_bytes()[start] == b'0'
-            && matches!(self.peek(), Some('x' | 'X' | 'b' | 'B'));
-        if hex {
-            self.bump();
-            while self.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
-                self.bump();
+        let prefix = match (self.text.as_bytes()[start], self.peek()) {
+            (b'0', Some('x' | 'X')) => Some(16),
+            (b'0', Some('b' | 'B')) => Some(2),
+            _ => None,
+        };
+        let digits = |s: &mut Self, radix: u32| {
+            while s.peek().is_some_and(|c| c.is_digit(radix)) {
+                s.bump();
             }
-        } else {
-            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+        };
+        match prefix {
+            Some(radix) => {
                 self.bump();
+                digits(self, radix);
             }
-            if self.peek() == Some('.') && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
-                self.bump();
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            None => {
+                digits(self, 10);
+                if self.peek() == Some('.') && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
                     self.bump();
+                    digits(self, 10);
                 }
-            }
-            if matches!(self.peek(), Some('e' | 'E'))
-                && self.peek_at(1).is_some_and(|c| c.is_ascii_digit() || c == '+' || is_dash(c))
-            {
-                self.bump();
-                self.bump();
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                if matches!(self.peek(), Some('e' | 'E'))
+                    && self.peek_at(1).is_some_and(|c| c.is_ascii_digit() || c == '+' || is_dash(c))
+                {
                     self.bump();
+                    self.bump();
+                    digits(self, 10);
                 }
             }
         }
-        // Suffixes and multipliers: `1l`, `1d`, `1kb`, `0x10uL`…
-        while self.peek().is_some_and(|c| matches!(c.to_ascii_lowercase(), 'l' | 'd' | 'u' | 'y' | 's' | 'n')) {
-            self.bump();
+        // One type suffix (`1l`, `1d`, `1n`, `1s`, `1y`, `1u`, `1ul`, `0x10uy`…), then a
+        // multiplier (`1kb`…).
+        match self.peek().map(|c| c.to_ascii_lowercase()) {
+            Some('u') => {
+                self.bump();
+                if self.peek().is_some_and(|c| matches!(c.to_ascii_lowercase(), 'l' | 's' | 'y')) {
+                    self.bump();
+                }
+            }
+            Some('l' | 'n' | 's' | 'y') => {
+                self.bump();
+            }
+            Some('d') if prefix.is_none() => {
+                self.bump();
+            }
+            _ => {}
         }
         let rest = &self.text.as_bytes()[self.pos..];
         if rest.len() >= 2
@@ -1217,6 +1232,28 @@ mod tests {
                 Kind::Binary,
             ]
         );
+    }
+
+    #[test]
+    fn numbers_and_words_that_start_like_them() {
+        for (text, kind) in [
+            ("0x1F", Kind::Number),
+            ("0b101", Kind::Number),
+            ("1kb", Kind::Number),
+            ("10ul", Kind::Number),
+            ("1.5e3", Kind::Number),
+            ("0B0BB", Kind::Generic),
+            ("2l2l", Kind::Generic),
+            ("0sss", Kind::Generic),
+            ("4$h", Kind::Generic),
+        ] {
+            assert_eq!(tokens(text, Mode::Expression)[0], (kind, text), "{text}");
+        }
+        // An address in an argument: a word, not a number.
+        assert_eq!(tokens("1.2.3.4", Mode::Command)[0], (Kind::Generic, "1.2.3.4"));
+        let range = tokens("1..2", Mode::Expression);
+        assert_eq!(range.iter().map(|t| t.0).collect::<Vec<_>>(), [Kind::Number, Kind::Binary, Kind::Number]);
+        assert_eq!(tokens("1..2", Mode::Command)[0], (Kind::Generic, "1..2"));
     }
 
     #[test]

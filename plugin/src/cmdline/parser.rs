@@ -240,7 +240,7 @@ impl<'t> Parser<'t> {
         ) = self.peek(Mode::Command).kind
         {
             self.next(Mode::Command);
-            if let Some(block) = self.statement_block() {
+            if let Some(Part::Statements(block)) = self.required_block() {
                 body.extend(block);
             }
             self.skip_newlines_and_semis();
@@ -437,9 +437,7 @@ impl<'t> Parser<'t> {
                 loop {
                     self.skip_newlines();
                     parts.push(self.paren_header());
-                    if let Some(block) = self.statement_block() {
-                        parts.push(Part::Statements(block));
-                    }
+                    parts.extend(self.required_block());
                     let save = self.pos;
                     self.skip_newlines();
                     match self.peek(Mode::Command).kind {
@@ -448,9 +446,7 @@ impl<'t> Parser<'t> {
                         }
                         Kind::Keyword(Keyword::Else) => {
                             self.next(Mode::Command);
-                            if let Some(block) = self.statement_block() {
-                                parts.push(Part::Statements(block));
-                            }
+                            parts.extend(self.required_block());
                             break;
                         }
                         _ => {
@@ -463,28 +459,32 @@ impl<'t> Parser<'t> {
             Keyword::While => {
                 self.skip_newlines();
                 parts.push(self.paren_header());
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Do => {
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
                 self.skip_newlines();
                 if let Kind::Keyword(Keyword::While | Keyword::Until) = self.peek(Mode::Command).kind {
                     self.next(Mode::Command);
                     self.skip_newlines();
                     parts.push(self.paren_header());
+                } else {
+                    self.refuse();
                 }
             }
             Keyword::For => {
                 // `for (init; condition; step)`: statements in parentheses.
                 self.skip_newlines();
-                if self.eat(Mode::Command, Kind::LParen).is_some() && self.enter() {
+                if self.eat(Mode::Command, Kind::LParen).is_none() {
+                    self.refuse();
+                } else if self.enter() {
                     let mut header = Vec::new();
                     self.statement_list(&mut header);
                     self.close(Kind::RParen);
                     self.leave();
                     parts.push(Part::Statements(header));
                 }
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Foreach => {
                 // `foreach -parallel -throttlelimit n ( $v in pipeline ) {…}`
@@ -497,20 +497,28 @@ impl<'t> Parser<'t> {
                     }
                     self.skip_newlines();
                 }
-                if self.eat(Mode::Command, Kind::LParen).is_some() && self.enter() {
+                if self.eat(Mode::Command, Kind::LParen).is_none() {
+                    self.refuse();
+                } else if self.enter() {
                     self.skip_newlines();
-                    if let Some(variable) = self.unary(false) {
-                        parts.push(Part::Expr(variable));
+                    match self.unary(false) {
+                        Some(variable) => parts.push(Part::Expr(variable)),
+                        None => self.refuse(),
                     }
                     self.skip_newlines();
                     if self.eat(Mode::Command, Kind::Keyword(Keyword::In)).is_some() {
                         self.skip_newlines();
-                        parts.extend(self.pipeline_chain().map(Part::Statement));
+                        match self.pipeline_chain() {
+                            Some(p) => parts.push(Part::Statement(p)),
+                            None => self.refuse(),
+                        }
+                    } else {
+                        self.refuse();
                     }
                     self.close(Kind::RParen);
                     self.leave();
                 }
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Switch => parts = self.switch_statement(),
             Keyword::Function | Keyword::Filter | Keyword::Workflow => {
@@ -526,8 +534,9 @@ impl<'t> Parser<'t> {
                     parts.extend(self.parameter_list());
                 }
                 self.skip_newlines();
-                if let Some(open) = self.eat(Mode::Command, Kind::LCurly) {
-                    parts.extend(self.braced_script_block(open).map(Part::ScriptBlock));
+                match self.eat(Mode::Command, Kind::LCurly) {
+                    Some(open) => parts.extend(self.braced_script_block(open).map(Part::ScriptBlock)),
+                    None => self.refuse(),
                 }
             }
             // `return pipeline-chain`, `exit pipeline-chain`, `throw pipeline`.
@@ -548,15 +557,17 @@ impl<'t> Parser<'t> {
             Keyword::Trap => {
                 // `trap [Type] {…}`
                 parts.extend(self.attribute_list().into_iter().map(Part::Expr));
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Try => {
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
+                let mut clauses = 0;
                 loop {
                     let save = self.pos;
                     self.skip_newlines();
                     match self.peek(Mode::Command).kind {
                         Kind::Keyword(Keyword::Catch) => {
+                            clauses += 1;
                             self.next(Mode::Command);
                             // `catch [A], [B] {…}`
                             loop {
@@ -566,17 +577,22 @@ impl<'t> Parser<'t> {
                                     break;
                                 }
                             }
-                            parts.extend(self.statement_block().map(Part::Statements));
+                            parts.extend(self.required_block());
                         }
                         Kind::Keyword(Keyword::Finally) => {
+                            clauses += 1;
                             self.next(Mode::Command);
-                            parts.extend(self.statement_block().map(Part::Statements));
+                            parts.extend(self.required_block());
                         }
                         _ => {
                             self.pos = save;
                             break;
                         }
                     }
+                }
+                // `MissingCatchOrFinally`
+                if clauses == 0 {
+                    self.refuse();
                 }
             }
             Keyword::Data => {
@@ -591,23 +607,24 @@ impl<'t> Parser<'t> {
                             let before = self.pos;
                             parts.extend(self.command_argument(true).map(Part::Expr));
                             if self.pos == before {
+                                self.refuse();
                                 self.next(Mode::Command);
                             }
                         }
                     }
                     self.skip_newlines();
                 }
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Parallel | Keyword::Sequence => {
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Configuration => {
                 self.skip_newlines();
                 if !matches!(self.peek(Mode::Command).kind, Kind::LCurly) {
                     parts.extend(self.command_argument(false).map(Part::Expr));
                 }
-                parts.extend(self.statement_block().map(Part::Statements));
+                parts.extend(self.required_block());
             }
             Keyword::Class => parts = self.class_statement(),
             Keyword::Enum => parts = self.enum_statement(),
@@ -620,13 +637,27 @@ impl<'t> Parser<'t> {
     /// `( pipeline-chain )` of an `if`, `elseif`, `while` or `do` header.
     fn paren_header(&mut self) -> Part {
         let mut statements = Vec::new();
-        if self.eat(Mode::Command, Kind::LParen).is_some() && self.enter() {
+        if self.eat(Mode::Command, Kind::LParen).is_none() {
+            self.refuse();
+        } else if self.enter() {
             self.skip_newlines();
-            statements.extend(self.pipeline_chain());
+            match self.pipeline_chain() {
+                Some(p) => statements.push(p),
+                None => self.refuse(),
+            }
             self.close(Kind::RParen);
             self.leave();
         }
         Part::Statements(statements)
+    }
+
+    /// The statement block a statement requires (PowerShell refuses the statement without it).
+    fn required_block(&mut self) -> Option<Part> {
+        let block = self.statement_block().map(Part::Statements);
+        if block.is_none() {
+            self.refuse();
+        }
+        block
     }
 
     /// `switch-statement`: its parameters (`-File` takes an argument), the condition, and
@@ -645,9 +676,16 @@ impl<'t> Parser<'t> {
         }
         if self.peek(Mode::Command).kind == Kind::LParen {
             parts.push(self.paren_header());
+        } else if parts.is_empty() {
+            // Neither a condition nor `-File`.
+            self.refuse();
         }
         self.skip_newlines();
-        if self.eat(Mode::Command, Kind::LCurly).is_none() || !self.enter() {
+        if self.eat(Mode::Command, Kind::LCurly).is_none() {
+            self.refuse();
+            return parts;
+        }
+        if !self.enter() {
             return parts;
         }
         loop {
@@ -658,7 +696,7 @@ impl<'t> Parser<'t> {
             }
             let before = self.pos;
             parts.extend(self.command_argument(false).map(Part::Expr));
-            parts.extend(self.statement_block().map(Part::Statements));
+            parts.extend(self.required_block());
             if self.pos == before {
                 self.next(Mode::Command);
             }
@@ -752,16 +790,30 @@ impl<'t> Parser<'t> {
     /// `using-statement`: its words, and a module specification's hashtable.
     fn using_statement(&mut self, _using: Token) -> Statement {
         let mut parts = Vec::new();
+        // `using namespace|module|assembly|type|command …` (`UsingStatementRule`).
+        let kind = self.peek(Mode::Command);
+        let known = ["namespace", "module", "assembly", "type", "command"];
+        if !known.iter().any(|k| kind.text(self.text).eq_ignore_ascii_case(k)) {
+            self.refuse();
+        }
+        // The kind, a name, and maybe `= name`: anything more is a break.
+        let mut words = 0;
         loop {
             let t = self.peek(Mode::Command);
             if is_statement_end(t.kind) {
                 break;
             }
             let before = self.pos;
-            parts.extend(self.command_argument(false).map(Part::Expr));
+            let argument = self.command_argument(false);
+            let is_assign = matches!(&argument, Some(Expr { kind: ExprKind::Word(t), .. }) if t.text(self.text) == "=");
+            words += usize::from(!is_assign);
+            parts.extend(argument.map(Part::Expr));
             if self.pos == before {
                 self.next(Mode::Command);
             }
+        }
+        if words > 3 {
+            self.refuse();
         }
         Statement::Compound(parts)
     }
@@ -776,6 +828,10 @@ impl<'t> Parser<'t> {
             let expr = self.expression_here();
             match expr {
                 Some(target) if self.peek(Mode::Expression).kind == Kind::Assign => {
+                    if !assignable(&target) {
+                        // `InvalidLeftHandSide`
+                        self.refuse();
+                    }
                     self.next(Mode::Expression);
                     self.skip_newlines();
                     targets.push(target);
@@ -795,6 +851,10 @@ impl<'t> Parser<'t> {
                     if targets.is_empty() {
                         return chain;
                     }
+                    if chain.is_none() {
+                        // `ExpectedValueExpression`
+                        self.refuse();
+                    }
                     let value = chain.unwrap_or(Statement::Pipelines(Vec::new()));
                     return Some(Statement::Assignment { targets, value: Box::new(value) });
                 }
@@ -812,6 +872,10 @@ impl<'t> Parser<'t> {
                 Kind::AndAnd | Kind::OrOr => {
                     self.next(Mode::Command);
                     self.skip_newlines();
+                    // `EmptyPipelineChainElement`
+                    if matches!(self.peek(Mode::Command).kind, Kind::End | Kind::RCurly | Kind::RParen | Kind::Semi) {
+                        self.refuse();
+                    }
                 }
                 // `&` runs the pipeline in the background and ends the statement.
                 Kind::Ampersand => {
@@ -848,6 +912,9 @@ impl<'t> Parser<'t> {
                         elements.push(Element::Command(c));
                     } else if elements.is_empty() && self.peek(Mode::Command).kind != Kind::Pipe {
                         return None;
+                    } else {
+                        // `EmptyPipeElement`
+                        self.refuse();
                     }
                 }
             }
@@ -895,7 +962,16 @@ impl<'t> Parser<'t> {
         if r.text(self.text).contains('&') {
             return None;
         }
-        self.command_argument(false)
+        if r.text(self.text) == "<" {
+            // `RedirectionNotSupported`: "The '<' operator is reserved for future use."
+            self.refuse();
+        }
+        let target = self.command_argument(false);
+        if target.is_none() {
+            // `MissingFileSpecification`
+            self.refuse();
+        }
+        target
     }
 
     /// `command` (`CommandRule`): the invocation operator, the name, and the elements.
@@ -963,8 +1039,10 @@ impl<'t> Parser<'t> {
                 }
             }
         }
-        if elements.is_empty() && invocation.is_none() {
-            return None;
+        if elements.is_empty() {
+            // Nothing at all, or (`MissingExpression`) an `&` or `.` with nothing after it.
+            invocation?;
+            self.refuse();
         }
         Some(Command { invocation, elements, redirections })
     }
@@ -1093,7 +1171,11 @@ impl<'t> Parser<'t> {
                     self.skip_newlines();
                     match self.array_literal(commas) {
                         Some(e) => operands.push(e),
-                        None => break,
+                        None => {
+                            // `ExpectedValueExpression`
+                            self.refuse();
+                            break;
+                        }
                     }
                 }
                 // An unknown `-name` after an operand: PowerShell reads it as a broken operator
@@ -1145,7 +1227,11 @@ impl<'t> Parser<'t> {
             self.skip_newlines();
             match self.unary(commas) {
                 Some(e) => items.push(e),
-                None => break,
+                None => {
+                    // `MissingExpressionAfterToken`
+                    self.refuse();
+                    break;
+                }
             }
         }
         let span = Span { start: items[0].span.start, end: items[items.len() - 1].span.end };
@@ -1268,6 +1354,10 @@ impl<'t> Parser<'t> {
         }
         self.skip_newlines();
         let inner = self.pipeline_chain();
+        if inner.is_none() {
+            // `ExpectedExpression`
+            self.refuse();
+        }
         // What else stands before the `)` (PowerShell refuses it, but it is read).
         let mut rest = Vec::new();
         self.statement_list(&mut rest);
@@ -1341,7 +1431,11 @@ impl<'t> Parser<'t> {
             }
             self.skip_newlines();
             let start = self.peek(Mode::Command).start;
-            let value = self.statement().unwrap_or(Statement::Pipelines(Vec::new()));
+            let value = self.statement().unwrap_or_else(|| {
+                // `MissingStatementInHashLiteral`
+                self.refuse();
+                Statement::Pipelines(Vec::new())
+            });
             entries.push(HashEntry { key, value, value_span: Span { start, end: self.pos.max(start) } });
         }
         self.close(Kind::RCurly);
@@ -1393,6 +1487,10 @@ impl<'t> Parser<'t> {
                 };
                 let mut statements = Vec::new();
                 inner.statement_list(&mut statements);
+                // The subexpression ends at its `)`: a `}` before it is a break.
+                if inner.peek(Mode::Command).kind != Kind::RParen {
+                    inner.refuse();
+                }
                 self.reread_left = inner.reread_left;
                 self.notes = inner.notes;
                 self.scanned += inner.scanned;
@@ -1412,7 +1510,11 @@ impl<'t> Parser<'t> {
             let is_static = here.starts_with("::");
             if is_static || (here.starts_with('.') && !here.starts_with("..")) {
                 self.pos += if is_static { 2 } else { 1 };
-                let Some(name) = self.member_name() else { break };
+                let Some(name) = self.member_name() else {
+                    // `MissingPropertyName`
+                    self.refuse();
+                    break;
+                };
                 // `.Method(…)` or `.Method{…}`, the bracket right after the name.
                 if self.here().starts_with('(') {
                     let open = self.next(Mode::Expression);
@@ -1523,8 +1625,11 @@ impl<'t> Parser<'t> {
             i += 1;
         }
         self.pos = i;
-        if self.here().starts_with(']') {
+        if self.here().starts_with(']') && nested == 0 {
             self.pos += 1;
+        } else {
+            // `EndSquareBracketExpectedAtEndOfType`
+            self.refuse();
         }
         Expr { span: Span { start: open.start, end: self.pos }, kind: ExprKind::Type { arguments } }
     }
@@ -1554,6 +1659,19 @@ impl<'t> Parser<'t> {
             }
         }
         arguments
+    }
+}
+
+/// Whether PowerShell can assign to `target` (its semantic check of a left-hand side): a
+/// variable, with casts and attributes before it or not, a member or an index of anything,
+/// or a list of those.
+fn assignable(target: &Expr) -> bool {
+    match &target.kind {
+        ExprKind::Variable(_) => true,
+        ExprKind::Prefixed { casts, operand } => !casts.is_empty() && assignable(operand),
+        ExprKind::Postfix { ops, .. } => matches!(ops.last(), Some(PostOp::Member { .. } | PostOp::Index(_))),
+        ExprKind::Array(items) => items.iter().all(assignable),
+        _ => false,
     }
 }
 

@@ -328,3 +328,120 @@ fn the_winrm_family_in_the_corpus() {
         .map(|(name, n)| (("winrm-spawning-a-process", name.to_string(), "admin_test".to_string()), n));
     assert_eq!(bulk, BTreeMap::from(bulk_want));
 }
+
+/// What a record's text says it is, by substrings alone: an independent reading, knowing no
+/// shape, to hold the detector's shapes (and its own "never silent" check) to.
+#[derive(Default, Debug)]
+struct Said {
+    process_creation: bool,
+    script_block: bool,
+    /// A non-empty command line or script text is in view.
+    payload: bool,
+}
+
+/// The event ids a record's text names: a number right after an `EventID`, `EventCode`,
+/// `event_id` or `"code"` key, in JSON, XML or `Name=value` text (through xmltodict's
+/// `{"#text": …}`).
+fn ids_in(text: &str) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for key in ["EventID", "EventCode", "event_id", "\"code\""] {
+        for (at, _) in text.match_indices(key) {
+            let mut rest = &text[at + key.len()..];
+            if let Some(after) = rest.strip_prefix("\":{").and_then(|r| r.find("#text\":").map(|i| &r[i + 7..])) {
+                rest = after;
+            }
+            let rest = rest.trim_start_matches(['"', ':', '>', '=', ' ']);
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(id) = digits.parse() {
+                ids.push(id);
+            }
+        }
+    }
+    ids
+}
+
+fn said(text: &str) -> Said {
+    let lower = text.to_ascii_lowercase();
+    let ids = ids_in(text);
+    let sysmon = lower.contains("microsoft-windows-sysmon");
+    let security = lower.contains("security-auditing") || text.contains(">Security<") || text.contains("\"Security\"");
+    let powershell = lower.contains("powershell/operational") || lower.contains("powershellcore");
+    let process_creation = (ids.contains(&1) && sysmon) || (ids.contains(&4688) && security);
+    let script_block = ids.contains(&4104) && powershell;
+    // An empty value is no payload: 4688 without process-command-line auditing, `-`.
+    let payload = ["CommandLine", "command_line", "ScriptBlockText", "script_block_text"].iter().any(|key| {
+        text.match_indices(key).any(|(at, _)| {
+            let rest = &text[at + key.len()..];
+            let rest = rest.trim_start_matches(['"', '\'', ':', '>', '=', ' ', '\\']);
+            let rest = rest.strip_prefix("#text\":\"").unwrap_or(rest);
+            !(rest.starts_with("</")
+                || rest.starts_with("/>")
+                || rest.starts_with(',')
+                || rest.starts_with('}')
+                || rest.starts_with("null")
+                || rest.starts_with("-\"")
+                || rest.starts_with("-<")
+                || rest.is_empty())
+        })
+    });
+    Said { process_creation, script_block, payload }
+}
+
+/// Never silent: every record of the corpus (every file, every schema) and of our fixtures
+/// that carries a process creation or a script block is either read as one, with its
+/// command line or script text where it has one, or is an error that says what it lacks.
+/// Counted by the independent reading above, and printed.
+#[test]
+fn no_record_that_carries_a_rule_s_event_goes_unread() {
+    use winrm_detect::event::{Format, Kind, parse};
+    let Some(dir) = corpus::dir() else { return };
+    let mut files = corpus::files(&dir);
+    files.extend(corpus::files(&root().join("fixtures/events")));
+    let (mut records, mut carrying, mut read_whole, mut said_so) = (0, 0, 0, 0);
+    let (mut silent, mut errors) = (Vec::new(), Vec::new());
+    for path in &files {
+        let Some(events) = corpus::events_of(path) else { continue };
+        for (line, event) in &events {
+            records += 1;
+            let Ok(text) = std::str::from_utf8(event) else { continue };
+            let s = said(text);
+            if !(s.process_creation || s.script_block) {
+                continue;
+            }
+            carrying += 1;
+            match parse(text, Format::Auto, 64) {
+                Ok(e) => {
+                    let whole = match &e.kind {
+                        Kind::ProcessCreation => s.process_creation && (e.fields.process.is_some() || !s.payload),
+                        Kind::ScriptBlock(b) => s.script_block && (!b.text.is_empty() || !s.payload),
+                        Kind::Other(_) => false,
+                    };
+                    if whole {
+                        read_whole += 1;
+                    } else {
+                        silent.push(format!("{}:{line}: {s:?} read as {e:?}", path.display()));
+                    }
+                }
+                Err(e) => {
+                    said_so += 1;
+                    errors.push(format!("{}:{line}: {}: {}", path.display(), e.kind.as_str(), e.message));
+                }
+            }
+        }
+    }
+    println!(
+        "never silent: {records} records; {carrying} carry a process creation or a script block: {read_whole} read whole, \
+         {said_so} errors that say what they lack, {} silent",
+        silent.len()
+    );
+    for e in &errors {
+        println!("  {e}");
+    }
+    assert!(carrying > 30_000, "only {carrying} records carry a rule's event");
+    assert!(
+        silent.is_empty(),
+        "{} silent:\n{}",
+        silent.len(),
+        silent.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+}

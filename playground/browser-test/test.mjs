@@ -74,6 +74,20 @@ try {
   assert.match(await text("#annotation"), /"rule_id": "ba24cda8-4716-11ec-8009-3e22fbd008af"/);
   await page.screenshot({ path: join(shots, "playground-parity.png"), fullPage: true });
 
+  step("the exports people already have: the read-as line names the source and its mark");
+  for (const [file, n, readAs, dest] of [
+    ["nxlog.xml", 2, /read as nxlog \(by <Event> fields \(NXLog to_xml\)\) · a process creation/, "WS02.corp.example"],
+    ["azure-monitor.jsonl", 4, /read as azure-monitor \(by Type Event\) · a process creation/, "WS04.corp.example"],
+    ["splunk.jsonl", 3, /read as splunk \(by _raw\) · a process creation/, "WS03.corp.example"],
+    ["flattened.jsonl", 1, /read as nxlog \(by event_id\) · a process creation/, "WS01.corp.example"],
+    ["elastic-agent.jsonl", 3, /read as ecs \(by process\) · a process creation/, "WS03.corp.example"],
+  ]) {
+    await page.selectOption("#example", await line(file, n));
+    assert.match(await text("#read-as"), readAs, `${file} #${n}`);
+    assert.equal(await state("parity"), "match", `${file} #${n}`);
+    assert.equal(await field("dest"), dest, `${file} #${n}`);
+  }
+
   step("an encoded command from the examples: extended only, the decoded script marked");
   const encoded = await line("extended.evtx.jsonl", 7);
   await page.selectOption("#example", encoded);

@@ -14,8 +14,10 @@ macro_rules! fixtures {
 
 /// One file per supported shape; the extended file holds one evasion per line; the
 /// `scriptblock.*` files hold the script-block twin's cases (and Enter-PSSession's) in every
-/// shape that carries 4104; the `family.*` files the WinRM family's process creations.
-const FIXTURES: [(&str, &str); 29] = fixtures![
+/// shape that carries 4104; the `family.*` files the WinRM family's process creations; the
+/// last five the exports and pipelines people already have (NXLog's `to_xml()`, Azure
+/// Monitor's rows, Splunk's results, renaming pipelines, Elastic Agent's partial `winlog`).
+const FIXTURES: [(&str, &str); 34] = fixtures![
     "sysmon1.xml",
     "sysmon1.evtx.jsonl",
     "sysmon1.xmltodict.json",
@@ -45,6 +47,11 @@ const FIXTURES: [(&str, &str); 29] = fixtures![
     "family.sysmon.evtx.jsonl",
     "family.sysmon.ecs.jsonl",
     "family.security4688.evtx.jsonl",
+    "nxlog.xml",
+    "azure-monitor.jsonl",
+    "splunk.jsonl",
+    "flattened.jsonl",
+    "elastic-agent.jsonl",
 ];
 
 #[derive(Debug, Serialize)]

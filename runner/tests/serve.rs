@@ -392,3 +392,47 @@ fn time_limits_and_the_connection_bound() {
         assert!(metric(&serve, name) >= at_least, "{name} below {at_least}");
     }
 }
+
+/// Every fixture (every event shape we read) through `serve`, one request per file: each
+/// record handed on is the one the library writes for that event, annotations and errors
+/// alike. `serve` is a host like the others, and reads what they read.
+#[test]
+fn every_fixture_shape_through_serve_as_the_library_reads_it() {
+    let port = host_test::free_loopback_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
+        .args(["serve", "--listen", &listen, "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut handed_on = std::io::BufReader::new(child.stdout.take().unwrap());
+    let serve = Serve { child, url: format!("http://{listen}") };
+    let started = Instant::now();
+    while block_on(reqwest::get(format!("{}/health", serve.url))).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let detector = winrm_detect::Detector::from_json("{}").unwrap();
+    let dir = host_test::workspace_root().join("fixtures/events");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let client = reqwest::Client::new();
+    let mut records = 0;
+    for path in files {
+        let body = std::fs::read(&path).unwrap();
+        let events: Vec<Vec<u8>> =
+            winrm_detect_runner::serve::body::events(&body).into_iter().map(<[u8]>::to_vec).collect();
+        let (status, text) = block_on(post(&client, &format!("{}/", serve.url), body, &[]));
+        assert_eq!(status, 200, "{}: {text}", path.display());
+        for (i, event) in events.iter().enumerate() {
+            let mut want = Vec::new();
+            winrm_detect::record::write(&mut want, event, &detector.scan(event), winrm_detect::Output::Native);
+            let mut got = String::new();
+            handed_on.read_line(&mut got).unwrap();
+            assert_eq!(got.trim_end(), String::from_utf8_lossy(&want), "{} event {}", path.display(), i + 1);
+            records += 1;
+        }
+    }
+    assert!(records >= 80, "only {records} fixture events");
+}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::windows::WinEvent;
-use super::{Event, Format};
+use super::{Event, Format, Kind};
 
 /// Whether `text` (a JSON object) opens with the `Event` key, as EVTX JSON does; other
 /// shapes go straight to the general path, without a failed attempt here first.
@@ -26,8 +26,16 @@ pub(super) fn looks_like(text: &str) -> bool {
 
 /// The event as the general path reads it (its shape chosen by `Event`), or `None` when the
 /// general path must decide.
+/// A reading that lacks what a rule reads (a process creation without its command line, one of
+/// the rules' event ids read as another kind) is declined too: whether the record holds it
+/// elsewhere is for the general path's look through the whole record. Any other event read
+/// here is complete as its own `System` says.
 pub(super) fn event(text: &str) -> Option<Event> {
-    read(text).map(|win| Event { recognised_by: "Event", ..win.into_event(Format::EvtxJson) })
+    let win = read(text)?;
+    let rules_id = matches!(win.event_id, Some(1 | 4688 | super::SCRIPT_BLOCK_EVENT_ID));
+    let event = Event { recognised_by: "Event", ..win.into_event(Format::EvtxJson) };
+    let lacking = (rules_id && matches!(event.kind, Kind::Other(_))) || event.lacks_payload();
+    (!lacking).then_some(event)
 }
 
 /// The event's data, or `None` when the general path must decide (see the module comment).
@@ -399,13 +407,19 @@ mod tests {
             SYSMON.replace(r#""Version":5"#, r#""Version":" 5 ""#),
             SYSMON.replace(r#""ProcessId":4242"#, r#""ProcessId":-1e400"#.replace("e400", "e3").as_str()),
             SYSMON.replace(r#""EventData":{"#, r#""EventData":{"Extra":{"a":[1,{"b":2}]},"#),
-            SYSMON.replace(r#""EventData":{"#, r#""EventData":null,"Other":{"#),
         ];
         for text in &cases {
             let fast = fast(text);
             assert!(fast.is_some(), "declined {text}");
             assert_eq!(fast, read_generally(text), "{text}");
         }
+        // A reading that lacks what the record holds is the general path's to judge: a command
+        // line outside `EventData` is an error, not a silence.
+        let elsewhere = SYSMON.replace(r#""EventData":{"#, r#""EventData":null,"Other":{"#);
+        assert!(fast(&elsewhere).is_none());
+        let general = super::super::parse_generally(&elsewhere, Format::Auto, 64);
+        assert_eq!(super::super::parse(&elsewhere, Format::Auto, 64), general);
+        assert!(general.unwrap_err().message.contains("without its command line"));
         let event = super::super::parse(SYSMON, Format::Auto, 64).unwrap();
         assert_eq!(event.fields.process_id.as_deref(), Some("4242"));
         assert_eq!(event.fields.dest.as_deref(), Some("WS01.corp"));

@@ -2,12 +2,15 @@
 //! `Endpoint.Processes` fields the Splunk rule reads.
 //!
 //! Windows-native shapes (event XML, EVTX JSON, xmltodict, Winlogbeat, NXLog, Fluent Bit's
-//! winevtlog) all carry Sysmon/Security event data under Windows' own names; they fill a
-//! [`windows::WinEvent`] and share one mapping to CIM, so that the Sysmon and 4688 rules of
-//! the Splunk add-ons live in one place. ECS, OCSF and CIM records map directly.
+//! winevtlog, Azure Monitor's tables, Splunk's results, rendered messages) all carry
+//! Sysmon/Security event data under Windows' own names; they fill a [`windows::WinEvent`] and
+//! share one mapping to CIM, so that the Sysmon and 4688 rules of the Splunk add-ons live in
+//! one place. ECS, OCSF and CIM records map directly. This module picks the reader by the
+//! first bytes: XML, JSON, Splunk's classic text, or any of those after a syslog header.
 
 mod evtx_json;
 mod json;
+mod rendered;
 mod windows;
 mod xml;
 
@@ -33,6 +36,8 @@ pub enum Format {
     Ocsf,
     Cim,
     FluentBit,
+    AzureMonitor,
+    Splunk,
 }
 
 impl Format {
@@ -49,6 +54,8 @@ impl Format {
             Format::Ocsf => "ocsf",
             Format::Cim => "cim",
             Format::FluentBit => "fluent-bit",
+            Format::AzureMonitor => "azure-monitor",
+            Format::Splunk => "splunk",
         }
     }
 }
@@ -115,6 +122,82 @@ pub struct Event {
     pub fields: ProcessFields,
 }
 
+impl Event {
+    /// Whether a process creation lacks its command line, or a script block its text: what
+    /// the rules read of them.
+    fn lacks_payload(&self) -> bool {
+        match &self.kind {
+            Kind::ProcessCreation => self.fields.process.is_none(),
+            Kind::ScriptBlock(block) => block.text.is_empty(),
+            Kind::Other(_) => false,
+        }
+    }
+
+    /// Whether the event has what a rule reads of it: the command line and the process's name
+    /// of a process creation, the text of a script block; and the host either way.
+    fn is_whole(&self) -> bool {
+        let read = match &self.kind {
+            Kind::ProcessCreation => self.fields.process.is_some() && self.fields.process_name.is_some(),
+            Kind::ScriptBlock(block) => !block.text.is_empty(),
+            Kind::Other(_) => return false,
+        };
+        read && self.fields.dest.is_some()
+    }
+
+    /// Fills what this event lacks from another reading of the same record, where it read the
+    /// same kind of event.
+    fn fill_gaps(&mut self, other: Event) {
+        match (&mut self.kind, other.kind) {
+            (Kind::ProcessCreation, Kind::ProcessCreation) => {}
+            (Kind::ScriptBlock(mine), Kind::ScriptBlock(theirs)) => {
+                if mine.text.is_empty() {
+                    mine.text = theirs.text;
+                }
+                mine.id = mine.id.take().or(theirs.id);
+                mine.message_number = mine.message_number.or(theirs.message_number);
+                mine.message_total = mine.message_total.or(theirs.message_total);
+                mine.path = mine.path.take().or(theirs.path);
+            }
+            _ => return,
+        }
+        self.fields.fill_gaps(other.fields);
+    }
+}
+
+impl ProcessFields {
+    fn fill_gaps(&mut self, other: ProcessFields) {
+        // The destructuring names every field (no `..`): a field added later fails to compile
+        // here until it is filled too.
+        macro_rules! fill {
+            ($($field:ident),*) => {
+                let ProcessFields { $($field),* } = other;
+                $( if self.$field.is_none() { self.$field = $field; } )*
+            };
+        }
+        fill!(
+            time,
+            action,
+            dest,
+            user,
+            user_id,
+            process,
+            process_name,
+            process_path,
+            process_id,
+            process_guid,
+            process_hash,
+            process_integrity_level,
+            original_file_name,
+            parent_process,
+            parent_process_name,
+            parent_process_path,
+            parent_process_id,
+            parent_process_guid,
+            vendor_product
+        );
+    }
+}
+
 /// Recognises and normalises one event. `text` is one whole event (one line of a log).
 /// Objects, arrays or elements nested deeper than `max_nesting` are refused.
 /// A JSON record of no known shape is searched for an event carried as text (`{"log":
@@ -141,11 +224,26 @@ struct Paths {
 
 fn parse_text(text: &str, format: Format, max_nesting: usize, paths: Paths) -> Result<Event, ScanError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
+    if format == Format::Auto
+        && let Some((header, event)) = after_syslog_header(text)
+    {
+        return parse_text(event, format, max_nesting, paths).map_err(|mut e| {
+            e.message = format!("the event after the syslog header `{header}`: {}", e.message);
+            e
+        });
+    }
     match (text.as_bytes().first(), format) {
         (None, _) => Err(ScanError::new(ErrorKind::Empty, "empty event")),
         (Some(b'<'), Format::Auto | Format::WindowsXml) => xml::parse(text, max_nesting),
         (Some(b'{'), Format::Auto) => json::parse(text, None, max_nesting, paths),
         (Some(b'{'), f) if f != Format::WindowsXml => json::parse(text, Some(f), max_nesting, paths),
+        (Some(_), Format::Auto | Format::Splunk) if rendered::is_classic(text) => {
+            json::flat_fields(&rendered::classic(text), Format::Splunk, max_nesting, "LogName= lines (WinEventLog)")
+        }
+        (Some(b'['), Format::Auto) => Err(ScanError::new(
+            ErrorKind::UnknownShape,
+            "a JSON array, not one event: send one event per line (`jq -c '.[]'`)",
+        )),
         (Some(_), Format::Auto) => {
             Err(ScanError::new(ErrorKind::UnknownShape, "not an event: expected a JSON object or Windows event XML"))
         }
@@ -156,10 +254,57 @@ fn parse_text(text: &str, format: Format, max_nesting: usize, paths: Paths) -> R
     }
 }
 
+/// A syslog message whose text is the event (NXLog's `to_syslog_bsd()` or an `om_tcp` over
+/// syslog with `$Message = to_xml()`, rsyslog writing what it received): the header, and the
+/// event from its first `<Event` or `{`. A header is `<PRI>` (RFC 3164 and 5424), or one line
+/// of text before the event that holds neither `<` nor `{`.
+fn after_syslog_header(text: &str) -> Option<(&str, &str)> {
+    let b = text.as_bytes();
+    let pri = b.first() == Some(&b'<') && b.get(1).is_some_and(u8::is_ascii_digit) && {
+        let digits = b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        (1..=3).contains(&digits) && b.get(1 + digits) == Some(&b'>')
+    };
+    let plain = !matches!(b.first(), Some(b'<' | b'{' | b'['));
+    if !pri && !plain {
+        return None;
+    }
+    // Past `<PRI>`, the event is the first `<` or `{`; in plain text, only when what comes
+    // before it is one line.
+    let from = if pri { text.find('>')? + 1 } else { 0 };
+    let at = from + memchr::memchr2(b'<', b'{', &b[from..])?;
+    let header = &text[..at];
+    let event = &text[at..];
+    let starts_event = event.starts_with("<Event") || event.starts_with("<?xml") || event.starts_with("{\"");
+    (starts_event && (pri || !header.contains('\n'))).then(|| (header.trim(), event))
+}
+
 /// A value as the Splunk add-ons treat it: `-` and empty mean absent.
 pub(crate) fn present(value: &str) -> Option<&str> {
     let v = value.trim();
     (!v.is_empty() && v != "-").then_some(value)
+}
+
+/// Whether `key` spells `name` but for case and underscores (`command_line`, `COMMANDLINE`
+/// and `CommandLine` are one name), as pipelines respell field names.
+// Not inlined: unrolled into every loop over a list of names, it was most of the module's
+// growth for reading respelled records.
+#[inline(never)]
+pub(crate) fn same_name(key: &str, name: &str) -> bool {
+    let mut key = key.bytes().filter(|b| *b != b'_');
+    let mut name = name.bytes().filter(|b| *b != b'_');
+    loop {
+        match (key.next(), name.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Whether `key` spells one of `names` (see [`same_name`]).
+#[inline(never)]
+pub(crate) fn one_of(key: &str, names: &[&str]) -> bool {
+    names.iter().any(|name| same_name(key, name))
 }
 
 /// The file name of a Windows (or POSIX) path.
@@ -301,6 +446,27 @@ mod tests {
         assert_eq!(present("-"), None);
         assert_eq!(present("  "), None);
         assert_eq!(present("x"), Some("x"));
+    }
+
+    #[test]
+    fn an_event_after_a_syslog_header() {
+        let sysmon = "<Event><EventID>1</EventID><SourceName>Microsoft-Windows-Sysmon</SourceName><Hostname>WS01</Hostname><Image>C:\\p\\powershell.exe</Image><CommandLine>powershell -c 1</CommandLine></Event>";
+        for line in [
+            format!("<14>Mar  2 11:15:30 WS01 Microsoft-Windows-Sysmon[2212]: {sysmon}"),
+            format!("<14>1 2026-03-02T11:15:30Z WS01 nxlog 2212 - - {sysmon}"),
+            format!("Mar  2 11:15:30 WS01 nxlog: {sysmon}"),
+        ] {
+            let e = parse(&line, Format::Auto, 64).unwrap();
+            assert_eq!((e.kind, e.fields.dest.as_deref()), (Kind::ProcessCreation, Some("WS01")), "{line}");
+        }
+        let broken = parse("<14>Mar  2 11:15:30 WS01 x: <Event><EventID>", Format::Auto, 64).unwrap_err();
+        assert!(
+            broken.message.starts_with("the event after the syslog header `<14>Mar  2 11:15:30 WS01 x:`"),
+            "{}",
+            broken.message
+        );
+        // Text with no event after its first line is no event.
+        assert_eq!(parse("hello\n<Event/>", Format::Auto, 64).unwrap_err().kind, ErrorKind::UnknownShape);
     }
 
     #[test]

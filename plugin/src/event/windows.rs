@@ -74,7 +74,7 @@ const POWERSHELL4104: [&str; 5] = ["MessageNumber", "MessageTotal", "ScriptBlock
 
 /// Sysmon EventID 1 data, by position, as Fluent Bit's winevtlog input delivers it in
 /// `StringInserts`. Event version 5 (Sysmon 10 and later) added OriginalFileName after Company.
-const SYSMON1_V5: [&str; 23] = [
+pub(super) const SYSMON1_V5: [&str; 23] = [
     "RuleName",
     "UtcTime",
     "ProcessGuid",
@@ -175,6 +175,27 @@ impl WinEvent {
         NAMES.iter().find(|n| **n == name).copied()
     }
 
+    /// `key` as the mapping knows it, spelled as pipelines respell event data: any case, with
+    /// underscores (`command_line`, `commandline`), under NXLog's `EventData.` prefix. Not
+    /// NXLog's `ProcessID`, its own System field (the logging service's process, not the data's).
+    pub fn wanted_loosely(key: &str) -> Option<&'static str> {
+        if key == "ProcessID" {
+            return None;
+        }
+        let key = ["EventData.", "EventData_", "event_data."].iter().find_map(|p| key.strip_prefix(p)).unwrap_or(key);
+        NAMES.iter().find(|n| super::same_name(key, n)).copied()
+    }
+
+    /// Whether the data lacks what a rule reads of this event: the command line of a process
+    /// creation, the text of a script block.
+    pub fn lacks_payload(&self) -> bool {
+        match self.event_id {
+            Some(1 | 4688) => self.data[Slot::CommandLine as usize].is_none(),
+            Some(SCRIPT_BLOCK_EVENT_ID) => self.data[Slot::ScriptBlockText as usize].is_none(),
+            _ => false,
+        }
+    }
+
     pub fn set_event_id(&mut self, text: &str) {
         self.event_id = text.trim().parse().ok();
     }
@@ -213,18 +234,24 @@ impl WinEvent {
     fn source(&self) -> Source {
         let has =
             |s: &Option<String>, needle: &str| s.as_deref().is_some_and(|v| v.to_ascii_lowercase().contains(needle));
-        if has(&self.channel, "sysmon") || has(&self.provider, "sysmon") {
-            Source::Sysmon
-        } else if self.channel.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("security"))
-            || has(&self.provider, "security-auditing")
-        {
-            Source::Security
+        // A channel of one of the three decides, as the rules' macros select by channel
+        // (`source=XmlWinEventLog:<channel>`), whatever provider a pipeline wrote beside it.
+        if has(&self.channel, "sysmon") {
+            return Source::Sysmon;
+        } else if self.channel.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("security")) {
+            return Source::Security;
         } else if self.channel.as_deref().is_some_and(|c| POWERSHELL_CHANNELS.iter().any(|p| p.eq_ignore_ascii_case(c)))
-            || (self.channel.is_none()
-                && self
-                    .provider
-                    .as_deref()
-                    .is_some_and(|v| POWERSHELL_PROVIDERS.iter().any(|p| p.eq_ignore_ascii_case(v))))
+        {
+            return Source::PowerShell;
+        }
+        // Otherwise the provider; PowerShell's only where no channel is named (the
+        // `powershell` macro reads its channels alone).
+        if has(&self.provider, "sysmon") {
+            Source::Sysmon
+        } else if has(&self.provider, "security-auditing") {
+            Source::Security
+        } else if self.channel.is_none()
+            && self.provider.as_deref().is_some_and(|v| POWERSHELL_PROVIDERS.iter().any(|p| p.eq_ignore_ascii_case(v)))
         {
             Source::PowerShell
         } else if self.channel.is_none() && self.provider.is_none() {

@@ -47,7 +47,10 @@ pub fn run(artifact: Artifact) -> Result<ExitCode> {
 /// One line on what a module's embedded configuration makes it do.
 fn describe_embedded(text: Option<&str>) -> String {
     let Some(text) = text else {
-        return "configuration: none embedded; the defaults apply (mode parity, both rules)".into();
+        return format!(
+            "configuration: none embedded; the defaults apply ({})",
+            winrm_detect::Config::default().summary()
+        );
     };
     match winrm_detect::Config::from_json(text) {
         Ok(c) => format!("configuration: embedded, {} bytes ({})", text.len(), c.summary()),

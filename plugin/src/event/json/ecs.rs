@@ -31,17 +31,22 @@ fn hashes_from_map(v: Option<&Value>) -> Option<String> {
 /// `winlog.event_id`) with the text in `powershell.file.script_block_text`.
 pub(super) fn ecs(root: &Map<String, Value>) -> Event {
     let t = |path: &[&str]| at_text(root, path);
-    let is_start = contains_text(at(root, &["event", "category"]), "process")
-        && contains_text(at(root, &["event", "type"]), "start");
     let event_id = t(&["event", "code"]).or_else(|| t(&["winlog", "event_id"]));
+    let sources = [t(&["winlog", "channel"]), t(&["winlog", "provider_name"]), t(&["event", "provider"])];
+    let names = |needle: &str| sources.iter().flatten().any(|v| v.to_ascii_lowercase().contains(needle));
+    // A start by ECS's categories, or by the Windows event it came from where a pipeline left
+    // the categories out (Elastic Agent without the integration's pipeline, a custom one).
+    let is_start = (contains_text(at(root, &["event", "category"]), "process")
+        && contains_text(at(root, &["event", "type"]), "start"))
+        || match event_id.as_deref().map(str::trim) {
+            Some("1") => names("sysmon"),
+            Some("4688") => !names("sysmon") && !names("powershell"),
+            _ => false,
+        };
     // Elastic's PowerShell data stream: its `powershell.*` fields, or PowerShell's channel or
     // provider (the `powershell` macro's sources) with the raw event data.
-    let names_powershell = at(root, &["powershell"]).is_some()
-        || root.keys().any(|k| k.starts_with("powershell."))
-        || [t(&["winlog", "channel"]), t(&["winlog", "provider_name"]), t(&["event", "provider"])]
-            .iter()
-            .flatten()
-            .any(|v| v.to_ascii_lowercase().contains("powershell"));
+    let names_powershell =
+        at(root, &["powershell"]).is_some() || root.keys().any(|k| k.starts_with("powershell.")) || names("powershell");
     let is_script_block = names_powershell && event_id.as_deref().is_some_and(|id| id.trim() == "4104");
     let kind = if is_script_block {
         let number = |path: &[&str]| t(path).and_then(|n| n.trim().parse().ok());

@@ -11,7 +11,7 @@ use crate::event::windows::WinEvent;
 use crate::event::{Event, Format};
 
 /// An XML element rendered as JSON: a scalar, or `{"#text": …}` beside its attributes.
-fn element_text(v: &Value) -> Option<String> {
+pub(super) fn element_text(v: &Value) -> Option<String> {
     match v {
         Value::Object(m) => m.get("#text").and_then(text),
         other => text(other),
@@ -19,7 +19,7 @@ fn element_text(v: &Value) -> Option<String> {
 }
 
 /// An attribute: `{"#attributes": {"Name": …}}` (evtx) or `{"@Name": …}` (xmltodict).
-fn attribute(v: Option<&Value>, name: &str) -> Option<String> {
+pub(super) fn attribute(v: Option<&Value>, name: &str) -> Option<String> {
     let v = v?;
     v.get("#attributes").and_then(|a| a.get(name)).or_else(|| v.get(format!("@{name}").as_str())).and_then(text)
 }

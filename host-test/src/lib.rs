@@ -7,6 +7,7 @@
 
 pub mod corpus;
 pub mod differential;
+pub mod docs;
 pub mod emulated_fluent_bit;
 pub mod fluent_bit_bench;
 pub mod fuzz_properties;

@@ -29,8 +29,10 @@ fn root() -> PathBuf {
     host_test::workspace_root()
 }
 
+/// The user-facing pages, where the configurations tested here are written
+/// (`docs/fluent-bit.md`, `docs/windows.md`): the tests read them from there.
 fn readme() -> String {
-    fs::read_to_string(root().join("README.md")).unwrap()
+    host_test::docs::text()
 }
 
 /// The module as `winrm-detect artifact fluent-bit` writes it (with `config` built in), and

@@ -57,6 +57,11 @@ try {
   };
   const step = (name) => console.log(`browser-test: ${name}`);
 
+  step("an empty page invites a paste instead of judging an empty row");
+  assert.equal(await page.isVisible("#invitation"), true, "no invitation on the empty page");
+  assert.equal(await page.isVisible("#verdicts"), false, "verdicts shown for no input");
+  assert.equal(await page.isVisible("#fields-panel"), false, "CIM fields shown for no input");
+
   step("the example list holds every fixture line");
   const options = await page.locator("#example option[value]:not([value=''])").count();
   assert.ok(options >= 50, `only ${options} examples`);
@@ -148,6 +153,11 @@ try {
   await page.fill("#config", '{"allowlist": {"users": ["ALICE"]}}');
   assert.equal(await state("parity"), "suppressed");
   assert.match(await text("#parity .reason"), /allowlist/);
+
+  step("emptied again, the page invites a paste again");
+  await page.fill("#input", "");
+  assert.equal(await page.isVisible("#invitation"), true);
+  assert.equal(await page.isVisible("#verdicts"), false);
 
   assert.deepEqual(problems, [], "the page logged errors");
   step(`passed; screenshots in ${shots}`);

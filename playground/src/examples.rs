@@ -15,9 +15,10 @@ macro_rules! fixtures {
 /// One file per supported shape; the extended file holds one evasion per line; the
 /// `scriptblock.*` files hold the script-block twin's cases (and Enter-PSSession's) in every
 /// shape that carries 4104; the `family.*` files the WinRM family's process creations; the
-/// last five the exports and pipelines people already have (NXLog's `to_xml()`, Azure
-/// Monitor's rows, Splunk's results, renaming pipelines, Elastic Agent's partial `winlog`).
-const FIXTURES: [(&str, &str); 34] = fixtures![
+/// last six the exports and pipelines people already have (NXLog's `to_xml()`, Azure
+/// Monitor's rows, Splunk's results, renaming pipelines, Elastic Agent's partial `winlog`, the
+/// OpenTelemetry Collector's `windowseventlog` bodies).
+const FIXTURES: [(&str, &str); 35] = fixtures![
     "sysmon1.xml",
     "sysmon1.evtx.jsonl",
     "sysmon1.xmltodict.json",
@@ -52,6 +53,7 @@ const FIXTURES: [(&str, &str); 34] = fixtures![
     "splunk.jsonl",
     "flattened.jsonl",
     "elastic-agent.jsonl",
+    "otel-collector.jsonl",
 ];
 
 #[derive(Debug, Serialize)]

@@ -121,11 +121,19 @@ function renderAnnotation(report) {
 function run() {
   const input = $("input").value;
   const report = JSON.parse(inspect(input, $("treat-as").value, $("config").value));
-  document.body.dataset.empty = input.trim() === "" ? "true" : "false";
+  const empty = input.trim() === "";
+  document.body.dataset.empty = empty ? "true" : "false";
 
   $("config-error").hidden = !report.config_error;
   $("config-error").textContent = report.config_error ? `configuration refused: ${report.config_error.message}` : "";
   if (report.config_error) $("config-panel").open = true;
+  // Nothing to judge yet: an invitation, not verdicts over an empty row.
+  $("invitation").hidden = !empty;
+  $("verdicts").hidden = empty;
+  if (empty) {
+    for (const id of ["read-as", "error", "evidence-panel", "fields-panel", "annotation-panel"]) $(id).hidden = true;
+    return;
+  }
   $("error").hidden = !report.error;
   $("error").textContent = report.error ? `${report.error.kind}: ${report.error.message}` : "";
 

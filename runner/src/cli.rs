@@ -11,7 +11,8 @@ use winrm_detect_runner::serve::deliver::{Emit as ServeEmit, ForwardFormat};
 #[command(
     name = "winrm-detect",
     version,
-    about = "Splunk ESCU 'Remote Process Instantiation via WinRM and PowerShell' as a WebAssembly component, run over your logs"
+    about = "Splunk ESCU's WinRM lateral-movement analytics ('Remote Process Instantiation via WinRM and PowerShell', its \
+             script-block twin and the WinRM family) as a WebAssembly component, run over your logs"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,12 +33,13 @@ pub enum Command {
     /// the configuration a Fluent Bit module (.wasm or .aot) carries.
     #[command(subcommand)]
     Artifact(Artifact),
-    /// Serve the detection over HTTP for shippers without a wasm hook (Vector, Logstash,
-    /// Fluent Bit's `http` output): POST batches of events (NDJSON, a JSON array or one event;
-    /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the
-    /// request is answered 200 only once the next hop took them (503 otherwise: retry).
+    /// Serve the detection over HTTP for shippers without a wasm hook (Vector, Logstash, the
+    /// OpenTelemetry Collector, Fluent Bit's `http` or `opentelemetry` output): POST batches of
+    /// events (NDJSON, a JSON array or one event; OTLP logs, protobuf or JSON, at /v1/logs;
+    /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the request
+    /// is answered 200 only once the next hop took them (503 otherwise: retry).
     Serve(ServeArgs),
-    /// Print the Fluent Bit configuration for one of the README's inputs: the prefilter (a
+    /// Print the Fluent Bit configuration for one of the inputs of docs/fluent-bit.md: the prefilter (a
     /// `rewrite_tag` filter made of the module's own needles, so that only the records the
     /// module could fire on or report pay for a wasm call), the `wasm` filter and the output's
     /// `match`, for the configuration built into the module.
@@ -63,7 +65,7 @@ pub struct FluentBitConfigArgs {
     /// it from the module's configuration.
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
-    /// The module's path as Fluent Bit will see it (default: --module, else the README's).
+    /// The module's path as Fluent Bit will see it (default: --module, else the one docs/fluent-bit.md uses).
     #[arg(long)]
     pub wasm_path: Option<String>,
     /// The files `tail` reads (a glob).
@@ -95,14 +97,16 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8089")]
     pub listen: std::net::SocketAddr,
     /// Where scanned events go: the URL of the next hop's HTTP input (a Vector
-    /// `http_server` source, a Fluent Bit `http` input, Splunk HEC). Without it, NDJSON on stdout.
+    /// `http_server` source, a Fluent Bit `http` input, Splunk HEC; an OTLP receiver's
+    /// `/v1/logs` with `--forward-format otlp`). Without it, NDJSON on stdout.
     #[arg(long)]
     pub forward: Option<String>,
     /// A header sent with every forward, `Name: value` (repeatable), e.g.
     /// `Authorization: Splunk <token>` for HEC.
     #[arg(long = "forward-header")]
     pub forward_headers: Vec<String>,
-    /// How forwarded batches are framed.
+    /// How forwarded batches are framed, whichever way they came (OTLP in and NDJSON out, or
+    /// the other way round).
     #[arg(long, value_enum, default_value = "ndjson")]
     pub forward_format: ForwardFormat,
     /// Seconds to wait for the next hop before answering the shipper 503.
@@ -139,7 +143,7 @@ pub struct ServeArgs {
     /// `Authorization: Bearer <token>`.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// The detector's configuration (JSON; see the README). Read once at start: restart to
+    /// The detector's configuration (JSON; see docs/configuration.md). Read once at start: restart to
     /// change it.
     #[arg(long)]
     pub config: Option<String>,
@@ -168,7 +172,7 @@ pub enum Artifact {
     /// module no file to read: this is where its configuration comes from. A bad
     /// configuration is refused here (exit 2), never in Fluent Bit.
     FluentBit {
-        /// The detector's configuration (JSON; see the README). Without it the module runs
+        /// The detector's configuration (JSON; see docs/configuration.md). Without it the module runs
         /// with the defaults.
         #[arg(long)]
         config: Option<String>,
@@ -232,7 +236,7 @@ pub struct ScanArgs {
     /// How --emit summary prints its table.
     #[arg(long, value_enum, default_value = "table")]
     pub summary_format: SummaryFormat,
-    /// The detector's configuration (JSON; see the README).
+    /// The detector's configuration (JSON; see docs/configuration.md).
     #[arg(long)]
     pub config: Option<String>,
     /// One call per event instead of batches across the component boundary.

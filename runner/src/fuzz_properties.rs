@@ -11,6 +11,7 @@ use crate::backend::{Backend, Native, NativeLines, Outcome, Wasm};
 use crate::component::Runtime;
 use crate::serve::body::{self, BodyError};
 use crate::serve::deliver::{self, Emit, ForwardFormat};
+use crate::serve::otlp;
 use crate::serve::pool::Batch;
 
 /// The component, compiled once per process (a fuzz run calls the properties millions of times).
@@ -62,13 +63,18 @@ pub fn component_agrees(data: &[u8]) {
 
 /// Any bytes as what a shipper posts to `serve`: the first byte says how it arrives (plain,
 /// gzip-compressed here, claimed gzip but raw, or an encoding `serve` does not read) and the
-/// size limit; the rest is the body. Decoding keeps the limit and gives back exactly what was
+/// size limit, or, with its top bit set, that it is OTLP (see [`serve_otlp`]); the rest is the
+/// body. Decoding keeps the limit and gives back exactly what was
 /// compressed; the events are pieces of the body, in order, none blank; scanning them as
 /// `serve`'s workers do agrees with the library; and every framing of what `serve` forwards
 /// is what the next hop expects: one JSON object per line (NDJSON, Splunk HEC's `{"event"}`)
 /// or one JSON array, one record per event handed on.
 pub fn serve_body(data: &[u8]) {
     let Some((&how, body)) = data.split_first() else { return };
+    if how & 0x80 != 0 {
+        let encoding = if how & 0x40 == 0 { otlp::Encoding::Protobuf } else { otlp::Encoding::Json };
+        return serve_otlp(body, encoding);
+    }
     let limit = [64, 1024, 1 << 20][usize::from(how % 3)];
     let text = match (how / 3) % 4 {
         0 => body::decode(None, body.to_vec(), limit).expect("a plain body is taken as it is"),
@@ -143,4 +149,46 @@ pub fn serve_body(data: &[u8]) {
             }
         }
     }
+}
+
+/// Any bytes as an OTLP body (`POST /v1/logs`) in `encoding`: refused with a reason, or read
+/// into records whose bodies, scanned as `serve`'s workers scan them, agree with the library;
+/// handed on (`--forward-format otlp`) with every record kept or left out as `emit` says, in
+/// order, bodies untouched, in a message that encodes and decodes back to itself; and the
+/// same events handed on from another framing, one record each.
+fn serve_otlp(body: &[u8], encoding: otlp::Encoding) {
+    use prost::Message;
+    let request = match otlp::decode(body, encoding) {
+        Ok(request) => request,
+        Err(why) => return assert!(!why.is_empty(), "a refusal without a reason"),
+    };
+    let events: Vec<Vec<u8>> = otlp::records(&request).map(otlp::event).collect();
+    let config = MODES[1];
+    let want = Native(native(config)).scan_batch(&events);
+    let mut wasm = component(config, false);
+    let got = wasm.scan_batch(&events);
+    agree("serve's worker, OTLP", &got, Some(&wasm), &want);
+    for emit in [Emit::All, Emit::Matches] {
+        let (out, kept) = otlp::annotate(request.clone(), &got, emit, Output::Native);
+        let bodies: Vec<_> = otlp::records(&out).map(|r| r.body.clone()).collect();
+        assert_eq!(bodies.len(), kept, "the count of records handed on");
+        let expected: Vec<_> = otlp::records(&request)
+            .zip(&got)
+            .filter(|(_, o)| emit == Emit::All || !matches!(o, Ok(list) if list.is_empty()))
+            .map(|(r, _)| r.body.clone())
+            .collect();
+        assert_eq!(bodies, expected, "{emit:?}: the records handed on, bodies as they came");
+        let again =
+            opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::decode(&out.encode_to_vec()[..])
+                .expect("what serve sends decodes");
+        assert!(again == out || has_nan(&out), "{emit:?}: the message changed on the wire");
+        let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+        let (from_lines, n) = otlp::from_events(refs.into_iter(), &got, emit, Output::Native);
+        assert_eq!((otlp::records(&from_lines).count(), n), (kept, kept), "{emit:?}: one record per event handed on");
+    }
+}
+
+/// Whether a message holds a NaN (which equals nothing, itself included).
+fn has_nan(request: &opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest) -> bool {
+    format!("{request:?}").contains("NaN")
 }

@@ -276,12 +276,12 @@ fn bench_prints_every_configuration_and_finite_ratios() {
     assert!(text.contains("peak linear memory, parity"), "{text}");
 }
 
-/// Every Fluent Bit configuration the README gives is what `fluent-bit-config` prints for
+/// Every Fluent Bit configuration the docs give is what `fluent-bit-config` prints for
 /// the command written above it, so the two cannot drift apart; and `--module` takes the
 /// needles from the module's own configuration.
 #[test]
 fn readme_fluent_bit_configurations_are_printed_by_the_runner() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = host_test::docs::text();
     for name in ["winevtlog", "tail-json", "tail-xml", "tcp-xml"] {
         let marker = format!("<!-- fluent-bit-config: {name} -->");
         let (before, after) = readme.split_once(&marker).unwrap();
@@ -294,7 +294,7 @@ fn readme_fluent_bit_configurations_are_printed_by_the_runner() {
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
             block,
-            "{name}: the README block is not what `{command}` prints"
+            "{name}: the docs block is not what `{command}` prints"
         );
     }
     let dir = root().join("target").join("cli-fluent-bit-config");
@@ -311,4 +311,33 @@ fn readme_fluent_bit_configurations_are_printed_by_the_runner() {
     assert!(yaml.contains(&format!("wasm_path: {}", module.display())), "{yaml}");
     let plain = run(&["fluent-bit-config", "--input", "tail-xml", "--no-prefilter"], None);
     assert!(!String::from_utf8(plain.stdout).unwrap().contains("rewrite_tag"));
+}
+
+/// The `--help` texts that state a contract say what the binary does: `--emit all` hands every
+/// event back and adds nothing where nothing fired (no empty list), the annotations where
+/// something did, the error where the event could not be read; `serve` names the OTLP path
+/// and the forward format it speaks.
+#[test]
+fn help_texts_state_what_the_binary_does() {
+    let help = |args: &[&str]| String::from_utf8(run(args, None).stdout).unwrap();
+    let scan = help(&["scan", "--help"]);
+    let serve = help(&["serve", "--help"]);
+    for (name, text) in [("scan", &scan), ("serve", &serve)] {
+        assert!(!text.contains("empty list"), "{name} --help promises an empty list:\n{text}");
+        assert!(text.contains("winrm_detect_error"), "{name} --help does not say where an error goes:\n{text}");
+    }
+    assert!(serve.contains("/v1/logs") && serve.contains("otlp"), "{serve}");
+
+    // What `--emit all` does, to the letter of its help: a quiet event as it came, a positive
+    // with `winrm_detect`, a broken one with `winrm_detect_error`.
+    let quiet = r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c dir"}"#;
+    let positive = std::fs::read_to_string(root().join("fixtures/events/sysmon1.xml")).unwrap();
+    let positive = positive.lines().next().unwrap();
+    let input = format!("{quiet}\n{positive}\n{{\"broken\":\n");
+    let out = run(&["scan", "--emit", "all", "-"], Some(input.as_bytes()));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], quiet, "a quiet event gains nothing");
+    assert!(lines[1].contains("\"winrm_detect\":[{"), "{}", lines[1]);
+    assert!(lines[2].contains("\"winrm_detect_error\":{"), "{}", lines[2]);
 }

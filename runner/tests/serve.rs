@@ -19,22 +19,37 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(args: &[&str]) -> Serve {
-        let port = host_test::free_loopback_port();
-        let listen = format!("127.0.0.1:{port}");
+        Serve::spawn(args, Stdio::null())
+    }
+
+    /// A `serve` that hands on to its standard output, and that output.
+    pub fn to_stdout(args: &[&str]) -> (Serve, std::io::BufReader<std::process::ChildStdout>) {
+        let mut serve = Serve::spawn(args, Stdio::piped());
+        let out = std::io::BufReader::new(serve.child.stdout.take().unwrap());
+        (serve, out)
+    }
+
+    /// `serve` with `args` on a free loopback port, once it answers.
+    fn spawn(args: &[&str], stdout: Stdio) -> Serve {
+        let listen = format!("127.0.0.1:{}", host_test::free_loopback_port());
         let child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
             .args(["serve", "--listen", &listen])
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let serve = Serve { child, url: format!("http://{listen}") };
+        serve.wait_until_up();
+        serve
+    }
+
+    fn wait_until_up(&self) {
         let started = Instant::now();
-        while block_on(reqwest::get(format!("{}/health", serve.url))).is_err() {
+        while block_on(reqwest::get(format!("{}/health", self.url))).is_err() {
             assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        serve
     }
 
     pub fn peak_rss_kib(&self) -> u64 {
@@ -152,30 +167,39 @@ fn a_failed_forward_is_not_acknowledged() {
 }
 
 /// N posters at once on loopback, bounded in count: every request answered 200, every event
-/// counted; prints the figures.
+/// counted; prints the figures, for NDJSON and for OTLP (protobuf, each line a string body) on
+/// the same events.
 #[test]
 fn load_on_loopback() {
     const POSTERS: usize = 8;
     const BATCHES: usize = 10;
     const PER_BATCH: usize = 1_000;
     let lines = corpus_lines(PER_BATCH * 4);
-    let serve = Serve::start(&["--workers", "2"]);
-    let client = reqwest::Client::new();
-    let url = format!("{}/", serve.url);
-    let started = Instant::now();
-    let latencies =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(async {
+    let ndjson = |part: &[String]| part.join("\n").into_bytes();
+    let otlp = |part: &[String]| {
+        let events: Vec<&[u8]> = part.iter().map(|l| l.as_bytes()).collect();
+        prost::Message::encode_to_vec(&otlp_request(&events))
+    };
+    type Encode<'a> = &'a dyn Fn(&[String]) -> Vec<u8>;
+    let protocols: [(&str, &str, &str, Encode); 2] =
+        [("NDJSON", "/", "application/x-ndjson", &ndjson), ("OTLP", "/v1/logs", "application/x-protobuf", &otlp)];
+    for (name, path, content_type, encode) in protocols {
+        let serve = Serve::start(&["--workers", "2"]);
+        let client = reqwest::Client::new();
+        let url = format!("{}{path}", serve.url);
+        let bodies: Vec<Vec<u8>> = (0..4).map(|i| encode(&lines[i * PER_BATCH..][..PER_BATCH])).collect();
+        let started = Instant::now();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let mut latencies = runtime.block_on(async {
             let mut tasks = Vec::new();
             for poster in 0..POSTERS {
-                let (client, url) = (client.clone(), url.clone());
-                let body: Vec<u8> = lines[(poster % 4) * PER_BATCH..][..PER_BATCH].join("\n").into_bytes();
+                let (client, url, body) = (client.clone(), url.clone(), bodies[poster % 4].clone());
                 tasks.push(tokio::spawn(async move {
                     let mut took = Vec::new();
                     for _ in 0..BATCHES {
                         let t = Instant::now();
-                        let (status, text) = post(&client, &url, body.clone(), &[]).await;
+                        let (status, text) = post(&client, &url, body.clone(), &[("content-type", content_type)]).await;
                         assert_eq!(status, 200, "{text}");
-                        assert!(text.contains(&format!("\"events\":{PER_BATCH}")), "{text}");
                         took.push(t.elapsed());
                     }
                     took
@@ -187,23 +211,21 @@ fn load_on_loopback() {
             }
             all
         });
-    let elapsed = started.elapsed();
-    let mut latencies = latencies;
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100 - 1];
-    let events = POSTERS * BATCHES * PER_BATCH;
-    println!(
-        "serve load: {POSTERS} posters × {BATCHES} batches × {PER_BATCH} events (Sysmon XML, {:.1} MB): {:.0} events/s, \
-         p50 {:?}, p99 {:?}, peak RSS {} MiB",
-        (lines.iter().map(String::len).sum::<usize>() * POSTERS * BATCHES / 4) as f64 / 1e6,
-        events as f64 / elapsed.as_secs_f64(),
-        latencies[latencies.len() / 2],
-        p99,
-        serve.peak_rss_kib() / 1024
-    );
-    let metrics =
-        block_on(async { reqwest::get(format!("{}/metrics", serve.url)).await.unwrap().text().await.unwrap() });
-    assert!(metrics.lines().any(|l| l == format!("winrm_detect_events_total {events}")), "{metrics}");
+        let elapsed = started.elapsed();
+        latencies.sort();
+        let p99 = latencies[latencies.len() * 99 / 100 - 1];
+        let events = POSTERS * BATCHES * PER_BATCH;
+        println!(
+            "serve load, {name}: {POSTERS} posters × {BATCHES} batches × {PER_BATCH} events (Sysmon XML, {:.1} MB \
+             posted): {:.0} events/s, p50 {:?}, p99 {:?}, peak RSS {} MiB",
+            (bodies.iter().map(Vec::len).sum::<usize>() * POSTERS * BATCHES / 4) as f64 / 1e6,
+            events as f64 / elapsed.as_secs_f64(),
+            latencies[latencies.len() / 2],
+            p99,
+            serve.peak_rss_kib() / 1024
+        );
+        assert_eq!(metric(&serve, "winrm_detect_events_total"), events as u64, "{name}: events counted");
+    }
 }
 
 /// Descriptors the process holds now.
@@ -393,26 +415,12 @@ fn time_limits_and_the_connection_bound() {
     }
 }
 
-/// Every fixture (every event shape we read) through `serve`, one request per file: each
-/// record handed on is the one the library writes for that event, annotations and errors
-/// alike. `serve` is a host like the others, and reads what they read.
+/// Every fixture (every event shape we read) through `serve`, one request per file, as JSON or
+/// text and again as OTLP: each record handed on is the one the library writes for that event,
+/// annotations and errors alike. `serve` is a host like the others, and reads what they read.
 #[test]
 fn every_fixture_shape_through_serve_as_the_library_reads_it() {
-    let port = host_test::free_loopback_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
-        .args(["serve", "--listen", &listen, "--workers", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut handed_on = std::io::BufReader::new(child.stdout.take().unwrap());
-    let serve = Serve { child, url: format!("http://{listen}") };
-    let started = Instant::now();
-    while block_on(reqwest::get(format!("{}/health", serve.url))).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (serve, mut handed_on) = Serve::to_stdout(&["--workers", "1"]);
     let detector = winrm_detect::Detector::from_json("{}").unwrap();
     let dir = host_test::workspace_root().join("fixtures/events");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -433,6 +441,273 @@ fn every_fixture_shape_through_serve_as_the_library_reads_it() {
             assert_eq!(got.trim_end(), String::from_utf8_lossy(&want), "{} event {}", path.display(), i + 1);
             records += 1;
         }
+        // The same events as OTLP log records (a JSON object as a kvlist body, anything else as
+        // a string): the same verdict on each, whichever way it came.
+        let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+        let request = otlp_request(&refs);
+        let (status, _, _) = block_on(post_otlp(
+            &client,
+            &format!("{}/v1/logs", serve.url),
+            prost::Message::encode_to_vec(&request),
+            "application/x-protobuf",
+        ));
+        assert_eq!(status, 200, "{} as OTLP", path.display());
+        for (i, (event, record)) in events.iter().zip(otlp::records(&request)).enumerate() {
+            let mut want = Vec::new();
+            let outcome = detector.scan(event);
+            winrm_detect::record::write(&mut want, &otlp::event(record), &outcome, winrm_detect::Output::Native);
+            let mut got = String::new();
+            handed_on.read_line(&mut got).unwrap();
+            assert_eq!(got.trim_end(), String::from_utf8_lossy(&want), "{} event {} as OTLP", path.display(), i + 1);
+        }
     }
     assert!(records >= 80, "only {records} fixture events");
+}
+
+/// A next hop that speaks OTLP/HTTP, for what Fluent Bit's `opentelemetry` input never sends (a
+/// partial success): each request's body decoded and kept, one of three records or more
+/// answered with `rejected_log_records: 1`. The end-to-end test with real Fluent Bits is `serve_real.rs`.
+struct OtlpHop {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<ExportLogsServiceRequest>>>,
+}
+
+impl OtlpHop {
+    fn start() -> OtlpHop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/logs", listener.local_addr().unwrap());
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let kept = kept.clone();
+                std::thread::spawn(move || OtlpHop::answer(stream, &kept));
+            }
+        });
+        OtlpHop { url, received }
+    }
+
+    fn answer(stream: std::net::TcpStream, kept: &std::sync::Mutex<Vec<ExportLogsServiceRequest>>) {
+        use prost::Message;
+        use std::io::Read;
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        loop {
+            let (mut length, mut gzip) = (0, false);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end().to_ascii_lowercase();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("content-length:") {
+                    length = n.trim().parse().unwrap();
+                }
+                gzip |= line == "content-encoding: gzip";
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            assert!(gzip, "serve sends OTLP gzip-compressed");
+            let mut raw = Vec::new();
+            flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut raw).unwrap();
+            let request = ExportLogsServiceRequest::decode(&raw[..]).unwrap();
+            let partial = (otlp::records(&request).count() >= 3).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: 1,
+                error_message: "one record too many".into(),
+            });
+            kept.lock().unwrap().push(request);
+            let answer = ExportLogsServiceResponse { partial_success: partial }.encode_to_vec();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+                answer.len()
+            );
+            writer.write_all(head.as_bytes()).unwrap();
+            writer.write_all(&answer).unwrap();
+        }
+    }
+
+    fn take(&self) -> Vec<ExportLogsServiceRequest> {
+        std::mem::take(&mut self.received.lock().unwrap())
+    }
+}
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use winrm_detect_runner::serve::otlp;
+
+fn string(s: &str) -> AnyValue {
+    AnyValue { value: Some(Value::StringValue(s.into())) }
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()?.value.as_ref())
+}
+
+/// Events as OTLP log records, as Fluent Bit's `opentelemetry` output sends them: a JSON object
+/// as a kvlist body, anything else as a string; under a resource naming the collector's host.
+fn otlp_request(events: &[&[u8]]) -> ExportLogsServiceRequest {
+    let log_records = events
+        .iter()
+        .map(|event| {
+            let body = match serde_json::from_slice::<serde_json::Value>(event) {
+                Ok(object @ serde_json::Value::Object(_)) => otlp::from_json(&object),
+                _ => string(&String::from_utf8_lossy(event)),
+            };
+            LogRecord {
+                time_unix_nano: 1_772_446_530_123_000_000,
+                severity_number: 9,
+                trace_id: vec![7; 16],
+                attributes: vec![KeyValue {
+                    key: "log.file.name".into(),
+                    value: Some(string("events.xml")),
+                    ..Default::default()
+                }],
+                body: Some(body),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let resource = opentelemetry_proto::tonic::resource::v1::Resource {
+        attributes: vec![KeyValue { key: "host.name".into(), value: Some(string("gateway01")), ..Default::default() }],
+        ..Default::default()
+    };
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource),
+            scope_logs: vec![ScopeLogs { log_records, ..Default::default() }],
+            ..Default::default()
+        }],
+    }
+}
+
+async fn post_otlp(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> (u16, Option<String>, Vec<u8>) {
+    let response = client.post(url).header("content-type", content_type).body(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+/// OTLP in and out: every record read from its body, what fired as `security_rule.*`, the rest
+/// of each record kept, the next hop's partial success relayed; bad bodies refused in OTLP's
+/// own terms with serve still answering; and either protocol in with the other out.
+#[test]
+fn otlp_in_and_out() {
+    use prost::Message;
+    let hop = OtlpHop::start();
+    let serve = Serve::start(&["--forward", &hop.url, "--forward-format", "otlp", "--workers", "1"]);
+    let client = reqwest::Client::new();
+    let logs = format!("{}/v1/logs", serve.url);
+    let xml = std::fs::read_to_string(host_test::workspace_root().join("fixtures/events/sysmon1.xml")).unwrap();
+    let xml = xml.lines().next().unwrap().to_string();
+    let events: [&[u8]; 3] = [POSITIVE.as_bytes(), xml.as_bytes(), b"not an event"];
+    let sent = otlp_request(&events);
+    block_on(async {
+        let (status, kind, body) = post_otlp(&client, &logs, sent.encode_to_vec(), "application/x-protobuf").await;
+        assert_eq!((status, kind.as_deref()), (200, Some("application/x-protobuf")));
+        let answer = ExportLogsServiceResponse::decode(&body[..]).unwrap();
+        let partial = answer.partial_success.expect("the next hop's partial success, relayed");
+        assert_eq!((partial.rejected_log_records, partial.error_message.as_str()), (1, "one record too many"));
+
+        let got = hop.take().remove(0);
+        assert_eq!(got.resource_logs[0].resource, sent.resource_logs[0].resource, "the resource as it came");
+        let records: Vec<&LogRecord> = otlp::records(&got).collect();
+        assert_eq!(records.len(), 3);
+        for (record, original) in records.iter().zip(otlp::records(&sent)) {
+            assert_eq!(record.body, original.body);
+            assert_eq!(
+                (record.time_unix_nano, &record.trace_id, record.severity_number),
+                (original.time_unix_nano, &original.trace_id, 9)
+            );
+            assert_eq!(record.attributes[0], original.attributes[0], "the record's own attributes first");
+        }
+        let uuid = attribute(&records[0].attributes, "security_rule.uuid");
+        assert_eq!(uuid, Some(&Value::StringValue("ba24cda8-4716-11ec-8009-3e22fbd008af".into())));
+        assert!(attribute(&records[1].attributes, "security_rule.uuid").is_some(), "the XML body fired too");
+        // The host is the event's own, never the resource's (the collector's).
+        let Some(Value::ArrayValue(annotations)) = attribute(&records[0].attributes, otlp::ANNOTATIONS_ATTRIBUTE)
+        else {
+            panic!("the annotations whole")
+        };
+        let Some(Value::KvlistValue(first)) = &annotations.values[0].value else { panic!("an annotation") };
+        assert_eq!(attribute(&first.values, "risk_object"), Some(&Value::StringValue("WS01".into())));
+        assert!(attribute(&records[2].attributes, otlp::ERROR_ATTRIBUTE).is_some(), "text that is no event says so");
+
+        // OTLP/JSON, answered in JSON; nothing rejected this time.
+        let json = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"<Event/>"}}]}]}]}"#;
+        let (status, kind, body) = post_otlp(&client, &logs, json.into(), "application/json").await;
+        assert_eq!((status, kind.as_deref(), body.as_slice()), (200, Some("application/json"), &b"{}"[..]));
+        assert_eq!(otlp::records(&hop.take()[0]).count(), 1);
+
+        // Refusals in OTLP's terms (a google.rpc.Status in the request's encoding).
+        let (status, kind, body) = post_otlp(&client, &logs, b"\xff\xff\xff".to_vec(), "application/x-protobuf").await;
+        assert_eq!((status, kind.as_deref()), (400, Some("application/x-protobuf")));
+        assert!(String::from_utf8_lossy(&body).contains("not an OTLP protobuf"), "{body:?}");
+        let (status, _, body) = post_otlp(&client, &logs, b"{\"resourceLogs\":7}".to_vec(), "application/json").await;
+        let status_body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, status_body["code"].as_i64()), (400, Some(3)), "{status_body}");
+        let (status, _, _) = post_otlp(&client, &logs, POSITIVE.into(), "application/x-ndjson").await;
+        assert_eq!(status, 415);
+        assert!(hop.take().is_empty(), "nothing refused was handed on");
+
+        // NDJSON in, OTLP out: the event a kvlist body, observed now.
+        let (status, text) = post(&client, &format!("{}/", serve.url), POSITIVE.into(), &[]).await;
+        assert_eq!(status, 200, "{text}");
+        let got = hop.take();
+        let record = otlp::records(&got[0]).next().unwrap();
+        assert_eq!(
+            otlp::event(record),
+            serde_json::to_vec(&serde_json::from_str::<serde_json::Value>(POSITIVE).unwrap()).unwrap()
+        );
+        assert!(attribute(&record.attributes, "security_rule.uuid").is_some());
+        assert!(record.observed_time_unix_nano > 0);
+    });
+    assert_eq!(metric(&serve, "winrm_detect_forward_rejected_records_total"), 1);
+    assert!(block_on(reqwest::get(format!("{}/health", serve.url))).unwrap().status().is_success());
+}
+
+/// Several `serve` replicas share one stream when what must meet in one place does: the parts
+/// of a script block come from one host, so a router in front keyed on the host (the
+/// Collector's `loadbalancing` exporter on `host.name`) keeps them together. Two hosts' script
+/// blocks, interleaved, one event per request (the parts of a block in different requests):
+/// one replica given all, and two given one host each, hand on the same records.
+#[test]
+fn replicas_routed_by_host_agree_with_one() {
+    let one_host =
+        std::fs::read_to_string(host_test::workspace_root().join("fixtures/events/scriptblock.xml")).unwrap();
+    let hosts = ["WS01.corp.example", "WS02.corp.example"];
+    let per_host: Vec<Vec<String>> =
+        hosts.iter().map(|h| one_host.lines().map(|l| l.replace(hosts[0], h)).collect()).collect();
+    let interleaved: Vec<(usize, &String)> =
+        (0..per_host[0].len()).flat_map(|i| [(0, &per_host[0][i]), (1, &per_host[1][i])]).collect();
+    let client = reqwest::Client::new();
+    let send = |serve: &Serve, out: &mut std::io::BufReader<std::process::ChildStdout>, event: &str| {
+        let (status, text) = block_on(post(&client, &format!("{}/", serve.url), event.into(), &[]));
+        assert_eq!(status, 200, "{text}");
+        let mut record = String::new();
+        out.read_line(&mut record).unwrap();
+        record
+    };
+    let (all, mut all_out) = Serve::to_stdout(&["--workers", "1", "--mode", "extended"]);
+    let mut replicas: Vec<_> = (0..2).map(|_| Serve::to_stdout(&["--workers", "1", "--mode", "extended"])).collect();
+    let mut fired = 0;
+    for (host, event) in interleaved {
+        let alone = send(&all, &mut all_out, event);
+        let (replica, out) = &mut replicas[host];
+        let routed = send(replica, out, event);
+        assert_eq!(routed, alone, "a replica given one host's records disagrees");
+        fired += usize::from(alone.contains("\"winrm_detect\""));
+    }
+    assert!(fired >= 4, "the script blocks fired only {fired} times");
 }

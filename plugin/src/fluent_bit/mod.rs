@@ -24,7 +24,7 @@
 //!
 //! One instance serves every record for the life of the filter (Fluent Bit 4.1 and later),
 //! and a call that traps leaves whatever it was doing half-done. So nothing here may
-//! trap on input (the stack use is bounded by the limits, see the README), and the state
+//! trap on input (the stack use is bounded by the limits, see docs/fluent-bit.md), and the state
 //! kept across calls is repaired on entry when the previous call did not return: see
 //! [`run`]. The shadow stack pointer, which a trap also leaves lowered, is reset at each
 //! export's entry by a rewrite of the built module (`runner/build.rs`).
@@ -170,7 +170,7 @@ impl State {
             ErrorKind::Internal,
             "the call for the record before this one trapped, and Fluent Bit dropped that record \
              (its log says \"Got exception running wasm code\"); the detector was reset. \
-             Raise wasm_stack_size if this repeats (see the README)",
+             Raise wasm_stack_size if this repeats (see docs/fluent-bit.md)",
         ));
     }
 

@@ -11,7 +11,7 @@ use winrm_detect::config_slot;
 /// The module the build script made, its configuration slot empty.
 pub const MODULE: &[u8] = include_bytes!(env!("WINRM_DETECT_FLUENT_BIT"));
 
-/// The module with `config` (the JSON of the README's Configuration, as text) in its slot,
+/// The module with `config` (the JSON of docs/configuration.md, as text) in its slot,
 /// refused with the message that names the bad key before any Fluent Bit loads it, exactly
 /// as the module would read it. Written compact, so that the slot's 64 KiB go further.
 /// `None` gives the module as built, which runs with the defaults.

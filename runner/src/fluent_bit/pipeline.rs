@@ -1,5 +1,5 @@
 //! The Fluent Bit configuration an operator pastes (what `winrm-detect fluent-bit-config`
-//! prints and the README quotes): one input of the README's, the prefilter, the `wasm` filter
+//! prints and docs/fluent-bit.md quotes): one input of those docs', the prefilter, the `wasm` filter
 //! and the output's `match`.
 //!
 //! The prefilter is a `rewrite_tag` filter whose rules are the module's own needles as
@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use winrm_detect::prefilter::fluent_bit::{Patterns, patterns};
 use winrm_detect::{Config, Mode};
 
-/// The inputs the README gives a configuration for.
+/// The inputs docs/fluent-bit.md and docs/windows.md give a configuration for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
     /// `winevtlog` on Windows (prefiltered: the event as XML under `System`).
@@ -61,7 +61,7 @@ pub struct Options<'a> {
 const TAG: &str = "winevt";
 const CANDIDATES: &str = "winrm_detect.winevt";
 
-/// The interpreter stack every `wasm` filter gets (see the README's worst cases).
+/// The interpreter stack every `wasm` filter gets (see the worst cases in docs/fluent-bit.md).
 pub const STACK_SIZE: &str = "384K";
 
 /// The configuration, as YAML.

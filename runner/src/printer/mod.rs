@@ -1,5 +1,5 @@
 //! Every output format of `scan`, behind one [`Printer`]: the contract scripts depend on
-//! (documented in the README) of `--emit matches` (one JSON line per matching event) and
+//! (documented in docs/outputs.md) of `--emit matches` (one JSON line per matching event) and
 //! `--emit all` (every event back as the record a shipper gets, `winrm_detect::record`, as
 //! Fluent Bit and `serve` hand it on),
 //! `--emit summary` (the Splunk result table, `summary.rs`), `--emit text` for a person
@@ -27,7 +27,8 @@ pub enum Format {
     /// One JSON line per matching event: {"source","line","annotations"}. The default when
     /// the output is piped or redirected.
     Matches,
-    /// Every event back as JSON with its annotations under "winrm_detect".
+    /// Every event back as JSON: with "winrm_detect" (the annotations) where something fired,
+    /// "winrm_detect_error" where the event could not be read, as it came otherwise.
     All,
     /// The Splunk result table: count, firstTime, lastTime by the BY fields.
     Summary,

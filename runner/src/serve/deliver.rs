@@ -1,6 +1,6 @@
 //! What `serve` hands on, and to whom: each event as a record with what the detection added
-//! (`winrm_detect`, or `winrm_detect_error` for an event it could not read), posted to the
-//! next hop (`--forward`) or written to stdout. `deliver` returns only once the records are
+//! (`winrm_detect`, or `winrm_detect_error` for an event it could not read; as attributes in
+//! OTLP, see `otlp`), posted to the next hop (`--forward`) or written to stdout. `deliver` returns only once the records are
 //! with the next hop (a 2xx answer) or flushed to stdout: the caller acknowledges the shipper
 //! only then.
 
@@ -11,12 +11,16 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use winrm_detect::Output;
 
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceRequest};
+
+use super::otlp;
 use crate::backend::Outcome;
 
 /// Which events are handed on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Emit {
-    /// Every event, with `winrm_detect` (an empty list when nothing fired).
+    /// Every event: those something fired on with `winrm_detect`, those the detection could not
+    /// read with `winrm_detect_error`, the others as they came.
     All,
     /// Only the events the rule fired on, and those it could not read (with the error).
     Matches,
@@ -33,6 +37,16 @@ pub enum ForwardFormat {
     /// Splunk HTTP Event Collector (`/services/collector/event`): `{"event": record}` objects,
     /// one after another.
     SplunkHec,
+    /// OTLP/HTTP logs: one `ExportLogsServiceRequest` per batch (protobuf, gzip) to the URL as
+    /// given (an OTLP receiver's `/v1/logs`), what fired as `security_rule.*` attributes.
+    Otlp,
+}
+
+/// A batch of records, framed as the destination takes them.
+pub enum Outgoing {
+    /// JSON records ([`record`]), for [`frame`].
+    Records(Vec<Vec<u8>>),
+    Otlp(ExportLogsServiceRequest),
 }
 
 /// The record handed on for one event (`winrm_detect::record`, as `scan --emit all` writes
@@ -76,6 +90,8 @@ pub fn frame(records: &[Vec<u8>], format: ForwardFormat) -> Vec<u8> {
                 body.extend_from_slice(b"}\n");
             }
         }
+        // Built as a message, never framed from JSON records (see `Outgoing`): NDJSON here.
+        ForwardFormat::Otlp => return frame(records, ForwardFormat::Ndjson),
     }
     body
 }
@@ -114,7 +130,9 @@ impl Forwarder {
     /// `headers` as `Name: value` (e.g. `Authorization: Splunk <token>`).
     pub fn new(url: &str, headers: &[String], format: ForwardFormat, timeout: Duration) -> Result<Forwarder> {
         if !url.starts_with("http://") {
-            bail!("--forward {url}: only http:// URLs are supported (put TLS in the next hop's front, see the README)");
+            bail!(
+                "--forward {url}: only http:// URLs are supported (put TLS in the next hop's front, see docs/serve.md)"
+            );
         }
         let headers = headers
             .iter()
@@ -130,16 +148,32 @@ impl Forwarder {
 }
 
 impl Destination {
-    /// Hands `records` on; `Ok` only once they are delivered.
-    pub async fn deliver(&self, records: Vec<Vec<u8>>) -> Result<()> {
+    /// Whether batches go on as OTLP ([`Outgoing::Otlp`]) rather than JSON records.
+    pub fn takes_otlp(&self) -> bool {
+        matches!(self, Destination::Forward(f) if f.format == ForwardFormat::Otlp)
+    }
+
+    /// Hands `batch` on; `Ok` only once it is delivered, with what an OTLP next hop took but
+    /// rejected (its `partial_success`: OTLP forbids sending those records again).
+    pub async fn deliver(&self, batch: Outgoing) -> Result<Option<ExportLogsPartialSuccess>> {
         match self {
             Destination::Forward(f) => {
-                let content_type = match f.format {
-                    ForwardFormat::JsonArray | ForwardFormat::SplunkHec => "application/json",
-                    ForwardFormat::Ndjson => "application/x-ndjson",
+                let request = match batch {
+                    Outgoing::Records(records) => {
+                        let content_type = match f.format {
+                            ForwardFormat::JsonArray | ForwardFormat::SplunkHec => "application/json",
+                            ForwardFormat::Ndjson | ForwardFormat::Otlp => "application/x-ndjson",
+                        };
+                        f.client.post(&f.url).header("content-type", content_type).body(frame(&records, f.format))
+                    }
+                    Outgoing::Otlp(request) => f
+                        .client
+                        .post(&f.url)
+                        .header("content-type", otlp::Encoding::Protobuf.content_type())
+                        .header("content-encoding", "gzip")
+                        .body(otlp::encode_gzip(&request)),
                 };
-                let mut request =
-                    f.client.post(&f.url).header("content-type", content_type).body(frame(&records, f.format));
+                let mut request = request;
                 for (name, value) in &f.headers {
                     request = request.header(name, value);
                 }
@@ -148,12 +182,23 @@ impl Destination {
                 if !status.is_success() {
                     bail!("the next hop answered {status}");
                 }
-                Ok(())
+                if f.format != ForwardFormat::Otlp {
+                    return Ok(None);
+                }
+                let content_type =
+                    response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let body = response.bytes().await.unwrap_or_default();
+                Ok(otlp::rejected(content_type.as_deref(), &body))
             }
             Destination::Stdout(out) => {
-                let body = frame(&records, ForwardFormat::Ndjson);
+                let body = match batch {
+                    Outgoing::Records(records) => frame(&records, ForwardFormat::Ndjson),
+                    // Stdout takes JSON records only (`serve` builds none other for it).
+                    Outgoing::Otlp(_) => bail!("an OTLP batch for stdout"),
+                };
                 let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
-                out.write_all(&body).and_then(|_| out.flush()).context("writing to stdout")
+                out.write_all(&body).and_then(|_| out.flush()).context("writing to stdout")?;
+                Ok(None)
             }
         }
     }

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub suppressed: AtomicU64,
     pub forward_failures: AtomicU64,
     pub forwarded_records: AtomicU64,
+    /// Records the next hop (OTLP) took but rejected in a `partial_success`.
+    pub forward_rejected_records: AtomicU64,
     pub connections_total: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_shed: AtomicU64,
@@ -75,6 +77,11 @@ impl Metrics {
             "winrm_detect_forwarded_records_total",
             "Records delivered to the next hop (or stdout).",
             self.forwarded_records.load(Relaxed),
+        );
+        counter(
+            "winrm_detect_forward_rejected_records_total",
+            "Records an OTLP next hop rejected in a partial success (not retried, as OTLP says).",
+            self.forward_rejected_records.load(Relaxed),
         );
         counter("winrm_detect_connections_total", "Connections accepted.", self.connections_total.load(Relaxed));
         counter(

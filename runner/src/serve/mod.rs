@@ -1,9 +1,10 @@
 //! `winrm-detect serve`: the detection as an HTTP sidecar for shippers without a wasm hook
-//! (Vector, Logstash, Filebeat, the OpenTelemetry Collector, or Fluent Bit's `http` output).
-//! A shipper posts a batch; the batch is scanned by the component (a pool of instances) and
-//! handed on (`deliver`); only then is the shipper answered 2xx. When the next hop does not
-//! take the batch the answer is 503, and the shipper retries: at least once, nothing
-//! acknowledged that was not delivered.
+//! (Vector, Logstash, Filebeat, the OpenTelemetry Collector, or Fluent Bit's `http` or
+//! `opentelemetry` output). A shipper posts a batch (JSON or text events, `body`, at any path;
+//! OTLP logs at `/v1/logs`, `otlp`); the batch is scanned by the component (a pool of
+//! instances) and handed on (`deliver`, as JSON records or OTLP, whichever way it came); only
+//! then is the shipper answered 2xx. When the next hop does not take the batch the answer is
+//! 503, and the shipper retries: at least once, nothing acknowledged that was not delivered.
 //!
 //! Bounded by construction, whatever clients do (`conn` for the connections):
 //! - memory: request bodies are read into a shared budget of `max_in_flight` ×
@@ -20,6 +21,7 @@ pub mod body;
 pub mod conn;
 pub mod deliver;
 pub mod metrics;
+pub mod otlp;
 pub mod pool;
 
 use std::net::SocketAddr;
@@ -31,7 +33,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http_body_util::BodyExt;
@@ -40,7 +42,7 @@ use winrm_detect::Output;
 
 use crate::component::Runtime;
 use body::BodyError;
-use deliver::{Destination, Emit};
+use deliver::{Destination, Emit, Outgoing};
 use metrics::Metrics;
 use pool::Pool;
 
@@ -130,11 +132,44 @@ async fn metrics_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
 }
 
-async fn ingest(State(app): State<Arc<App>>, method: Method, headers: HeaderMap, body: Body) -> Response {
+/// How a request speaks, from its path: OTLP/HTTP logs at [`otlp::LOGS_PATH`] (with the
+/// encoding its `Content-Type` names, `None` for one OTLP does not define), JSON or text events
+/// anywhere else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Events,
+    Otlp(Option<otlp::Encoding>),
+}
+
+/// What a request is answered with besides its status: a message (text for events, a
+/// `google.rpc.Status` in OTLP), or an OTLP response.
+enum Answer {
+    Message(String),
+    Otlp(otlp::Encoding, Vec<u8>),
+}
+
+async fn ingest(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let (status, message) = handle(&app, method, &headers, body).await;
+    let protocol = if uri.path() == otlp::LOGS_PATH {
+        Protocol::Otlp(otlp::Encoding::of(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())))
+    } else {
+        Protocol::Events
+    };
+    let (status, answer) = match handle(&app, protocol, method, &headers, body).await {
+        (status, Answer::Message(message)) if status.is_success() || protocol == Protocol::Events => {
+            (status, (status, message).into_response())
+        }
+        (status, Answer::Message(message)) => {
+            let Protocol::Otlp(encoding) = protocol else { unreachable!("events answered above") };
+            let (content_type, body) = otlp::status(encoding, status.as_u16(), &message);
+            (status, (status, [(header::CONTENT_TYPE, content_type)], body).into_response())
+        }
+        (status, Answer::Otlp(encoding, body)) => {
+            (status, (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
+        }
+    };
     app.metrics.request(status.as_u16(), started.elapsed());
-    let mut response = (status, message).into_response();
+    let mut response = answer;
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     }
@@ -145,60 +180,82 @@ async fn ingest(State(app): State<Arc<App>>, method: Method, headers: HeaderMap,
     response
 }
 
-async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (StatusCode, String) {
+async fn handle(
+    app: &App,
+    protocol: Protocol,
+    method: Method,
+    headers: &HeaderMap,
+    body: Body,
+) -> (StatusCode, Answer) {
     let refusal = if method != Method::POST {
         Some((StatusCode::METHOD_NOT_ALLOWED, "POST events; GET /health, /metrics\n".into()))
     } else if !authorised(app, headers) {
         Some((StatusCode::UNAUTHORIZED, "a bearer token is required\n".into()))
+    } else if protocol == Protocol::Otlp(None) {
+        let message = "OTLP logs are application/x-protobuf or application/json (Content-Type)\n";
+        Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, message.into()))
     } else {
         let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         declared.is_some_and(|n| n > app.max_body_bytes).then(|| too_large(app.max_body_bytes))
     };
-    if let Some(refusal) = refusal {
+    if let Some((status, message)) = refusal {
         discard(body).await;
-        return refusal;
+        return (status, Answer::Message(message));
     }
     // The body, into the shared budget as it arrives; a client that waits for budget waits
     // unread, and TCP pushes back on it.
     let deadline = tokio::time::Instant::now() + app.body_timeout;
+    let message = |(status, message): (StatusCode, String)| (status, Answer::Message(message));
     let (raw, _held) = match tokio::time::timeout_at(deadline, read_body(app, body)).await {
         Ok(Ok(read)) => read,
-        Ok(Err(None)) => return too_large(app.max_body_bytes),
-        Ok(Err(Some(e))) => return (StatusCode::BAD_REQUEST, format!("reading the body: {e}\n")),
+        Ok(Err(None)) => return message(too_large(app.max_body_bytes)),
+        Ok(Err(Some(e))) => return message((StatusCode::BAD_REQUEST, format!("reading the body: {e}\n"))),
         Err(_) => {
             app.metrics.timeout("body");
-            let message = format!(
+            let text = format!(
                 "the body did not arrive within {} s (--body-timeout); send it faster or in smaller batches\n",
                 app.body_timeout.as_secs_f64()
             );
-            return (StatusCode::REQUEST_TIMEOUT, message);
+            return message((StatusCode::REQUEST_TIMEOUT, text));
         }
     };
     // Decoding, scanning and delivering, at most max_in_flight at once.
     let Ok(_permit) = app.in_flight.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
+        return message((StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into()));
     };
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
     let text = match body::decode(encoding, raw, app.max_body_bytes) {
         Ok(t) => t,
-        Err(BodyError::TooLarge(limit)) => return too_large(limit),
-        Err(BodyError::BadEncoding(m)) => return (StatusCode::BAD_REQUEST, format!("{m}\n")),
+        Err(BodyError::TooLarge(limit)) => return message(too_large(limit)),
+        Err(BodyError::BadEncoding(m)) => return message((StatusCode::BAD_REQUEST, format!("{m}\n"))),
         Err(BodyError::UnsupportedEncoding(m)) => {
-            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {m}: send gzip or nothing\n"));
+            let text = format!("Content-Encoding {m}: send gzip or nothing\n");
+            return message((StatusCode::UNSUPPORTED_MEDIA_TYPE, text));
         }
     };
-    let events = pool::Batch::new(&body::events(&text));
+    let (events, request) = match protocol {
+        Protocol::Events => (pool::Batch::new(&body::events(&text)), None),
+        Protocol::Otlp(encoding) => {
+            let encoding = encoding.unwrap_or(otlp::Encoding::Protobuf);
+            match otlp::decode(&text, encoding) {
+                Ok(request) => {
+                    let events: Vec<Vec<u8>> = otlp::records(&request).map(otlp::event).collect();
+                    (pool::Batch::Events(events), Some((request, encoding)))
+                }
+                Err(why) => return message((StatusCode::BAD_REQUEST, format!("{why}\n"))),
+            }
+        }
+    };
     drop(text);
     let scanned = match app.pool.scan(events).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("winrm-detect serve: error: {e:#}");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "scanning failed\n".into());
+            return message((StatusCode::INTERNAL_SERVER_ERROR, "scanning failed\n".into()));
         }
     };
     let (mut matched, mut errors) = (0, 0);
-    let mut records = Vec::new();
-    for (event, outcome) in scanned.events.iter().zip(&scanned.outcomes) {
+    for outcome in &scanned.outcomes {
         match outcome {
             Ok(a) if !a.is_empty() => matched += 1,
             Ok(_) => {}
@@ -207,25 +264,70 @@ async fn handle(app: &App, method: Method, headers: &HeaderMap, body: Body) -> (
                 app.metrics.error(e.kind.as_str());
             }
         }
-        records.extend(deliver::record(event, outcome, app.emit, app.output));
     }
+    let (outgoing, handed_on, answer_in) = outgoing(app, &scanned, request);
     let m = &app.metrics;
     let events = scanned.events.len();
     m.events.fetch_add(events as u64, Relaxed);
     m.matched.fetch_add(matched, Relaxed);
     m.suppressed.fetch_add(scanned.suppressed, Relaxed);
-    let handed_on = records.len() as u64;
-    if !records.is_empty()
-        && let Err(e) = app.destination.deliver(records).await
-    {
-        m.forward_failures.fetch_add(1, Relaxed);
-        // What failed, never what the events held.
-        eprintln!("winrm-detect serve: warn: {events} events not delivered, answered 503: {e:#}");
-        return (StatusCode::SERVICE_UNAVAILABLE, "the next hop did not take the batch; retry\n".into());
+    let mut rejected = None;
+    if handed_on > 0 {
+        match app.destination.deliver(outgoing).await {
+            Ok(partial) => rejected = partial,
+            Err(e) => {
+                m.forward_failures.fetch_add(1, Relaxed);
+                // What failed, never what the events held.
+                eprintln!("winrm-detect serve: warn: {events} events not delivered, answered 503: {e:#}");
+                let text = "the next hop did not take the batch; retry\n";
+                return message((StatusCode::SERVICE_UNAVAILABLE, text.into()));
+            }
+        }
     }
-    m.forwarded_records.fetch_add(handed_on, Relaxed);
-    let answer = serde_json::json!({"events": events, "matched": matched, "errors": errors, "delivered": handed_on});
-    (StatusCode::OK, format!("{answer}\n"))
+    m.forwarded_records.fetch_add(handed_on as u64, Relaxed);
+    if let Some(p) = &rejected {
+        // Taken, but not kept: OTLP forbids sending these again, so the shipper is told (in
+        // its own partial success when it spoke OTLP) and the count kept, and nothing retried.
+        let n = u64::try_from(p.rejected_log_records).unwrap_or(0);
+        m.forward_rejected_records.fetch_add(n, Relaxed);
+        eprintln!("winrm-detect serve: warn: the next hop rejected {n} of {handed_on} records: {}", p.error_message);
+    }
+    match answer_in {
+        Some(encoding) => (StatusCode::OK, Answer::Otlp(encoding, otlp::response(encoding, rejected))),
+        None => {
+            let rejected = rejected.map_or(0, |p| p.rejected_log_records);
+            let answer = serde_json::json!({
+                "events": events, "matched": matched, "errors": errors, "delivered": handed_on, "rejected": rejected,
+            });
+            (StatusCode::OK, Answer::Message(format!("{answer}\n")))
+        }
+    }
+}
+
+/// What a scanned batch hands on, framed as the destination takes it, with the number of
+/// records in it and the encoding an OTLP request is answered in (`None`: it was not one).
+fn outgoing(
+    app: &App,
+    scanned: &pool::Scanned,
+    request: Option<(opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest, otlp::Encoding)>,
+) -> (Outgoing, usize, Option<otlp::Encoding>) {
+    let answer_in = request.as_ref().map(|(_, encoding)| *encoding);
+    let outcomes = &scanned.outcomes;
+    if app.destination.takes_otlp() {
+        let (request, n) = match request {
+            Some((request, _)) => otlp::annotate(request, outcomes, app.emit, app.output),
+            None => otlp::from_events(scanned.events.iter(), outcomes, app.emit, app.output),
+        };
+        return (Outgoing::Otlp(request), n, answer_in);
+    }
+    let records: Vec<Vec<u8>> = scanned
+        .events
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(event, outcome)| deliver::record(event, outcome, app.emit, app.output))
+        .collect();
+    let n = records.len();
+    (Outgoing::Records(records), n, answer_in)
 }
 
 /// The body and the budget it holds, or `Err(None)` past `max_body_bytes` (the rest read and

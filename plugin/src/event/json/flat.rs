@@ -178,7 +178,7 @@ pub(super) fn flat(root: &Map<String, Value>, format: Format, max_nesting: usize
     {
         win.set_event_id(&id);
     }
-    let mut named = false;
+    let mut named = collector_fields(&mut win, root);
     match root.get("EventData") {
         Some(Value::Object(map)) => {
             data_from_map(&mut win, map);
@@ -246,6 +246,38 @@ pub(super) fn flat(root: &Map<String, Value>, format: Format, max_nesting: usize
         ));
     }
     Ok(event)
+}
+
+/// The OpenTelemetry Collector's `windowseventlog` receiver without `raw` (stanza's windows
+/// input; a log record's kvlist body, read as JSON): `event_id: {id, qualifiers}`,
+/// `provider: {name, guid, event_source}`, and `event_data: {data: [{Name: value}, ...]}`
+/// (receivers before v0.100 wrote `event_data: {Name: value}`), `security: {user_id}`. Its other System fields
+/// (`channel`, `computer`, `system_time`) are the flat names respelled. Whether it found event
+/// data by name.
+fn collector_fields(win: &mut WinEvent, root: &Map<String, Value>) -> bool {
+    let member = |key: &str, name: &str| match root.get(key) {
+        Some(Value::Object(o)) => o.get(name).and_then(text),
+        _ => None,
+    };
+    if win.event_id.is_none()
+        && let Some(id) = member("event_id", "id")
+    {
+        win.set_event_id(&id);
+    }
+    win.provider = win.provider.take().or_else(|| member("provider", "name"));
+    win.user_id = win.user_id.take().or_else(|| member("security", "user_id"));
+    let Some(Value::Object(event_data)) = root.get("event_data") else { return false };
+    match event_data.get("data") {
+        Some(Value::Array(items)) => {
+            for item in items {
+                if let Value::Object(pair) = item {
+                    data_from_map(win, pair);
+                }
+            }
+        }
+        _ => data_from_map(win, event_data),
+    }
+    true
 }
 
 /// A `System` object in a flat record (a pipeline that kept the element whole and flattened

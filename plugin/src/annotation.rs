@@ -173,6 +173,9 @@ pub struct Found {
     pub remote_targets: Vec<RemoteTarget>,
     pub evidence: Vec<Evidence>,
     pub techniques: Vec<String>,
+    /// The text read where it is not the event's own: a script block's parts joined, which
+    /// the annotation then carries as the script.
+    pub joined_text: Option<String>,
 }
 
 /// An annotation of `rule`, one of those that read process creations, on `row`.

@@ -215,70 +215,60 @@ impl Detector {
         event::parse(text, self.config.format, self.config.limits.max_nesting)
     }
 
-    /// The rules over one recognised event, in the order of [`Rule::ALL`].
+    /// The rules the configuration runs over one recognised event, in the order of
+    /// [`Rule::ALL`]: each rule that reads this kind of event ([`PROCESS_RULES`],
+    /// [`SCRIPT_RULES`]) in one loop, then the allowlists.
     pub fn evaluate(&self, event: &Event) -> Vec<Annotation> {
         match &event.kind {
-            Kind::ProcessCreation => self.process_creation(event),
-            Kind::ScriptBlock(block) => self.script_block_rules(event, block),
-            _ => Vec::new(),
-        }
-    }
-
-    fn process_creation(&self, event: &Event) -> Vec<Annotation> {
-        let mut out = Vec::new();
-        let runs = |rule| self.config.runs(rule);
-        if !Rule::ALL.iter().any(|&rule| runs(rule) && rule.reads() == rules::Reads::ProcessCreations) {
-            return out;
-        }
-        let row = CimRow::new(event.fields.clone());
-        if runs(Rule::ProcessCreation) {
-            out.extend(self.powershell_remoting(event, &row));
-        }
-        if runs(Rule::Winrs) {
-            let extended = self.config.mode == Mode::Extended;
-            let found = match family::winrs(&row) {
-                Some(finding) => Some((finding, Matcher::Parity)),
-                None if extended => family::winrs_extended(&row).map(|finding| (finding, Matcher::Extended)),
-                None => None,
-            };
-            if let Some((mut finding, matcher)) = found {
-                if extended {
-                    finding.evidence.extend(family::winrs_remote_command(&row, &self.cmdline_limits).evidence);
+            Kind::ProcessCreation => {
+                // The row costs a copy of the fields: none when no process rule runs.
+                if !PROCESS_RULES.iter().any(|&(rule, _)| self.config.runs(rule)) {
+                    return Vec::new();
                 }
-                let found = self.family_found(finding, matcher, &row.dest);
-                out.extend(self.process_annotation(Rule::Winrs, &row, found));
+                let creation = ProcessCreation { event, row: CimRow::new(event.fields.clone()) };
+                self.run(&PROCESS_RULES, &creation, |rule, found| {
+                    let row = &creation.row;
+                    (!self.suppressed(&Subject::of_row(row), &found))
+                        .then(|| annotation::build(&self.config, rule, row, found))
+                })
             }
-        }
-        // The target side compares whole names: its parity reading is all there is to read.
-        let target_side: [(Rule, Reading); 2] = [
-            (Rule::WinrmSpawningAProcess, family::winrm_spawning_a_process),
-            (Rule::WinrmExecuteShell, family::winrm_execute_shell),
-        ];
-        for (rule, reading) in target_side {
-            if runs(rule)
-                && let Some(finding) = reading(&row)
-            {
-                let found = self.family_found(finding, Matcher::Parity, &row.dest);
-                out.extend(self.process_annotation(rule, &row, found));
+            Kind::ScriptBlock(block) => {
+                let script = ScriptBlockEvent {
+                    row: ScriptBlockRow::new(&event.fields, block),
+                    block,
+                    analysis: OnceCell::new(),
+                };
+                self.run(&SCRIPT_RULES, &script, |rule, found| {
+                    let text = found.joined_text.clone();
+                    let row = ScriptBlockRow { text: text.as_deref().unwrap_or(script.row.text), ..script.row };
+                    (!self.suppressed(&Subject::of_script(&row), &found))
+                        .then(|| annotation::build_script_block(&self.config, rule, &row, found))
+                })
             }
+            Kind::Other(_) => Vec::new(),
         }
-        out
     }
 
-    /// The annotation of `rule` on a process creation, unless the allowlists suppress it.
-    fn process_annotation(&self, rule: Rule, row: &CimRow, found: Found) -> Option<Annotation> {
-        (!self.suppressed(&Subject::of_row(row), &found)).then(|| annotation::build(&self.config, rule, row, found))
+    /// The one loop over the rules: each of `table` the configuration runs, read over `event`,
+    /// and what it found made an annotation by `annotate` (`None`: suppressed).
+    fn run<E, R: Fn(&Detector, &E) -> Option<Found>>(
+        &self,
+        table: &[(Rule, R)],
+        event: &E,
+        annotate: impl Fn(Rule, Found) -> Option<Annotation>,
+    ) -> Vec<Annotation> {
+        table
+            .iter()
+            .filter(|&&(rule, _)| self.config.runs(rule))
+            .filter_map(|(rule, read)| annotate(*rule, read(self, event)?))
+            .collect()
     }
 
-    /// What a family rule found, as an annotation carries it.
-    fn family_found(&self, finding: Finding, matcher: Matcher, dest: &str) -> Found {
-        let remote_targets =
-            finding.targets.into_iter().map(|host| RemoteTarget { loopback: is_loopback(&host, dest), host }).collect();
-        Found { matcher, remote_targets, evidence: finding.evidence, techniques: finding.techniques }
-    }
-
-    /// Remote Process Instantiation via WinRM and PowerShell over one process creation.
-    fn powershell_remoting(&self, event: &Event, row: &CimRow) -> Option<Annotation> {
+    /// Remote Process Instantiation via WinRM and PowerShell over one process creation: both
+    /// terms (parity), or (extended) an `Invoke-Command` PowerShell would run against another
+    /// computer.
+    fn powershell_remoting(&self, creation: &ProcessCreation<'_>) -> Option<Found> {
+        let row = &creation.row;
         if !is_powershell(row, self.config.macro_profile) {
             return None;
         }
@@ -286,27 +276,47 @@ impl Detector {
         if parity.is_none() && self.config.mode == Mode::Parity {
             return None;
         }
-        let analysis = match event.fields.process.as_deref() {
+        let analysis = match creation.event.fields.process.as_deref() {
             Some(p) => cmdline::analyse(p, &self.cmdline_limits),
             None => Analysis::default(),
         };
-        let found = self.found(parity, &analysis.invocations, analysis.omitted.invocations, &row.dest)?;
-        self.process_annotation(Rule::ProcessCreation, row, found)
+        self.found(parity, &analysis.invocations, analysis.omitted.invocations, &row.dest)
     }
 
-    /// The rules that read script blocks, over one 4104 event; both read its text with one
-    /// analysis.
-    fn script_block_rules(&self, event: &Event, block: &ScriptBlock) -> Vec<Annotation> {
-        let row = ScriptBlockRow::new(&event.fields, block);
-        let analysis = OnceCell::new();
-        let mut out = Vec::new();
-        if self.config.runs(Rule::ScriptBlock) {
-            out = self.script_block(&row, block, &analysis);
+    /// Remote Process Instantiation via WinRM and Winrs: `winrs -r:` (parity), or the switches
+    /// as winrs.exe reads them (extended, with the remote command it runs as evidence).
+    fn winrs(&self, creation: &ProcessCreation<'_>) -> Option<Found> {
+        let row = &creation.row;
+        let extended = self.config.mode == Mode::Extended;
+        let (mut finding, matcher) = match family::winrs(row) {
+            Some(finding) => (finding, Matcher::Parity),
+            None if extended => (family::winrs_extended(row)?, Matcher::Extended),
+            None => return None,
+        };
+        if extended {
+            finding.evidence.extend(family::winrs_remote_command(row, &self.cmdline_limits).evidence);
         }
-        if self.config.runs(Rule::InteractiveSession) {
-            out.extend(self.interactive_session(&row, &analysis));
-        }
-        out
+        Some(self.family_found(finding, matcher, &row.dest))
+    }
+
+    /// WinRM Spawning a Process: the target side compares whole names, so its parity reading
+    /// is all there is to read.
+    fn winrm_spawning_a_process(&self, creation: &ProcessCreation<'_>) -> Option<Found> {
+        let finding = family::winrm_spawning_a_process(&creation.row)?;
+        Some(self.family_found(finding, Matcher::Parity, &creation.row.dest))
+    }
+
+    /// Windows Remote Management Execute Shell, as the other target-side rule.
+    fn winrm_execute_shell(&self, creation: &ProcessCreation<'_>) -> Option<Found> {
+        let finding = family::winrm_execute_shell(&creation.row)?;
+        Some(self.family_found(finding, Matcher::Parity, &creation.row.dest))
+    }
+
+    /// What a family rule found, as an annotation carries it.
+    fn family_found(&self, finding: Finding, matcher: Matcher, dest: &str) -> Found {
+        let remote_targets =
+            finding.targets.into_iter().map(|host| RemoteTarget { loopback: is_loopback(&host, dest), host }).collect();
+        Found { matcher, remote_targets, evidence: finding.evidence, techniques: finding.techniques, joined_text: None }
     }
 
     /// The analysis of a script text, made once for every rule that needs it.
@@ -317,71 +327,60 @@ impl Detector {
     /// Interactive Session on Remote Endpoint with PowerShell over one 4104 event's own text:
     /// both terms (parity), or (extended) an `Enter-PSSession` PowerShell would run against
     /// another computer.
-    fn interactive_session(&self, row: &ScriptBlockRow<'_>, analysis: &OnceCell<Analysis>) -> Option<Annotation> {
+    fn interactive_session(&self, script: &ScriptBlockEvent<'_>) -> Option<Found> {
+        let row = &script.row;
         let parity = family::interactive_session(row.text, script_block::LAYER).map(|f| f.evidence);
         if parity.is_none() && self.config.mode == Mode::Parity {
             return None;
         }
-        let analysis = self.read_script(analysis, row.text, script_block::LAYER);
-        let found =
-            self.found(parity, &analysis.interactive_sessions, analysis.omitted.interactive_sessions, row.computer())?;
-        if self.suppressed(&Subject::of_script(row), &found) {
-            return None;
-        }
-        Some(annotation::build_script_block(&self.config, Rule::InteractiveSession, row, found))
+        let analysis = self.read_script(&script.analysis, row.text, script_block::LAYER);
+        self.found(parity, &analysis.interactive_sessions, analysis.omitted.interactive_sessions, row.computer())
     }
 
     /// The script-block twin over one 4104 event and, in extended mode, over its block's
-    /// parts joined when this event completes them (see [`crate::script_block`]).
-    fn script_block(
-        &self,
-        row: &ScriptBlockRow<'_>,
-        block: &ScriptBlock,
-        analysis: &OnceCell<Analysis>,
-    ) -> Vec<Annotation> {
+    /// parts joined when this event completes them (see [`crate::script_block`]): what the
+    /// joined text shows then stands for the event.
+    fn script_block(&self, script: &ScriptBlockEvent<'_>) -> Option<Found> {
+        let row = &script.row;
         // A part that matched counts as reported for its block, even when suppressed.
-        let own = self.script_block_text(row, script_block::LAYER, false, analysis);
-        let fired = own.is_some();
-        let mut out = own.unwrap_or_default();
+        let own = self.script_block_text(row.text, row.computer(), script_block::LAYER, &script.analysis);
         if self.config.mode == Mode::Extended
             // A part being filed while a trap left the store borrowed is read on its own only.
             && let Ok(mut parts) = self.parts.try_borrow_mut()
-            && let Some(joined) =
-                parts.file(row.computer(), block, fired, self.config.limits.max_pending_script_block_bytes)
+            && let Some(joined) = parts.file(
+                row.computer(),
+                script.block,
+                own.is_some(),
+                self.config.limits.max_pending_script_block_bytes,
+            )
         {
             drop(parts);
-            let whole = ScriptBlockRow { text: &joined, ..*row };
             let read = OnceCell::new();
-            out = self.script_block_text(&whole, script_block::JOINED_LAYER, true, &read).unwrap_or_default();
+            let analysis = self.read_script(&read, &joined, script_block::JOINED_LAYER);
+            // Only what none of the parts showed, as an extended finding.
+            let mut found = self.found(None, &analysis.invocations, analysis.omitted.invocations, row.computer())?;
+            found.techniques.push(script_block::SPLIT.into());
+            found.techniques.sort();
+            found.joined_text = Some(joined);
+            return Some(found);
         }
-        out
+        own
     }
 
-    /// One script text under the twin's two matchers: `None` when nothing matched, no
-    /// annotation when the match was suppressed. `joined`: the text is a block's parts
-    /// joined, which fires only on what none of the parts showed, as an extended finding.
+    /// One script text under the twin's two matchers.
     fn script_block_text(
         &self,
-        row: &ScriptBlockRow<'_>,
+        text: &str,
+        computer: &str,
         layer: &str,
-        joined: bool,
         analysis: &OnceCell<Analysis>,
-    ) -> Option<Vec<Annotation>> {
-        let parity = parity_terms_in(row.text, layer);
+    ) -> Option<Found> {
+        let parity = parity_terms_in(text, layer);
         if parity.is_none() && self.config.mode == Mode::Parity {
             return None;
         }
-        let analysis = self.read_script(analysis, row.text, layer);
-        let parity = if joined { None } else { parity };
-        let mut found = self.found(parity, &analysis.invocations, analysis.omitted.invocations, row.computer())?;
-        if joined {
-            found.techniques.push(script_block::SPLIT.into());
-            found.techniques.sort();
-        }
-        if self.suppressed(&Subject::of_script(row), &found) {
-            return Some(Vec::new());
-        }
-        Some(vec![annotation::build_script_block(&self.config, Rule::ScriptBlock, row, found)])
+        let analysis = self.read_script(analysis, text, layer);
+        self.found(parity, &analysis.invocations, analysis.omitted.invocations, computer)
     }
 
     /// What fired: the parity terms, or else (extended mode) the invocations the analyser
@@ -397,9 +396,13 @@ impl Detector {
     ) -> Option<Found> {
         let (targets, omitted_targets) = self.targets(invocations, dest);
         let mut found = match parity {
-            Some(evidence) => {
-                Found { matcher: Matcher::Parity, remote_targets: targets, evidence, techniques: Vec::new() }
-            }
+            Some(evidence) => Found {
+                matcher: Matcher::Parity,
+                remote_targets: targets,
+                evidence,
+                techniques: Vec::new(),
+                joined_text: None,
+            },
             None if self.config.mode == Mode::Extended && !invocations.is_empty() => {
                 let techniques: Vec<Technique> =
                     invocations.iter().flat_map(|i| i.techniques.iter().copied()).collect();
@@ -411,6 +414,7 @@ impl Detector {
                     remote_targets: targets,
                     evidence: invocations.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
                     techniques: names,
+                    joined_text: None,
                 }
             }
             None => return None,
@@ -480,8 +484,38 @@ fn omitted_note(calls: usize, targets: usize, evidence: usize) -> Option<String>
     (!parts.is_empty()).then(|| format!("{} not listed", parts.join(", ")))
 }
 
-/// How one of the family's process rules reads a row.
-type Reading = fn(&CimRow) -> Option<Finding>;
+/// How a rule reads the kind of event it reads, into what it found before the allowlists.
+type ProcessReading = for<'a> fn(&Detector, &ProcessCreation<'a>) -> Option<Found>;
+type ScriptReading = for<'a> fn(&Detector, &ScriptBlockEvent<'a>) -> Option<Found>;
+
+/// The rules that read process creations, each with its reading, in [`Rule::ALL`]'s order
+/// (the order annotations come in). A new rule is one reading and one row here or in
+/// [`SCRIPT_RULES`], and its identity in [`crate::rules`].
+const PROCESS_RULES: [(Rule, ProcessReading); 4] = [
+    (Rule::ProcessCreation, Detector::powershell_remoting),
+    (Rule::Winrs, Detector::winrs),
+    (Rule::WinrmSpawningAProcess, Detector::winrm_spawning_a_process),
+    (Rule::WinrmExecuteShell, Detector::winrm_execute_shell),
+];
+
+/// The rules that read script blocks (EventID 4104), as [`PROCESS_RULES`].
+const SCRIPT_RULES: [(Rule, ScriptReading); 2] =
+    [(Rule::ScriptBlock, Detector::script_block), (Rule::InteractiveSession, Detector::interactive_session)];
+
+/// What a process-creation rule reads: the event (its command line, for the analyser) and
+/// its CIM row.
+struct ProcessCreation<'a> {
+    event: &'a Event,
+    row: CimRow,
+}
+
+/// What a script-block rule reads: the event's row and block, and the analysis of its text,
+/// made once for the rules that read it.
+struct ScriptBlockEvent<'a> {
+    row: ScriptBlockRow<'a>,
+    block: &'a ScriptBlock,
+    analysis: OnceCell<Analysis>,
+}
 
 /// What the allowlists are compared with: the CIM row of a process creation; for a script
 /// block, `user_id` as the user, `Computer` as the host and the script text as the command.

@@ -238,8 +238,9 @@ impl Detector {
                     block,
                     analysis: OnceCell::new(),
                 };
-                self.run(&SCRIPT_RULES, &script, |rule, found| {
-                    let text = found.joined_text.clone();
+                self.run(&SCRIPT_RULES, &script, |rule, mut found| {
+                    // Taken, not copied: a joined block may be a megabyte.
+                    let text = found.joined_text.take();
                     let row = ScriptBlockRow { text: text.as_deref().unwrap_or(script.row.text), ..script.row };
                     (!self.suppressed(&Subject::of_script(&row), &found))
                         .then(|| annotation::build_script_block(&self.config, rule, &row, found))

@@ -26,6 +26,14 @@ pub enum Emit {
     Matches,
 }
 
+impl Emit {
+    /// Whether the event with `outcome` is handed on: every one, or only those something
+    /// fired on or that could not be read.
+    pub fn keeps(self, outcome: &Outcome) -> bool {
+        self == Emit::All || !matches!(outcome, Ok(annotations) if annotations.is_empty())
+    }
+}
+
 /// How a batch of records is framed for the next hop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ForwardFormat {
@@ -52,14 +60,11 @@ pub enum Outgoing {
 /// The record handed on for one event (`winrm_detect::record`, as `scan --emit all` writes
 /// it), or `None` when `emit` leaves it out.
 pub fn record(event: &[u8], outcome: &Outcome, emit: Emit, output: Output) -> Option<Vec<u8>> {
-    match outcome {
-        Ok(annotations) if annotations.is_empty() && emit == Emit::Matches => None,
-        _ => {
-            let mut out = Vec::with_capacity(event.len() + 2);
-            winrm_detect::record::write(&mut out, event, outcome, output);
-            Some(out)
-        }
-    }
+    emit.keeps(outcome).then(|| {
+        let mut out = Vec::with_capacity(event.len() + 2);
+        winrm_detect::record::write(&mut out, event, outcome, output);
+        out
+    })
 }
 
 /// The body the next hop is sent.

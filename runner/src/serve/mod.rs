@@ -155,21 +155,19 @@ async fn ingest(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: 
     } else {
         Protocol::Events
     };
-    let (status, answer) = match handle(&app, protocol, method, &headers, body).await {
-        (status, Answer::Message(message)) if status.is_success() || protocol == Protocol::Events => {
-            (status, (status, message).into_response())
-        }
-        (status, Answer::Message(message)) => {
-            let Protocol::Otlp(encoding) = protocol else { unreachable!("events answered above") };
+    let (status, answer) = handle(&app, protocol, method, &headers, body).await;
+    let mut response = match (protocol, answer) {
+        // An OTLP client is refused in OTLP's terms (a `google.rpc.Status`).
+        (Protocol::Otlp(encoding), Answer::Message(message)) if !status.is_success() => {
             let (content_type, body) = otlp::status(encoding, status.as_u16(), &message);
-            (status, (status, [(header::CONTENT_TYPE, content_type)], body).into_response())
+            (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
         }
-        (status, Answer::Otlp(encoding, body)) => {
-            (status, (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response())
+        (_, Answer::Message(message)) => (status, message).into_response(),
+        (_, Answer::Otlp(encoding, body)) => {
+            (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
         }
     };
     app.metrics.request(status.as_u16(), started.elapsed());
-    let mut response = answer;
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     }

@@ -238,7 +238,7 @@ pub fn annotate(
         for scope in &mut resource.scope_logs {
             scope.log_records.retain_mut(|record| {
                 let Some(outcome) = outcomes.next() else { return true };
-                if emit == Emit::Matches && matches!(outcome, Ok(list) if list.is_empty()) {
+                if !emit.keeps(outcome) {
                     return false;
                 }
                 record.attributes.extend(verdict_attributes(outcome, output));
@@ -266,7 +266,7 @@ pub fn from_events<'a>(
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     let mut log_records = Vec::new();
     for (event, outcome) in events.zip(outcomes) {
-        if emit == Emit::Matches && matches!(outcome, Ok(list) if list.is_empty()) {
+        if !emit.keeps(outcome) {
             continue;
         }
         let body = match serde_json::from_slice::<serde_json::Value>(event) {
@@ -357,11 +357,10 @@ struct Status {
 /// knows). `code` is gRPC's for the HTTP status, as OTLP/HTTP maps them.
 pub fn status(encoding: Option<Encoding>, http: u16, message: &str) -> (&'static str, Vec<u8>) {
     let code = match http {
-        400 => 3,       // INVALID_ARGUMENT
+        400 | 415 => 3, // INVALID_ARGUMENT
         401 => 16,      // UNAUTHENTICATED
         408 => 4,       // DEADLINE_EXCEEDED
         413 | 429 => 8, // RESOURCE_EXHAUSTED
-        415 => 3,       // INVALID_ARGUMENT
         503 => 14,      // UNAVAILABLE
         _ => 2,         // UNKNOWN
     };

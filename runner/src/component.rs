@@ -111,6 +111,8 @@ pub struct Runtime {
     linker: Linker<State>,
     limits: HostLimits,
     precompiled: bool,
+    /// Whether the engine counts fuel ([`Runtime::metered`]).
+    metered: bool,
 }
 
 impl Runtime {
@@ -141,6 +143,20 @@ impl Runtime {
             }
         };
         Runtime::with_component(engine, component, limits, precompiled)
+    }
+
+    /// The component built with this crate, compiled now by an engine that counts fuel: about
+    /// one unit per WebAssembly instruction the guest runs ([`ComponentDetector::instructions`]),
+    /// a figure that does not vary from run to run as time does. Counting costs speed, and
+    /// changes the compiled code, so the build's precompiled code does not load here.
+    pub fn metered() -> Result<Runtime> {
+        let mut config = crate::engine_config::engine_config();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
+        let component = Component::new(&engine, COMPONENT).map_err(|e| anyhow!("compiling the component: {e}"))?;
+        let mut runtime = Runtime::with_component(engine, component, HostLimits::default(), false)?;
+        runtime.metered = true;
+        Ok(runtime)
     }
 
     /// Compiles a component read from `path`.
@@ -174,7 +190,7 @@ impl Runtime {
             .context("starting the epoch ticker")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        Ok(Runtime { engine, component, linker, limits, precompiled })
+        Ok(Runtime { engine, component, linker, limits, precompiled, metered: false })
     }
 
     /// Whether this runtime loaded the build's machine code rather than compiling.
@@ -197,6 +213,9 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         store.epoch_deadline_trap();
+        if self.metered {
+            store.set_fuel(u64::MAX).map_err(|e| anyhow!("{e}"))?;
+        }
         let ticks = self.call_ticks();
         store.set_epoch_deadline(ticks);
         let bindings = DetectorComponent::instantiate(&mut store, &self.component, &self.linker)
@@ -264,6 +283,12 @@ impl ComponentDetector {
     pub fn stats(&mut self) -> Result<winrm_detect::Stats> {
         let s = self.call(|d, store, handle| d.call_stats(store, handle))?;
         Ok(winrm_detect::Stats { events: s.events, matched: s.matched, suppressed: s.suppressed, errors: s.errors })
+    }
+
+    /// WebAssembly instructions this instance has run (its fuel spent), when its runtime is
+    /// [`Runtime::metered`]; 0 otherwise.
+    pub fn instructions(&self) -> u64 {
+        self.store.get_fuel().map_or(0, |left| u64::MAX - left)
     }
 
     /// The largest the guest's linear memory has been, in bytes.

@@ -35,18 +35,27 @@ pub fn run(args: FluentBitConfigArgs) -> Result<ExitCode> {
         (None, None) if windows => r"C:\Program Files\fluent-bit\conf\winrm_detect.wasm".into(),
         (None, None) => "/etc/fluent-bit/winrm_detect.wasm".into(),
     };
+    let fixed_mode = args.mode.map(|m| match m {
+        ModeArg::Parity => Mode::Parity,
+        ModeArg::Extended => Mode::Extended,
+    });
+    let mode = fixed_mode.unwrap_or(config.mode);
+    let pays = pipeline::prefilter_pays(mode, &wasm_path);
+    if !args.no_prefilter && !pays {
+        eprintln!(
+            "winrm-detect: no prefilter: an ahead-of-time compiled module in {} mode costs less on every record than behind the prefilter (docs/benchmarks.md)",
+            mode.as_str()
+        );
+    }
     let options = pipeline::Options {
         input,
         behaviour: if args.filter { pipeline::Behaviour::Filter } else { pipeline::Behaviour::Annotate },
         config: &config,
-        fixed_mode: args.mode.map(|m| match m {
-            ModeArg::Parity => Mode::Parity,
-            ModeArg::Extended => Mode::Extended,
-        }),
+        fixed_mode,
         wasm_path: &wasm_path,
         path: args.path.as_deref(),
         port: args.port,
-        prefilter: !args.no_prefilter,
+        prefilter: !args.no_prefilter && pays,
     };
     print!("{}", pipeline::yaml(&options));
     Ok(ExitCode::SUCCESS)

@@ -64,6 +64,17 @@ const CANDIDATES: &str = "winrm_detect.winevt";
 /// The interpreter stack every `wasm` filter gets (see the worst cases in docs/fluent-bit.md).
 pub const STACK_SIZE: &str = "384K";
 
+/// Whether a prefilter before a module at `wasm_path` running in `mode` costs less than the
+/// module on every record. Interpreted (`.wasm`, and Fluent Bit on Windows, which has no
+/// `flb-wamrc`), always: the module costs ten times what the prefilter does. Compiled ahead of
+/// time (`.aot`), only in parity mode: the module on every record then costs little more than
+/// the conversion to JSON any wasm filter pays, and extended mode's needles (`powershell`,
+/// `pwsh`) stand in so many records (7.6 % of the corpus) that the prefilter's searches, plus
+/// the module on what it passes, cost more than the module alone (docs/benchmarks.md).
+pub fn prefilter_pays(mode: Mode, wasm_path: &str) -> bool {
+    mode == Mode::Parity || !wasm_path.to_ascii_lowercase().ends_with(".aot")
+}
+
 /// The configuration, as YAML.
 pub fn yaml(o: &Options) -> String {
     let mode = o.fixed_mode.unwrap_or(o.config.mode);

@@ -22,6 +22,18 @@ pub fn text() -> String {
     pages().iter().map(|p| std::fs::read_to_string(p).expect("a page")).collect::<Vec<_>>().join("\n")
 }
 
+/// The YAML block that follows `<!-- KIND: NAME -->` in `text` (`fluent-bit-config`,
+/// `vector-config`), up to its closing fence.
+pub fn block(text: &str, kind: &str, name: &str) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let marker = format!("<!-- {kind}: {name} -->");
+    let after = text.split_once(&marker).with_context(|| format!("no {marker} in the docs"))?.1;
+    let body =
+        after.trim_start().strip_prefix("```yaml\n").with_context(|| format!("no ```yaml block after {marker}"))?;
+    let end = body.find("\n```").with_context(|| format!("unclosed block after {marker}"))?;
+    Ok(body[..end + 1].to_string())
+}
+
 /// The lines of `text` outside fenced code blocks.
 fn prose(text: &str) -> impl Iterator<Item = &str> {
     let mut fenced = false;

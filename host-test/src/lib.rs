@@ -1,10 +1,12 @@
 //! The test rig: what the tests and benchmarks of every host share and the product does not
-//! ship. The real Fluent Bit (both of its builds) and the configurations it runs, an emulated
+//! ship. The real Fluent Bit (both of its builds) and the configurations it runs, the real
+//! Vector, the certificates of the TLS tests, an emulated
 //! Fluent Bit `wasm` filter host, the generated worst cases, the Fluent Bit benchmark, the
 //! corpus, and the fuzz property that holds the wasm module against its native build. The
 //! detection itself and the runner's machinery are `winrm-detect` (plugin/) and
 //! `winrm-detect-runner` (runner/).
 
+pub mod certificates;
 pub mod corpus;
 pub mod differential;
 pub mod docs;
@@ -12,6 +14,7 @@ pub mod emulated_fluent_bit;
 pub mod fluent_bit_bench;
 pub mod fuzz_properties;
 pub mod real_fluent_bit;
+pub mod vector;
 pub mod worst_cases;
 
 /// The corpus bulk file (65,145 Sysmon events, one per line) in `../shared`, as `xml.gz` or

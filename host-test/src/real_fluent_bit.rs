@@ -272,12 +272,7 @@ fn children_cpu() -> Duration {
 
 /// The YAML block that follows `<!-- fluent-bit-config: NAME -->` in the README.
 pub fn readme_config(readme: &str, name: &str) -> Result<String> {
-    let marker = format!("<!-- fluent-bit-config: {name} -->");
-    let after = readme.split_once(&marker).with_context(|| format!("no {marker} in the README"))?.1;
-    let body =
-        after.trim_start().strip_prefix("```yaml\n").with_context(|| format!("no ```yaml block after {marker}"))?;
-    let end = body.find("\n```").with_context(|| format!("unclosed block after {marker}"))?;
-    Ok(body[..end + 1].to_string())
+    crate::docs::block(readme, "fluent-bit-config", name)
 }
 
 /// A YAML configuration's `pipeline` sections, as text, split so that a test can swap one.

@@ -38,7 +38,7 @@ pub enum Command {
     /// events (NDJSON, a JSON array or one event; OTLP logs, protobuf or JSON, at /v1/logs;
     /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the request
     /// is answered 200 only once the next hop took them (503 otherwise: retry).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the Fluent Bit configuration for one of the inputs of docs/fluent-bit.md: the prefilter (a
     /// `rewrite_tag` filter made of the module's own needles, so that only the records the
     /// module could fire on or report pay for a wasm call), the `wasm` filter and the output's
@@ -98,7 +98,8 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
     /// Where scanned events go: the URL of the next hop's HTTP input (a Vector
     /// `http_server` source, a Fluent Bit `http` input, Splunk HEC; an OTLP receiver's
-    /// `/v1/logs` with `--forward-format otlp`). Without it, NDJSON on stdout.
+    /// `/v1/logs` with `--forward-format otlp`). An https:// URL is verified against the
+    /// system's roots, or --forward-ca. Without it, NDJSON on stdout.
     #[arg(long)]
     pub forward: Option<String>,
     /// A header sent with every forward, `Name: value` (repeatable), e.g.
@@ -143,6 +144,27 @@ pub struct ServeArgs {
     /// `Authorization: Bearer <token>`.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Listen with TLS: the server's certificate chain (PEM, the leaf first). Read again on
+    /// SIGHUP, with its key, so a renewed certificate needs no restart.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: serve only clients whose certificate one of these CAs (PEM) signed; a
+    /// client without one, or with another, fails its handshake.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Verify an https:// --forward against these CAs (PEM) only, instead of the system's
+    /// roots. Verification cannot be turned off.
+    #[arg(long)]
+    pub forward_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for an https:// --forward that asks for one.
+    #[arg(long, requires = "forward_client_key")]
+    pub forward_client_cert: Option<PathBuf>,
+    /// The private key of --forward-client-cert (PEM).
+    #[arg(long, requires = "forward_client_cert")]
+    pub forward_client_key: Option<PathBuf>,
     /// The detector's configuration (JSON; see docs/configuration.md). Read once at start: restart to
     /// change it.
     #[arg(long)]

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Scan(args) => command::scan::run(args),
         Command::Bench(args) => command::bench::run(args),
-        Command::Serve(args) => command::serve::run(args),
+        Command::Serve(args) => command::serve::run(*args),
         Command::Artifact(artifact) => command::artifact::run(artifact),
         Command::FluentBitConfig(args) => command::fluent_bit_config::run(args),
     };

@@ -15,11 +15,61 @@ fn corpus_lines(n: usize) -> Vec<String> {
 pub struct Serve {
     pub child: Child,
     pub url: String,
+    /// A client that trusts the server (with TLS, its CA) and shows what it must.
+    pub client: reqwest::Client,
+}
+
+/// TLS for a `serve` under test: certificates made for it, and a client for them.
+struct Tls {
+    _dir: tempdir::Dir,
+    args: Vec<String>,
+    client: reqwest::Client,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Tls {
+    /// A CA, a certificate for 127.0.0.1, and (`mutual`) a client certificate it asks for.
+    fn new(mutual: bool) -> Tls {
+        let dir = std::env::temp_dir().join(format!("winrm-detect-serve-load-tls-{}-{mutual}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = host_test::certificates::Authority::new(&dir, "load");
+        let server = ca.sign("server", &["127.0.0.1"], false);
+        let path = |p: &std::path::Path| p.display().to_string();
+        let mut args = vec!["--tls-cert".into(), path(&server.cert), "--tls-key".into(), path(&server.key)];
+        winrm_detect_runner::serve::tls::install_provider();
+        let pem = std::fs::read(&ca.pem).unwrap();
+        let mut client =
+            reqwest::Client::builder().tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).unwrap());
+        if mutual {
+            args.extend(["--tls-client-ca".into(), path(&ca.pem)]);
+            let shipper = ca.sign("shipper", &["shipper"], false);
+            let mut identity = std::fs::read(&shipper.key).unwrap();
+            identity.extend(std::fs::read(&shipper.cert).unwrap());
+            client = client.identity(reqwest::Identity::from_pem(&identity).unwrap());
+        }
+        Tls { _dir: tempdir::Dir(dir), args, client: client.build().unwrap() }
+    }
 }
 
 impl Serve {
     pub fn start(args: &[&str]) -> Serve {
         Serve::spawn(args, Stdio::null())
+    }
+
+    /// `serve` with `args` and `tls`'s: its URL https://, its client `tls`'s.
+    fn start_tls(args: &[&str], tls: &Tls) -> Serve {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(tls.args.iter().map(String::as_str));
+        Serve::spawn_as(&all, Stdio::null(), "https", tls.client.clone())
     }
 
     /// A `serve` that hands on to its standard output, and that output.
@@ -29,8 +79,12 @@ impl Serve {
         (serve, out)
     }
 
-    /// `serve` with `args` on a free loopback port, once it answers.
     fn spawn(args: &[&str], stdout: Stdio) -> Serve {
+        Serve::spawn_as(args, stdout, "http", http_client())
+    }
+
+    /// `serve` with `args` on a free loopback port, once it answers `client` at `scheme`.
+    fn spawn_as(args: &[&str], stdout: Stdio, scheme: &str, client: reqwest::Client) -> Serve {
         let listen = format!("127.0.0.1:{}", host_test::free_loopback_port());
         let child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
             .args(["serve", "--listen", &listen])
@@ -39,14 +93,14 @@ impl Serve {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let serve = Serve { child, url: format!("http://{listen}") };
+        let serve = Serve { child, url: format!("{scheme}://{listen}"), client };
         serve.wait_until_up();
         serve
     }
 
     fn wait_until_up(&self) {
         let started = Instant::now();
-        while block_on(reqwest::get(format!("{}/health", self.url))).is_err() {
+        while block_on(self.client.get(format!("{}/health", self.url)).send()).is_err() {
             assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -65,7 +119,14 @@ impl Drop for Serve {
     }
 }
 
+/// A client with no settings of its own (reqwest needs a TLS provider installed first).
+fn http_client() -> reqwest::Client {
+    winrm_detect_runner::serve::tls::install_provider();
+    reqwest::Client::new()
+}
+
 fn block_on<F: Future>(f: F) -> F::Output {
+    winrm_detect_runner::serve::tls::install_provider();
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
@@ -87,7 +148,7 @@ fn what_each_request_earns() {
     let token_file = dir.join("token");
     std::fs::write(&token_file, "s3cret\n").unwrap();
     let serve = Serve::start(&["--token-file", token_file.to_str().unwrap(), "--max-body-bytes", "100000"]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("{}/", serve.url);
     let auth = ("authorization", "Bearer s3cret");
     block_on(async {
@@ -154,7 +215,7 @@ fn what_each_request_earns() {
 fn a_failed_forward_is_not_acknowledged() {
     let dead = host_test::free_loopback_port();
     let serve = Serve::start(&["--forward", &format!("http://127.0.0.1:{dead}/"), "--forward-timeout", "2"]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     block_on(async {
         let started = Instant::now();
         let response = client.post(format!("{}/", serve.url)).body(POSITIVE).send().await.unwrap();
@@ -168,7 +229,8 @@ fn a_failed_forward_is_not_acknowledged() {
 
 /// N posters at once on loopback, bounded in count: every request answered 200, every event
 /// counted; prints the figures, for NDJSON and for OTLP (protobuf, each line a string body) on
-/// the same events.
+/// the same events, and for NDJSON over TLS and over mutual TLS (what TLS costs: each poster
+/// keeps its connection, as a shipper does).
 #[test]
 fn load_on_loopback() {
     const POSTERS: usize = 8;
@@ -181,11 +243,19 @@ fn load_on_loopback() {
         prost::Message::encode_to_vec(&otlp_request(&events))
     };
     type Encode<'a> = &'a dyn Fn(&[String]) -> Vec<u8>;
-    let protocols: [(&str, &str, &str, Encode); 2] =
-        [("NDJSON", "/", "application/x-ndjson", &ndjson), ("OTLP", "/v1/logs", "application/x-protobuf", &otlp)];
-    for (name, path, content_type, encode) in protocols {
-        let serve = Serve::start(&["--workers", "2"]);
-        let client = reqwest::Client::new();
+    let (tls, mutual) = (Tls::new(false), Tls::new(true));
+    let protocols: [(&str, &str, &str, Encode, Option<&Tls>); 4] = [
+        ("NDJSON", "/", "application/x-ndjson", &ndjson, None),
+        ("OTLP", "/v1/logs", "application/x-protobuf", &otlp, None),
+        ("NDJSON over TLS", "/", "application/x-ndjson", &ndjson, Some(&tls)),
+        ("NDJSON over mutual TLS", "/", "application/x-ndjson", &ndjson, Some(&mutual)),
+    ];
+    for (name, path, content_type, encode, tls) in protocols {
+        let serve = match tls {
+            None => Serve::start(&["--workers", "2"]),
+            Some(tls) => Serve::start_tls(&["--workers", "2"], tls),
+        };
+        let client = serve.client.clone();
         let url = format!("{}{path}", serve.url);
         let bodies: Vec<Vec<u8>> = (0..4).map(|i| encode(&lines[i * PER_BATCH..][..PER_BATCH])).collect();
         let started = Instant::now();
@@ -263,7 +333,7 @@ fn read_until_closed(stream: &mut std::net::TcpStream, limit: Duration) -> Optio
 
 /// A well-behaved shipper posting three events every `every` for `during`: the slowest answer.
 async fn slowest_answer(url: &str, during: Duration, every: Duration) -> Duration {
-    let client = reqwest::Client::new();
+    let client = http_client();
     let body = format!("{POSITIVE}\n{{\"a\":1}}\n{POSITIVE}\n");
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
@@ -280,7 +350,9 @@ async fn slowest_answer(url: &str, during: Duration, every: Duration) -> Duratio
 }
 
 fn metric(serve: &Serve, name: &str) -> u64 {
-    let text = block_on(async { reqwest::get(format!("{}/metrics", serve.url)).await.unwrap().text().await.unwrap() });
+    let text = block_on(async {
+        serve.client.get(format!("{}/metrics", serve.url)).send().await.unwrap().text().await.unwrap()
+    });
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
 }
 
@@ -399,7 +471,7 @@ fn time_limits_and_the_connection_bound() {
     let busy: Vec<_> = (0..3).map(|_| raw(&serve.url, body_head).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    let (status, _) = block_on(post(&reqwest::Client::new(), &format!("{}/", serve.url), POSITIVE.into(), &[]));
+    let (status, _) = block_on(post(&http_client(), &format!("{}/", serve.url), POSITIVE.into(), &[]));
     let waited = started.elapsed();
     assert_eq!(status, 200);
     assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(4), "waited {waited:?}");
@@ -425,7 +497,7 @@ fn every_fixture_shape_through_serve_as_the_library_reads_it() {
     let dir = host_test::workspace_root().join("fixtures/events");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    let client = reqwest::Client::new();
+    let client = http_client();
     let mut records = 0;
     for path in files {
         let body = std::fs::read(&path).unwrap();
@@ -607,7 +679,7 @@ fn otlp_in_and_out() {
     use prost::Message;
     let hop = OtlpHop::start();
     let serve = Serve::start(&["--forward", &hop.url, "--forward-format", "otlp", "--workers", "1"]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let logs = format!("{}/v1/logs", serve.url);
     let xml = std::fs::read_to_string(host_test::workspace_root().join("fixtures/events/sysmon1.xml")).unwrap();
     let xml = xml.lines().next().unwrap().to_string();
@@ -691,7 +763,7 @@ fn replicas_routed_by_host_agree_with_one() {
         hosts.iter().map(|h| one_host.lines().map(|l| l.replace(hosts[0], h)).collect()).collect();
     let interleaved: Vec<(usize, &String)> =
         (0..per_host[0].len()).flat_map(|i| [(0, &per_host[0][i]), (1, &per_host[1][i])]).collect();
-    let client = reqwest::Client::new();
+    let client = http_client();
     let send = |serve: &Serve, out: &mut std::io::BufReader<std::process::ChildStdout>, event: &str| {
         let (status, text) = block_on(post(&client, &format!("{}/", serve.url), event.into(), &[]));
         assert_eq!(status, 200, "{text}");

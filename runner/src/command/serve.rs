@@ -37,11 +37,20 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             &args.forward_headers,
             args.forward_format,
             std::time::Duration::from_secs(args.forward_timeout),
+            &serve::deliver::ForwardTls {
+                ca: args.forward_ca.clone(),
+                client_cert: args.forward_client_cert.clone().zip(args.forward_client_key.clone()),
+            },
         )?),
         None => Destination::Stdout(std::sync::Mutex::new(io::stdout())),
     };
     let options = serve::Options {
         listen: args.listen,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| serve::tls::ListenerFiles {
+            cert,
+            key,
+            client_ca: args.tls_client_ca.clone(),
+        }),
         config,
         output,
         workers,

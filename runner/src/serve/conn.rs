@@ -11,6 +11,12 @@
 //!
 //! The request body's deadline (`body_timeout`, answered 408) is the handler's, in `mod.rs`.
 //!
+//! With TLS, the handshake runs in the connection's own task, under the same watch: its first
+//! bytes start the head clock, so a client that stalls mid-handshake is closed at
+//! `header_timeout` as a dribbled head is, and until it completes a request its connection is
+//! a never-used one, the first to give its place at the bound. Accepting never waits on a
+//! handshake.
+//!
 //! At most `max_connections` are served. At the bound, accepting goes on, and each new
 //! connection takes the place of the open connection that has used its place least: one that
 //! has never completed a request (a silent or half-sent connection), the oldest first; else an
@@ -40,6 +46,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use super::metrics::Metrics;
+use super::tls::ListenerTls;
 
 /// The limits a connection lives under.
 #[derive(Clone, Copy, Debug)]
@@ -245,6 +252,7 @@ pub async fn serve(
     router: Router,
     limits: Limits,
     metrics: Arc<Metrics>,
+    tls: Option<Arc<ListenerTls>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let shared =
@@ -293,7 +301,8 @@ pub async fn serve(
             break;
         }
         let _ = stream.set_nodelay(true);
-        start(&shared, stream, router.clone(), shutdown.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        start(&shared, stream, acceptor, router.clone(), shutdown.clone());
     }
     drop(listener);
     // Wait for the connections to finish what they serve (each stops at its own grace).
@@ -308,11 +317,22 @@ pub async fn serve(
     }
 }
 
-/// Starts serving one connection, watched, in a task of its own.
-fn start(shared: &Arc<Shared>, stream: TcpStream, router: Router, mut shutdown: watch::Receiver<bool>) {
+/// A connection's byte stream: the watched socket, or TLS over it.
+trait Socket: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Socket for T {}
+
+/// Starts serving one connection, watched, in a task of its own (after its TLS handshake,
+/// with `tls`).
+fn start(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let clock = shared.clock;
     let activity = Arc::new(Activity::new(millis(clock)));
-    let io = TokioIo::new(Watched { stream, activity: activity.clone(), clock });
+    let watched = Watched { stream, activity: activity.clone(), clock };
     let tower = TowerToHyperService::new(router);
     let requests = activity.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -341,35 +361,59 @@ fn start(shared: &Arc<Shared>, stream: TcpStream, router: Router, mut shutdown: 
     metrics.connections_total.fetch_add(1, Relaxed);
     metrics.connections_open.fetch_add(1, Relaxed);
     let task = tokio::spawn(async move {
-        let mut connection = Box::pin(builder.serve_connection(io, service));
         let mut ticks = tokio::time::interval(tick);
-        let mut stopping: Option<Instant> = None;
-        loop {
-            tokio::select! {
-                // The connection first: the first tick, at once, comes after its first read.
-                biased;
-                _ = connection.as_mut() => break,
-                _ = ticks.tick() => {
-                    watcher.settled.store(true, Relaxed);
-                    if stopping.is_some_and(|s| s.elapsed() > SHUTDOWN_GRACE) {
-                        break;
+        // Whether the connection is past a limit (counted when it is), once per tick.
+        let overdue = |watcher: &Activity| {
+            watcher.settled.store(true, Relaxed);
+            let why = watcher.overdue(millis(clock), &limits)?;
+            metrics.timeout(match why {
+                Closed::HeadTimeout => "head",
+                Closed::IdleTimeout => "idle",
+            });
+            Some(why)
+        };
+        let socket: Option<Box<dyn Socket>> = match tls {
+            None => Some(Box::new(watched)),
+            Some(acceptor) => {
+                let mut accepting = acceptor.accept(watched);
+                loop {
+                    tokio::select! {
+                        biased;
+                        accepted = &mut accepting => match accepted {
+                            Ok(stream) => break Some(Box::new(stream)),
+                            Err(_) => {
+                                metrics.tls_handshake_failures.fetch_add(1, Relaxed);
+                                break None;
+                            }
+                        },
+                        _ = ticks.tick() => if overdue(&watcher).is_some() { break None },
+                        _ = shutdown.changed() => break None,
                     }
-                    if let Some(why) = watcher.overdue(millis(clock), &limits) {
-                        metrics.timeout(match why {
-                            Closed::HeadTimeout => "head",
-                            Closed::IdleTimeout => "idle",
-                        });
-                        break;
-                    }
-                }
-                _ = shutdown.changed(), if stopping.is_none() => {
-                    connection.as_mut().graceful_shutdown();
-                    stopping = Some(Instant::now());
                 }
             }
+        };
+        if let Some(socket) = socket {
+            let mut connection = Box::pin(builder.serve_connection(TokioIo::new(socket), service));
+            let mut stopping: Option<Instant> = None;
+            loop {
+                tokio::select! {
+                    // The connection first: the first tick, at once, comes after its first read.
+                    biased;
+                    _ = connection.as_mut() => break,
+                    _ = ticks.tick() => {
+                        if stopping.is_some_and(|s| s.elapsed() > SHUTDOWN_GRACE) || overdue(&watcher).is_some() {
+                            break;
+                        }
+                    }
+                    _ = shutdown.changed(), if stopping.is_none() => {
+                        connection.as_mut().graceful_shutdown();
+                        stopping = Some(Instant::now());
+                    }
+                }
+            }
+            // The connection is closed when its future is dropped, here.
+            drop(connection);
         }
-        // The connection is closed when its future is dropped, here.
-        drop(connection);
         let was_open = ended.open().by_id.remove(&id).is_some();
         if was_open {
             ended.metrics.connections_open.fetch_sub(1, Relaxed);

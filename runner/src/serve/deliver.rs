@@ -131,13 +131,30 @@ pub struct Forwarder {
     format: ForwardFormat,
 }
 
+/// What the forwarder trusts and shows over `https://` (see [`super::tls::forward_client`]).
+#[derive(Clone, Debug, Default)]
+pub struct ForwardTls {
+    /// Trust only these CAs (PEM), instead of the system's roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// A client certificate and its key (PEM), for a next hop that asks for one.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
 impl Forwarder {
     /// `headers` as `Name: value` (e.g. `Authorization: Splunk <token>`).
-    pub fn new(url: &str, headers: &[String], format: ForwardFormat, timeout: Duration) -> Result<Forwarder> {
-        if !url.starts_with("http://") {
-            bail!(
-                "--forward {url}: only http:// URLs are supported (put TLS in the next hop's front, see docs/serve.md)"
-            );
+    pub fn new(
+        url: &str,
+        headers: &[String],
+        format: ForwardFormat,
+        timeout: Duration,
+        tls: &ForwardTls,
+    ) -> Result<Forwarder> {
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            bail!("--forward {url}: an http:// or https:// URL");
+        }
+        if !https && (tls.ca.is_some() || tls.client_cert.is_some()) {
+            bail!("--forward {url}: --forward-ca and --forward-client-cert apply to an https:// URL");
         }
         let headers = headers
             .iter()
@@ -147,7 +164,10 @@ impl Forwarder {
                 Ok((name.trim().to_string(), value.trim().to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let client = reqwest::Client::builder().timeout(timeout).build().context("the forwarding client")?;
+        let identity = tls.client_cert.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+        let builder =
+            super::tls::forward_client(reqwest::Client::builder().timeout(timeout), tls.ca.as_deref(), identity)?;
+        let client = builder.build().context("the forwarding client")?;
         Ok(Forwarder { client, url: url.to_string(), headers, format })
     }
 }

@@ -24,6 +24,11 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     pub connections_open: AtomicU64,
     pub connections_shed: AtomicU64,
+    /// TLS handshakes that failed (a client with no certificate, or one from another CA, or
+    /// one that does not speak TLS).
+    pub tls_handshake_failures: AtomicU64,
+    /// Reloads of the listener's certificate (SIGHUP) that failed: the one in use stays.
+    pub tls_reload_failures: AtomicU64,
     timeouts: Mutex<BTreeMap<&'static str, u64>>,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     requests: Mutex<BTreeMap<u16, u64>>,
@@ -88,6 +93,16 @@ impl Metrics {
             "winrm_detect_connections_shed_total",
             "Connections closed at --max-connections to make room (never-used and idle ones first).",
             self.connections_shed.load(Relaxed),
+        );
+        counter(
+            "winrm_detect_tls_handshake_failures_total",
+            "TLS handshakes that failed (no client certificate or one from another CA, an expired one, not TLS).",
+            self.tls_handshake_failures.load(Relaxed),
+        );
+        counter(
+            "winrm_detect_tls_reload_failures_total",
+            "Certificate reloads (SIGHUP) that failed; the certificate in use stayed.",
+            self.tls_reload_failures.load(Relaxed),
         );
         let _ = write!(
             out,

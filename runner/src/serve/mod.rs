@@ -23,6 +23,7 @@ pub mod deliver;
 pub mod metrics;
 pub mod otlp;
 pub mod pool;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ use pool::Pool;
 
 pub struct Options {
     pub listen: SocketAddr,
+    /// TLS on the listener: its certificate, key and (mutual TLS) client CA.
+    pub tls: Option<tls::ListenerFiles>,
     /// The detector's configuration (JSON), the same as every host's.
     pub config: String,
     /// The annotations' field convention, from that configuration.
@@ -84,6 +87,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let pool = Pool::new(runtime, &options.config, options.workers)?;
+    let has_token = options.token.is_some();
     let metrics = Arc::new(Metrics::default());
     let max_in_flight = options.max_in_flight.max(1);
     let budget = max_in_flight.saturating_mul(options.max_body_bytes).clamp(1, Semaphore::MAX_PERMITS);
@@ -104,16 +108,70 @@ pub async fn run(
         .route("/metrics", get(metrics_page))
         .fallback(ingest)
         .with_state(app);
+    let tls = options.tls.map(tls::ListenerTls::load).transpose()?.map(Arc::new);
+    let mutual = tls.as_ref().is_some_and(|t| t.mutual());
+    for warning in exposure_warnings(options.listen, tls.is_some(), has_token || mutual) {
+        eprintln!("winrm-detect serve: warn: {warning}");
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
-    eprintln!("winrm-detect serve: listening on http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let clients = if mutual { ", client certificates required" } else { "" };
+    eprintln!("winrm-detect serve: listening on {scheme}://{}{clients}", listener.local_addr()?);
+    if let Some(tls) = &tls {
+        reload_on_hangup(tls.clone(), metrics.clone())?;
+    }
     let (stop, stopping) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
-    conn::serve(listener, router, options.connections, metrics, stopping).await;
+    conn::serve(listener, router, options.connections, metrics, tls, stopping).await;
+    Ok(())
+}
+
+/// What a person must hear before serving beyond loopback: the events (command lines, user
+/// and host names) and the bearer token cross the network in clear without TLS, and anyone
+/// who reaches the port can post and read `/metrics` without a token (or a client certificate:
+/// `authenticated`).
+pub fn exposure_warnings(listen: SocketAddr, tls: bool, authenticated: bool) -> Vec<String> {
+    if listen.ip().is_loopback() {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    if !tls {
+        warnings.push(format!(
+            "listening on {listen} without TLS: events and any bearer token cross the network readable by anyone on \
+             the path; give --tls-cert and --tls-key (and --tls-client-ca to serve only your shippers), or listen on \
+             127.0.0.1 beside the shipper"
+        ));
+    }
+    if !authenticated {
+        warnings.push(format!(
+            "listening on {listen} without a token: anyone who reaches the port can post events and read /metrics; \
+             give --token-file, or --tls-client-ca to serve only shippers with a certificate from your CA"
+        ));
+    }
+    warnings
+}
+
+/// Reads the listener's certificate and key again on every SIGHUP: new connections get the
+/// new ones, open connections keep theirs; a reload that fails keeps the old ones and says why.
+fn reload_on_hangup(tls: Arc<tls::ListenerTls>, metrics: Arc<Metrics>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => eprintln!("winrm-detect serve: SIGHUP: certificate and key read again"),
+                Err(e) => {
+                    metrics.tls_reload_failures.fetch_add(1, Relaxed);
+                    eprintln!("winrm-detect serve: error: SIGHUP: {e:#}; the certificate in use stays")
+                }
+            }
+        }
+    });
     Ok(())
 }
 

@@ -126,13 +126,15 @@ fn roots(path: &Path, flag: &str) -> Result<RootCertStore> {
 /// given (else the system's roots, reqwest's platform verifier), and a client certificate
 /// when the next hop asks for one. Verification cannot be turned off.
 pub fn forward_client(
-    builder: reqwest::ClientBuilder,
+    mut builder: reqwest::ClientBuilder,
     ca: Option<&Path>,
     identity: Option<(&Path, &Path)>,
 ) -> Result<reqwest::ClientBuilder> {
     provider();
-    let mut builder = builder;
     if let Some(ca) = ca {
+        // Read as trust anchors first: reqwest takes a file with no certificate in it as an
+        // empty list and would trust nothing, each forward then failing; this refuses it at
+        // start, naming the file.
         roots(ca, "--forward-ca")?;
         let pem = std::fs::read(ca).with_context(|| format!("reading --forward-ca {}", ca.display()))?;
         let certs =

@@ -98,30 +98,38 @@ fn prepare(files: &[String], copies: usize, dir: &Path) -> Result<(std::path::Pa
 const METERED_SAMPLE: usize = 20_000;
 
 /// The WebAssembly instructions `function` runs per record, counted by wasmtime's fuel over the
-/// first records of `input`, each handed over as Fluent Bit's `tail` would (a JSON line as it
-/// is, any other line as `{"log": line}`), with `config` built into the module. An interpreter
-/// such as WAMR's pays per instruction, so this is where the interpreted module's time goes,
-/// free of the CPU-time noise.
+/// first records of `input`, each handed over as Fluent Bit's `tail` would ([`tail_record`]),
+/// with `config` built into the module. An interpreter such as WAMR's pays per instruction, so
+/// this is where the interpreted module's time goes, free of the CPU-time noise.
 pub fn instructions_per_event(input: &Path, json: bool, function: &str, config: Option<&str>) -> Result<f64> {
-    let mut host = crate::emulated_fluent_bit::FluentBitHost::metered(config)?;
     let reader = std::io::BufReader::new(std::fs::File::open(input)?);
-    let mut records = 0;
-    let mut before = host.instructions();
-    for line in reader.lines().take(METERED_SAMPLE) {
-        let line = line?;
-        let record = match json {
-            true => line,
-            false => serde_json::json!({ "log": line }).to_string(),
-        };
-        if records == 0 {
-            // The first call loads the settings and builds the detector: not per record.
-            host.call(function, "bench", (0, 0), record.as_bytes())?;
-            before = host.instructions();
-        }
-        host.call(function, "bench", (0, 0), record.as_bytes())?;
-        records += 1;
+    let lines: Vec<String> = reader.lines().take(METERED_SAMPLE).collect::<Result<_, _>>()?;
+    let records: Vec<String> = lines.iter().map(|l| tail_record(l, json)).collect();
+    module_instructions(&records, function, config)
+}
+
+/// The record Fluent Bit's `tail` makes of a line: a JSON line as it is (its `json` parser),
+/// any other line as `{"log": line}`.
+pub fn tail_record(line: &str, json: bool) -> String {
+    match json {
+        true => line.to_string(),
+        false => serde_json::json!({ "log": line }).to_string(),
     }
-    Ok((host.instructions() - before) as f64 / records.max(1) as f64)
+}
+
+/// The WebAssembly instructions `function` of the module (`config` built into it) runs per
+/// record over `records`, by wasmtime's fuel. The first call loads the settings and builds the
+/// detector, which is not a per-record cost: it is made once more before counting starts.
+pub fn module_instructions(records: &[String], function: &str, config: Option<&str>) -> Result<f64> {
+    let mut host = crate::emulated_fluent_bit::FluentBitHost::metered(config)?;
+    if let Some(first) = records.first() {
+        host.call(function, "bench", (0, 0), first.as_bytes())?;
+    }
+    let before = host.instructions();
+    for record in records {
+        host.call(function, "bench", (0, 0), record.as_bytes())?;
+    }
+    Ok((host.instructions() - before) as f64 / records.len().max(1) as f64)
 }
 
 fn wasm_filter(module: &Path, function: &str) -> String {

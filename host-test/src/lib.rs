@@ -29,6 +29,36 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host-test sits in the workspace").to_path_buf()
 }
 
+/// A test's own directory under the system's temporary one (`winrm-detect-NAME-PID`): removed
+/// when dropped, and kept, its path printed, when the test failed, for its logs and
+/// configurations to be read.
+pub struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    pub fn new(name: &str) -> ScratchDir {
+        let dir = std::env::temp_dir().join(format!("winrm-detect-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        ScratchDir(dir)
+    }
+}
+
+impl std::ops::Deref for ScratchDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for reading: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 /// A loopback port free at the time of asking, for a server a test starts.
 pub fn free_loopback_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use host_test::emulated_fluent_bit::FluentBitHost;
+use host_test::fluent_bit_bench::{module_instructions, tail_record};
 use winrm_detect_runner::component::Runtime;
 
 /// Every how many lines of a corpus file the sample takes one: some 2,000 of each file's
@@ -36,9 +36,8 @@ const RULE_SETS: [(&str, &str); 2] = [
     ),
 ];
 
-/// The sample of one bulk corpus file: its event lines, and the record `tail` makes of each
-/// (a JSON line as it is, any other line as `{"log": line}`).
-fn sample(extension: &str) -> Option<Vec<(String, String)>> {
+/// The sample of one bulk corpus file: its event lines, and the records `tail` makes of them.
+fn sample(extension: &str) -> Option<(Vec<String>, Vec<String>)> {
     let path = host_test::corpus_bulk(extension);
     if !path.is_file() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "no corpus at {}", path.display());
@@ -46,18 +45,10 @@ fn sample(extension: &str) -> Option<Vec<(String, String)>> {
         return None;
     }
     let reader = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()));
-    let lines = reader.lines().map(Result::unwrap).filter(|l| !l.trim().is_empty()).step_by(EVERY);
-    Some(
-        lines
-            .map(|line| {
-                let record = match line.starts_with('{') {
-                    true => line.clone(),
-                    false => serde_json::json!({ "log": line }).to_string(),
-                };
-                (line, record)
-            })
-            .collect(),
-    )
+    let lines: Vec<String> =
+        reader.lines().map(Result::unwrap).filter(|l| !l.trim().is_empty()).step_by(EVERY).collect();
+    let records = lines.iter().map(|l| tail_record(l, extension.starts_with("jsonl"))).collect();
+    Some((lines, records))
 }
 
 /// `config` with its mode set.
@@ -74,27 +65,20 @@ fn measure() -> Option<BTreeMap<String, u64>> {
     for (rules, config) in RULE_SETS {
         for mode in ["parity", "extended"] {
             let config = with_mode(config, mode);
-            for (file, events) in &samples {
-                // The first call of each builds the detector (and the module reads its
-                // configuration): not a per-event cost, so it is left out.
+            for (file, (lines, records)) in &samples {
+                // The first call builds the detector: not a per-event cost, so it is left out.
                 let mut component = runtime.detector(&config).unwrap().unwrap();
-                let _ = component.scan(events[0].0.as_bytes()).unwrap();
+                let _ = component.scan(lines[0].as_bytes()).unwrap();
                 let before = component.instructions();
-                for (line, _) in events {
+                for line in lines {
                     let _ = component.scan(line.as_bytes()).unwrap();
                 }
-                let per_event = (component.instructions() - before) / events.len() as u64;
+                let per_event = (component.instructions() - before) / lines.len() as u64;
                 figures.insert(format!("component {mode} {rules} {file}"), per_event);
 
                 let function = format!("winrm_detect_annotate_{mode}");
-                let mut module = FluentBitHost::metered(Some(&config)).unwrap();
-                module.call(&function, "bench", (0, 0), events[0].1.as_bytes()).unwrap();
-                let before = module.instructions();
-                for (_, record) in events {
-                    module.call(&function, "bench", (0, 0), record.as_bytes()).unwrap();
-                }
-                let per_event = (module.instructions() - before) / events.len() as u64;
-                figures.insert(format!("fluent-bit module {mode} {rules} {file}"), per_event);
+                let per_record = module_instructions(records, &function, Some(&config)).unwrap();
+                figures.insert(format!("fluent-bit module {mode} {rules} {file}"), per_record as u64);
             }
         }
     }

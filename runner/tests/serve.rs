@@ -21,26 +21,15 @@ pub struct Serve {
 
 /// TLS for a `serve` under test: certificates made for it, and a client for them.
 struct Tls {
-    _dir: tempdir::Dir,
+    _dir: host_test::ScratchDir,
     args: Vec<String>,
     client: reqwest::Client,
-}
-
-mod tempdir {
-    /// A directory removed when dropped.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 impl Tls {
     /// A CA, a certificate for 127.0.0.1, and (`mutual`) a client certificate it asks for.
     fn new(mutual: bool) -> Tls {
-        let dir = std::env::temp_dir().join(format!("winrm-detect-serve-load-tls-{}-{mutual}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = host_test::ScratchDir::new(&format!("serve-load-tls-{mutual}"));
         let ca = host_test::certificates::Authority::new(&dir, "load");
         let server = ca.sign("server", &["127.0.0.1"], false);
         let path = |p: &std::path::Path| p.display().to_string();
@@ -56,7 +45,7 @@ impl Tls {
             identity.extend(std::fs::read(&shipper.cert).unwrap());
             client = client.identity(reqwest::Identity::from_pem(&identity).unwrap());
         }
-        Tls { _dir: tempdir::Dir(dir), args, client: client.build().unwrap() }
+        Tls { _dir: dir, args, client: client.build().unwrap() }
     }
 }
 

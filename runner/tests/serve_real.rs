@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use host_test::ScratchDir;
 use host_test::certificates::{Authority, Pair};
 use host_test::real_fluent_bit::{FluentBit, Pipeline, readme_config, set_value, terminate};
 use host_test::vector;
@@ -67,7 +68,7 @@ struct Scene {
     hop: Hop,
     shipper: Shipper,
     certs: Option<Certs>,
-    dir: PathBuf,
+    dir: ScratchDir,
     fluent_bit: FluentBit,
     input: PathBuf,
     lines: HashMap<String, usize>,
@@ -103,8 +104,7 @@ impl Scene {
 
     fn with(name: &str, hop: Hop, shipper: Shipper) -> Option<Scene> {
         let fluent_bit = FluentBit::for_tests()?;
-        let dir = std::env::temp_dir().join(format!("winrm-detect-serve-real-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = ScratchDir::new(&format!("serve-real-{name}"));
         let text = flate2::read::GzDecoder::new(std::fs::File::open(host_test::corpus_bulk("xml.gz")).unwrap());
         let mut lines: HashMap<String, usize> = HashMap::new();
         for line in std::io::BufReader::new(text).lines() {
@@ -394,23 +394,17 @@ impl Scene {
     fn missing(&self, seen: &HashMap<String, usize>) -> usize {
         self.lines.iter().filter(|(line, _)| !seen.contains_key(*line)).map(|(_, n)| n).sum()
     }
+
+    /// Deliveries beyond each line's count in the input: the duplicates.
+    fn extra(&self, seen: &HashMap<String, usize>) -> usize {
+        self.lines.iter().map(|(l, n)| seen.get(l).copied().unwrap_or(0).saturating_sub(*n)).sum()
+    }
 }
 
 /// `text` with `from` (which it must hold: the docs' address the test moves) as `to`.
 fn replaced(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "no {from} in\n{text}");
     text.replace(from, to)
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        // A failed test leaves its configurations, logs and outputs to read.
-        if std::thread::panicking() {
-            eprintln!("kept for reading: {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 #[test]
@@ -462,8 +456,7 @@ fn over_tls_a_shipper_without_a_certificate_from_the_ca_is_refused() {
     let _ship = scene.ship();
     let (seen, _) = scene.wait_for_all(std::slice::from_ref(&out), Duration::from_secs(300));
     assert_eq!(scene.missing(&seen), 0, "lines lost of {}", scene.total());
-    let extra: usize = scene.lines.iter().map(|(l, n)| seen.get(l).copied().unwrap_or(0).saturating_sub(*n)).sum();
-    assert_eq!(extra, 0, "lines delivered more than once");
+    assert_eq!(scene.extra(&seen), 0, "lines delivered more than once");
     println!(
         "over TLS: shippers with another CA's, an expired or no certificate refused (nothing arrived in 8 s); \
          the right one beside them delivered all {} events once",
@@ -483,9 +476,7 @@ fn exactly_once(scene: Scene, what: &str) {
     std::thread::sleep(Duration::from_secs(2));
     let (seen_after, _) = scene.received(std::slice::from_ref(&out));
     assert_eq!(scene.missing(&seen), 0, "{what}: lines lost of {}", scene.total());
-    let extra: usize =
-        scene.lines.iter().map(|(l, n)| seen_after.get(l).copied().unwrap_or(0).saturating_sub(*n)).sum();
-    assert_eq!(extra, 0, "{what}: lines delivered more than once");
+    assert_eq!(scene.extra(&seen_after), 0, "{what}: lines delivered more than once");
     assert_eq!(matched, 1, "{what}: the corpus holds one parity positive");
     println!("{what}: {} events, each once, {matched} match", scene.total());
 }

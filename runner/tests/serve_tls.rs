@@ -10,38 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use host_test::ScratchDir;
 use host_test::certificates::{Authority, Pair};
 
 const POSITIVE: &str = r#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WS01","Image":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","OriginalFileName":"PowerShell.EXE","CommandLine":"powershell.exe Invoke-Command -ComputerName FS02 -ScriptBlock { whoami }","User":"CORP\\alice","ParentImage":"C:\\Windows\\explorer.exe","ProcessId":"4242","UtcTime":"2026-03-02 10:15:30.123"}"#;
-
-/// Where a test's certificates and logs go.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("winrm-detect-serve-tls-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn authority(&self, name: &str) -> Authority {
-        Authority::new(&self.0, name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept for reading: {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// A `serve` process (stopped with SIGTERM when dropped), its stderr in a file.
 struct Serve {
@@ -51,9 +23,9 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(dir: &Dir, name: &str, args: &[&str], stdout: Stdio) -> Serve {
+    fn start(dir: &Path, name: &str, args: &[&str], stdout: Stdio) -> Serve {
         let port = host_test::free_loopback_port();
-        let log = dir.path(&format!("{name}.log"));
+        let log = dir.join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_winrm-detect"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
@@ -151,9 +123,9 @@ fn metric(serve: &Serve, client: &reqwest::Client, name: &str) -> u64 {
 /// fails, and the next shipper is served as before.
 #[test]
 fn only_shippers_with_a_certificate_from_the_ca_are_served() {
-    let dir = Dir::new("mutual");
-    let ca = dir.authority("ours");
-    let other = dir.authority("other");
+    let dir = ScratchDir::new("serve-tls-mutual");
+    let ca = Authority::new(&dir, "ours");
+    let other = Authority::new(&dir, "other");
     let server = ca.sign("server", &["localhost", "127.0.0.1"], false);
     let shipper = ca.sign("shipper", &["shipper"], false);
     let stranger = other.sign("stranger", &["stranger"], false);
@@ -192,10 +164,10 @@ fn only_shippers_with_a_certificate_from_the_ca_are_served() {
 /// cannot read the files keeps the certificate in use and says so.
 #[test]
 fn sighup_reads_the_certificate_again() {
-    let dir = Dir::new("reload");
-    let ca = dir.authority("ours");
+    let dir = ScratchDir::new("serve-tls-reload");
+    let ca = Authority::new(&dir, "ours");
     let first_pair = ca.sign("server", &["127.0.0.1"], false);
-    let live = (dir.path("live.pem"), dir.path("live.key"));
+    let live = (dir.join("live.pem"), dir.join("live.key"));
     std::fs::copy(&first_pair.cert, &live.0).unwrap();
     std::fs::copy(&first_pair.key, &live.1).unwrap();
     let serve = Serve::start(
@@ -246,9 +218,9 @@ fn sighup_reads_the_certificate_again() {
 /// forwarder (no client certificate) takes nothing, and the shipper is answered 503.
 #[test]
 fn the_next_hop_is_verified_and_shown_a_certificate() {
-    let dir = Dir::new("forward");
-    let ca = dir.authority("ours");
-    let other = dir.authority("other");
+    let dir = ScratchDir::new("serve-tls-forward");
+    let ca = Authority::new(&dir, "ours");
+    let other = Authority::new(&dir, "other");
     let hop = ca.sign("hop", &["127.0.0.1"], false);
     let forwarder = ca.sign("forwarder", &["forwarder"], false);
     let mut next = Serve::start(
@@ -342,8 +314,8 @@ fn exposure_is_warned_about_at_start() {
 /// connections, the stalled ones give their places first).
 #[test]
 fn stalled_handshakes_do_not_stop_a_shipper() {
-    let dir = Dir::new("stalled");
-    let ca = dir.authority("ours");
+    let dir = ScratchDir::new("serve-tls-stalled");
+    let ca = Authority::new(&dir, "ours");
     let server = ca.sign("server", &["127.0.0.1"], false);
     let serve = Serve::start(
         &dir,

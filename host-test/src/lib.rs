@@ -59,10 +59,21 @@ impl Drop for ScratchDir {
     }
 }
 
-/// A loopback port free at the time of asking, for a server a test starts.
+/// A loopback port free at the time of asking, for a server a test starts, and never one this
+/// process was given before: the listener is closed when this returns, so the system may hand
+/// out the same port again, and two servers of one test then meet on it (a `serve` once took
+/// its next hop's port, and Vector posted straight past it).
 pub fn free_loopback_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }

@@ -199,6 +199,28 @@ fn what_each_request_earns() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A shipper that goes away while its batch is being scanned (its own timeout, a crash) takes
+/// no worker with it: with one worker, after many such, the next batches are answered 200.
+#[test]
+fn a_client_gone_mid_scan_takes_no_worker_with_it() {
+    let serve = Serve::start(&["--workers", "1"]);
+    let body = corpus_lines(4_000).join("\n");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    for _ in 0..5 {
+        let stream = raw(&serve.url, format!("{head}{body}").as_bytes()).expect("connected");
+        // Long enough for the body to be read and the scan to start, not to end.
+        std::thread::sleep(Duration::from_millis(20));
+        drop(stream);
+    }
+    for i in 0..3 {
+        let (status, text) = block_on(post(&serve.client, &format!("{}/", serve.url), POSITIVE.into(), &[]));
+        assert_eq!(status, 200, "batch {i} after clients gone mid-scan: {text}");
+    }
+}
+
 /// The next hop refusing or absent: 503, so that the shipper retries; nothing acknowledged.
 #[test]
 fn a_failed_forward_is_not_acknowledged() {

@@ -2,8 +2,14 @@
 //! for every request (instantiating costs tens of microseconds, a call well under one), each
 //! used by one blocking thread at a time. A request waits for a free worker; it never makes
 //! one.
+//!
+//! A worker and its permit go back to the pool from the blocking thread that used it, not from
+//! the request: a request is dropped when its client goes away (or its connection is shed),
+//! and a worker handed back by the request was then lost with it, while its permit was not,
+//! until every permit led to an empty pool.
 
-use std::sync::Mutex;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
 use tokio::sync::Semaphore;
@@ -13,10 +19,21 @@ use crate::component::Runtime;
 use crate::lines::Lines;
 
 pub struct Pool {
+    shared: Arc<Shared>,
+    /// One per free worker.
+    permits: Arc<Semaphore>,
+}
+
+struct Shared {
     runtime: Runtime,
     config: String,
     free: Mutex<Vec<Worker>>,
-    permits: Semaphore,
+}
+
+impl Shared {
+    fn give_back(&self, worker: Worker) {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
+    }
 }
 
 struct Worker {
@@ -77,37 +94,45 @@ impl Pool {
         for _ in 0..workers.max(1) {
             free.push(Worker { backend: new_backend(&runtime, config)?, suppressed_seen: 0 });
         }
-        Ok(Pool { runtime, config: config.to_string(), permits: Semaphore::new(free.len()), free: Mutex::new(free) })
+        let permits = Arc::new(Semaphore::new(free.len()));
+        Ok(Pool { shared: Arc::new(Shared { runtime, config: config.to_string(), free: Mutex::new(free) }), permits })
     }
 
     /// Scans `events` on a free worker, off the async threads.
     pub async fn scan(&self, events: Batch) -> Result<Scanned> {
-        let _permit = self.permits.acquire().await.map_err(|e| anyhow!("{e}"))?;
-        let worker = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| anyhow!("{e}"))?;
+        let worker = self.shared.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let Some(mut worker) = worker else { return Err(anyhow!("no free worker although a permit was granted")) };
+        let shared = self.shared.clone();
         let job = tokio::task::spawn_blocking(move || {
-            let outcomes = match &events {
-                Batch::Lines(lines) => worker.backend.scan_lines(lines),
-                Batch::Events(events) => worker.backend.scan_batch(events),
-            };
-            let total = worker.backend.suppressed();
-            let suppressed = total.saturating_sub(worker.suppressed_seen);
-            worker.suppressed_seen = total;
-            (worker, Scanned { events, outcomes, suppressed })
-        })
-        .await;
-        let (worker, scanned) = match job {
-            Ok(done) => done,
-            Err(e) => {
-                // The backend recovers from traps itself; a panic here is ours. Replace the
-                // worker so that the pool keeps its size.
-                let fresh = Worker { backend: new_backend(&self.runtime, &self.config)?, suppressed_seen: 0 };
-                self.free.lock().unwrap_or_else(|p| p.into_inner()).push(fresh);
-                return Err(anyhow!("a scanning thread failed: {e}"));
+            let done = std::panic::catch_unwind(AssertUnwindSafe(move || {
+                let outcomes = match &events {
+                    Batch::Lines(lines) => worker.backend.scan_lines(lines),
+                    Batch::Events(events) => worker.backend.scan_batch(events),
+                };
+                let total = worker.backend.suppressed();
+                let suppressed = total.saturating_sub(worker.suppressed_seen);
+                worker.suppressed_seen = total;
+                (worker, Scanned { events, outcomes, suppressed })
+            }));
+            match done {
+                Ok((worker, scanned)) => {
+                    shared.give_back(worker);
+                    drop(permit);
+                    Ok(scanned)
+                }
+                Err(_) => {
+                    // The backend recovers from traps itself; a panic here is ours. Replace the
+                    // worker so that the pool keeps its size, or, failing that, its permit too.
+                    match new_backend(&shared.runtime, &shared.config) {
+                        Ok(backend) => shared.give_back(Worker { backend, suppressed_seen: 0 }),
+                        Err(_) => permit.forget(),
+                    }
+                    Err(anyhow!("a scanning thread panicked"))
+                }
             }
-        };
-        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
-        Ok(scanned)
+        });
+        job.await.map_err(|e| anyhow!("a scanning thread failed: {e}"))?
     }
 }
 

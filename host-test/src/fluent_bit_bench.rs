@@ -3,8 +3,8 @@
 //! `null` output with no filter, with the module's passthrough function (the floor any wasm
 //! filter pays: the record turned into JSON, copied in, copied back and parsed again), with
 //! the module annotating and filtering in both modes, interpreted and ahead-of-time compiled,
-//! with the README's prefilter (a `rewrite_tag` filter) before the module, for records of
-//! text, and with a Lua filter doing the parity rule's substring test. Each is run `runs` times;
+//! with the README's prefilter (`rewrite_tag`, or `grep` in filter mode) before the module, for
+//! records of text, and with a Lua filter doing the parity rule's substring test. Each is run `runs` times;
 //! the best run's CPU time (user + system of the fluent-bit process) counts.
 
 use std::fmt::Write as _;

@@ -1,5 +1,5 @@
-//! The prefilter (`winrm-detect fluent-bit-config`: a `rewrite_tag` filter made of the
-//! module's needles) in the real Fluent Bit 5.1.1, both builds: for each input the README
+//! The prefilter (`winrm-detect fluent-bit-config`: the module's needles in a `rewrite_tag`
+//! filter, or a `grep` filter in filter mode) in the real Fluent Bit 5.1.1, both builds: for each input the README
 //! configures a prefilter for (`tail`/`tcp` lines and `winevtlog`), both modes, annotate and filter, the records out with the prefilter are the
 //! records out without it (the same verdicts, errors and records; only their order differs),
 //! over our fixtures, the worst cases, every spelling real writers produce and the corpus; a

@@ -70,7 +70,8 @@ fn configure(name: &str, module: &Path, inputs: Option<String>) -> (Pipeline, St
     (p, function)
 }
 
-/// The filters without the `rewrite_tag` prefilter, the `wasm` filter matching the input's tag.
+/// The filters without the prefilter (`rewrite_tag` or `grep`), the `wasm` filter matching the
+/// input's tag.
 fn without_prefilter(filters: &str) -> String {
     let mut items: Vec<String> = Vec::new();
     for line in filters.lines() {
@@ -79,7 +80,7 @@ fn without_prefilter(filters: &str) -> String {
         }
         items.last_mut().unwrap().push_str(&format!("{line}\n"));
     }
-    items.retain(|item| !item.starts_with("    - name: rewrite_tag\n"));
+    items.retain(|item| !["rewrite_tag", "grep"].iter().any(|f| item.starts_with(&format!("    - name: {f}\n"))));
     items.concat().replace("      match: winrm_detect.winevt\n", "      match: winevt\n")
 }
 

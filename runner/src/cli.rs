@@ -39,9 +39,9 @@ pub enum Command {
     /// gzip allowed), they are scanned and handed on to --forward (or stdout), and the request
     /// is answered 200 only once the next hop took them (503 otherwise: retry).
     Serve(Box<ServeArgs>),
-    /// Print the Fluent Bit configuration for one of the inputs of docs/fluent-bit.md: the prefilter (a
-    /// `rewrite_tag` filter made of the module's own needles, so that only the records the
-    /// module could fire on or report pay for a wasm call), the `wasm` filter and the output's
+    /// Print the Fluent Bit configuration for one of the inputs of docs/fluent-bit.md: the prefilter (the
+    /// module's own needles in a `rewrite_tag` filter, or with --filter a `grep` filter, so that
+    /// only the records the module could fire on or report pay for a wasm call), the `wasm` filter and the output's
     /// `match`, for the configuration built into the module.
     FluentBitConfig(FluentBitConfigArgs),
 }

@@ -1,5 +1,5 @@
 //! The prefilter Fluent Bit runs in its own code, before the module: the regular expressions
-//! (Onigmo's) a `rewrite_tag` filter tests a record's event text with, so that only records
+//! (Onigmo's) a `rewrite_tag` filter (or `grep`, in filter mode) tests a record's event text with, so that only records
 //! the module could fire on or report reach the `wasm` filter, and the rest never pay for a
 //! wasm call. They are the needles of the module's own fast reject ([`super`]), and must
 //! pass every record the module fires on or reports an error for. The argument, for a
@@ -73,7 +73,7 @@ use super::{needs, push_new};
 use crate::config::Config;
 
 /// The patterns for one configuration of the module: Onigmo regular expressions, one per
-/// `rewrite_tag` rule.
+/// rule of the prefilter's filter.
 #[derive(Clone, Debug)]
 pub struct Patterns {
     /// Over the event's string: the needles, each a case-insensitive literal.

@@ -2,16 +2,23 @@
 //! prints and docs/fluent-bit.md quotes): one input of those docs', the prefilter, the `wasm` filter
 //! and the output's `match`.
 //!
-//! The prefilter is a `rewrite_tag` filter whose rules are the module's own needles as
-//! Onigmo patterns ([`winrm_detect::prefilter::fluent_bit`], which holds the argument that
-//! they pass everything the module can fire on or report). A record one of them matches is
-//! taken out of the stream and emitted again under `winrm_detect.TAG`, and only that tag
-//! reaches the `wasm` filter; the others go on under their own tag untouched (annotate) or
-//! are matched by no output and so dropped (filter). So that nothing is lost when the output
-//! is slow, the emitter has no memory limit of its own: Fluent Bit 5.1.1's emitter refuses a
-//! record once its limit is reached, and `rewrite_tag` then keeps that record under its old
-//! tag, past the module (unexamined in annotate mode, dropped in filter mode). What the
-//! emitter holds is bounded by what the input reads, which its own `mem_buf_limit` bounds.
+//! The prefilter's rules are the module's own needles as Onigmo patterns
+//! ([`winrm_detect::prefilter::fluent_bit`], which holds the argument that they pass everything
+//! the module can fire on or report). What holds them depends on what happens to the records
+//! no rule matches:
+//!
+//! - **Annotate**: they go on, unexamined, under their own tag. A `rewrite_tag` filter takes
+//!   each record a rule matches out of the stream and emits it again under `winrm_detect.TAG`,
+//!   and only that tag reaches the `wasm` filter. So that nothing is lost when the output is
+//!   slow, the emitter has no memory limit of its own: Fluent Bit 5.1.1's emitter refuses a
+//!   record once its limit is reached, and `rewrite_tag` then keeps that record under its old
+//!   tag, past the module. What the emitter holds is bounded by what the input reads, which its
+//!   own `mem_buf_limit` bounds.
+//! - **Filter**: they are dropped, as the module would drop them. A `grep` filter
+//!   (`logical_op: or`) keeps the records one rule matches, and the `wasm` filter reads those
+//!   under their own tag, in order. `rewrite_tag` would do the same work and more: it copies
+//!   every record it does not re-emit into a new chunk, which cost a tenth of the prefilter
+//!   (callgrind, docs/benchmarks.md), and re-emits through an emitter that can refuse.
 
 use std::fmt::Write as _;
 
@@ -88,8 +95,18 @@ pub fn yaml(o: &Options) -> String {
     y.push_str("  filters:\n");
     let wasm_match = match event_key(o.input).filter(|_| o.prefilter) {
         Some((key, strings)) => {
-            prefilter(&mut y, key, strings, &patterns(&config, 1 + strings.len()));
-            CANDIDATES
+            let patterns = patterns(&config, 1 + strings.len());
+            let rules = rules(key, strings, &patterns);
+            match o.behaviour {
+                Behaviour::Annotate => {
+                    rewrite_tag(&mut y, &rules);
+                    CANDIDATES
+                }
+                Behaviour::Filter => {
+                    grep(&mut y, &rules);
+                    TAG
+                }
+            }
         }
         None => TAG,
     };
@@ -109,14 +126,10 @@ pub fn yaml(o: &Options) -> String {
         o.wasm_path
     );
     y.push_str("  outputs:\n    - name: stdout\n");
-    match (wasm_match == CANDIDATES, o.behaviour) {
-        (false, _) => y.push_str("      match: '*'\n"),
-        (true, Behaviour::Annotate) => {
-            let _ = writeln!(y, "      match_regex: ^({})$", either_tag());
-        }
-        (true, Behaviour::Filter) => {
-            let _ = writeln!(y, "      match: {CANDIDATES}");
-        }
+    if wasm_match == CANDIDATES {
+        let _ = writeln!(y, "      match_regex: ^({})$", either_tag());
+    } else {
+        y.push_str("      match: '*'\n");
     }
     y.push_str("      format: json_lines\n");
     y
@@ -173,21 +186,32 @@ fn input(y: &mut String, o: &Options) {
     let _ = writeln!(y, "      tag: {TAG}");
 }
 
-/// The `rewrite_tag` filter: one rule per pattern over the event's key, the too-large
-/// pattern over every string, candidates emitted again under `winrm_detect.TAG`.
-fn prefilter(y: &mut String, key: &str, others: &[&str], patterns: &Patterns) {
+/// The prefilter's rules, as (key, pattern): each pattern of the event's key, and the
+/// too-large pattern over every string.
+fn rules<'a>(key: &'a str, others: &'a [&'a str], patterns: &'a Patterns) -> Vec<(&'a str, &'a str)> {
+    let content = patterns.content.iter().map(|p| (key, p.as_str()));
+    let lengths = std::iter::once(key).chain(others.iter().copied()).map(|k| (k, patterns.too_large.as_str()));
+    let rules: Vec<_> = content.chain(lengths).collect();
+    // Single-quoted YAML keeps every backslash; `rewrite_tag` splits a rule on spaces, and no
+    // pattern holds one.
+    debug_assert!(rules.iter().all(|(_, p)| !p.contains([' ', '\''])));
+    rules
+}
+
+/// Annotate mode's prefilter: candidates emitted again under `winrm_detect.TAG`.
+fn rewrite_tag(y: &mut String, rules: &[(&str, &str)]) {
     let _ = writeln!(y, "    - name: rewrite_tag\n      match: {TAG}\n      rule:");
-    let rules = patterns
-        .content
-        .iter()
-        .map(|p| (key, p))
-        .chain(std::iter::once(key).chain(others.iter().copied()).map(|k| (k, &patterns.too_large)));
     for (key, pattern) in rules {
-        // Single-quoted YAML keeps every backslash; the rule is split on spaces, and no
-        // pattern holds one.
-        debug_assert!(!pattern.contains([' ', '\'']));
-        let _ = writeln!(y, "        - '${key} {} winrm_detect.$TAG false'", pattern);
+        let _ = writeln!(y, "        - '${key} {pattern} winrm_detect.$TAG false'");
     }
     y.push_str("      emitter_name: winrm_detect_candidates\n");
     y.push_str("      emitter_mem_buf_limit: 0\n");
+}
+
+/// Filter mode's prefilter: candidates kept, the rest dropped.
+fn grep(y: &mut String, rules: &[(&str, &str)]) {
+    let _ = writeln!(y, "    - name: grep\n      match: {TAG}\n      logical_op: or\n      regex:");
+    for (key, pattern) in rules {
+        let _ = writeln!(y, "        - '{key} {pattern}'");
+    }
 }

@@ -401,7 +401,7 @@ fn dribbling_senders_hold_no_slot() {
 
 /// 3,000 connections that send half a request head or nothing at all, with serve's
 /// defaults: serve holds no more than its connection bound (512), turns the flood over, and a
-/// well-behaved request is answered at once all along.
+/// well-behaved request is answered all along, well before the flood's heads time out.
 #[test]
 fn half_open_and_silent_connections_are_turned_over() {
     let serve = Serve::start(&[]);
@@ -433,7 +433,13 @@ fn half_open_and_silent_connections_are_turned_over() {
         slowest.max(after_flood),
     );
     assert!(held.len() >= 2_900, "only {} connections got through", held.len());
-    assert!(slowest.max(after_flood) < Duration::from_secs(1), "a well-behaved request waited {slowest:?}");
+    // What is at stake is whether the shipper waits for the flood: held behind it, it would be
+    // answered only once the half-sent heads time out (`--header-timeout`, 10 s). While the
+    // flood connects, the listen backlog overflows now and then, and the kernel drops the
+    // shipper's SYN too and sends it again after its retransmission timeout (1 s on Linux, then
+    // 2 s more): an answer in 1.008 s (seen once in CI) was that, not serve. Hence 4 s.
+    let slowest = slowest.max(after_flood);
+    assert!(slowest < Duration::from_secs(4), "a well-behaved request waited {slowest:?}");
     assert!(open <= 512, "{open} connections open");
     assert!(descriptors <= before + 512, "{descriptors} descriptors, {before} before the flood");
     assert!(shed >= 2_400, "only {shed} shed");

@@ -103,8 +103,8 @@ const METERED_SAMPLE: usize = 20_000;
 /// this is where the interpreted module's time goes, free of the CPU-time noise.
 pub fn instructions_per_event(input: &Path, json: bool, function: &str, config: Option<&str>) -> Result<f64> {
     let reader = std::io::BufReader::new(std::fs::File::open(input)?);
-    let lines: Vec<String> = reader.lines().take(METERED_SAMPLE).collect::<Result<_, _>>()?;
-    let records: Vec<String> = lines.iter().map(|l| tail_record(l, json)).collect();
+    let records: Vec<String> =
+        reader.lines().take(METERED_SAMPLE).map(|l| l.map(|l| tail_record(&l, json))).collect::<Result<_, _>>()?;
     module_instructions(&records, function, config)
 }
 
